@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace NeuronEngine.Model;
+
+/// <summary>The few numbers that define a GPT-2: as Hugging Face's config.json names them.</summary>
+public sealed record Gpt2Config(int NLayer, int NHead, int NEmbd, int NPositions, int VocabSize, float LayerNormEpsilon = 1e-5f)
+{
+    public int HeadSize => NEmbd / NHead;
+    /// <summary>Neurons per layer: GPT-2's MLP is 4·d wide.</summary>
+    public int DMlp => 4 * NEmbd;
+
+    public static readonly IReadOnlyDictionary<string, Gpt2Config> Presets = new Dictionary<string, Gpt2Config>
+    {
+        ["gpt2"] = new(12, 12, 768, 1024, 50257),
+        ["gpt2-medium"] = new(24, 16, 1024, 1024, 50257),
+        ["gpt2-large"] = new(36, 20, 1280, 1024, 50257),
+        ["gpt2-xl"] = new(48, 25, 1600, 1024, 50257),
+    };
+
+    public static Gpt2Config Preset(string name) => Presets.TryGetValue(name, out var c)
+        ? c : throw new ArgumentException($"unknown preset '{name}' (known: {string.Join(", ", Presets.Keys)})");
+
+    /// <summary>Weights without the LM head, which GPT-2 ties to wte.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long d = NEmbd, perLayer = 2 * 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d);
+            return (long)VocabSize * d + (long)NPositions * d + NLayer * perLayer + 2 * d;
+        }
+    }
+
+    /// <summary>Multiply-adds ×2 of the layers up to <paramref name="layers"/>, per token of a T-token window (no LM head).</summary>
+    public double FlopsPerToken(int layers, int seqLen)
+    {
+        double d = NEmbd;
+        double matmuls = 2 * (d * 3 * d + d * d + d * 4 * d + 4 * d * d);
+        double attention = 2 * 2 * d * (seqLen + 1) / 2.0; // q·k and p·v over on average (T+1)/2 positions
+        return layers * (matmuls + attention);
+    }
+
+    public void Validate(string source)
+    {
+        if (NLayer < 1 || NHead < 1 || NEmbd < 1 || NPositions < 1 || VocabSize < 1)
+            throw new ModelException(source, $"config has a non-positive size: {this}");
+        if (NEmbd % NHead != 0)
+            throw new ModelException(source, $"n_embd {NEmbd} is not divisible by n_head {NHead}");
+        if (!(LayerNormEpsilon > 0)) throw new ModelException(source, $"layer_norm_epsilon {LayerNormEpsilon} must be positive");
+    }
+
+    public static Gpt2Config FromJsonFile(string path)
+    {
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new ModelException(path, $"not valid JSON ({e.Message})"); }
+        if (root is not JsonObject o) throw new ModelException(path, "not a JSON object");
+        int Int(string key, string? alt = null)
+        {
+            var node = o[key] ?? (alt is null ? null : o[alt]);
+            if (node is JsonValue v && v.TryGetValue<int>(out var i)) return i;
+            throw new ModelException(path, $"missing integer '{key}'");
+        }
+        float eps = o["layer_norm_epsilon"] is JsonValue e2 && e2.TryGetValue<double>(out var ed) ? (float)ed : 1e-5f;
+        var config = new Gpt2Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"), eps);
+        config.Validate(path);
+        return config;
+    }
+
+    public string ToJson() => new JsonObject
+    {
+        ["architectures"] = new JsonArray("GPT2LMHeadModel"),
+        ["model_type"] = "gpt2",
+        ["activation_function"] = "gelu_new",
+        ["n_layer"] = NLayer,
+        ["n_head"] = NHead,
+        ["n_embd"] = NEmbd,
+        ["n_positions"] = NPositions,
+        ["n_ctx"] = NPositions,
+        ["vocab_size"] = VocabSize,
+        ["layer_norm_epsilon"] = LayerNormEpsilon,
+    }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+}
+
+/// <summary>A model that cannot be used: the message names the file and what is wrong with it.</summary>
+public sealed class ModelException(string source, string problem) : Exception($"{source}: {problem}");
