@@ -1,0 +1,17 @@
+namespace NeuronEngine.Runtime;
+
+/// <summary>
+/// A device that runs GPT-2's forward pass over batches of windows and hands each requested layer's neurons
+/// to a sink. Implementations: the managed `cpu` device, and ILGPU devices (cuda, opencl, ilgpu-cpu).
+/// </summary>
+public interface IForwardDevice : IDisposable
+{
+    /// <summary>The name the command line uses for it ("cpu", "cuda", …).</summary>
+    string Name { get; }
+
+    /// <summary>A batch size (in windows) that keeps this device busy without exhausting its memory.</summary>
+    int DefaultBatchWindows { get; }
+
+    /// <summary>Runs windows·seqLen token ids; calls the sink once per requested layer, in ascending layer order.</summary>
+    void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow);
+}
