@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using NeuronEngine.Corpus;
 using NeuronEngine.Text;
-using Xunit;
+using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Text;
 
@@ -12,13 +12,13 @@ public sealed class CorpusErrorTests : IDisposable
     private const int Vocab = Gpt2Tokenizer.VocabSize;
     private const string Prose = "The quick brown fox jumps over the lazy dog, again and again and again.";
 
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
     [Fact]
     public void MissingFile() =>
-        AssertFails(_dir.File("absent.txt"), "not found");
+        AssertFails(_dir["absent.txt"], "not found");
 
     [Fact]
     public void Directory_InsteadOfFile() =>
@@ -111,7 +111,7 @@ public sealed class CorpusErrorTests : IDisposable
     {
         var tokens = new ushort[32];
         tokens[21] = 60000;
-        string path = _dir.File("c.bin");
+        string path = _dir["c.bin"];
         LlmcTokenFile.Write(path, tokens);
 
         // The id check happens as windows are read, so read them all.
@@ -149,7 +149,7 @@ public sealed class CorpusErrorTests : IDisposable
 
     private string WriteBytes(string name, byte[] bytes)
     {
-        string path = _dir.File(name);
+        string path = _dir[name];
         File.WriteAllBytes(path, bytes);
         return path;
     }

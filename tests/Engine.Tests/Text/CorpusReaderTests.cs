@@ -1,7 +1,7 @@
 using System.Text.Json;
 using NeuronEngine.Corpus;
 using NeuronEngine.Text;
-using Xunit;
+using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Text;
 
@@ -15,7 +15,7 @@ public sealed class CorpusReaderTests : IDisposable
         "The quick brown fox jumps over the lazy dog. Neurons in GPT-2 respond to many things: " +
         "numbers like 1984, names like Ada Lovelace, café accents and emoji 😀. ";
 
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
     private readonly Gpt2Tokenizer _tokenizer = Gpt2Tokenizer.Load();
 
     public void Dispose() => _dir.Dispose();
@@ -66,7 +66,7 @@ public sealed class CorpusReaderTests : IDisposable
     {
         ushort[] tokens = Enumerable.Range(0, 1000).Select(i => (ushort)(i * 37 % Vocab)).ToArray();
         tokens[^41] = Gpt2Tokenizer.EndOfText; // the largest valid id, inside the last kept window
-        string path = _dir.File("c.bin");
+        string path = _dir["c.bin"];
         LlmcTokenFile.Write(path, tokens);
 
         using var windows = CorpusReader.Open(path, 64, NPositions, Vocab);
@@ -79,7 +79,7 @@ public sealed class CorpusReaderTests : IDisposable
     public void Bin_CopyWindows_FillsARowMajorBatchFromAnyWindow()
     {
         ushort[] tokens = Enumerable.Range(0, 100).Select(i => (ushort)i).ToArray();
-        string path = _dir.File("c.bin");
+        string path = _dir["c.bin"];
         LlmcTokenFile.Write(path, tokens);
         using var windows = CorpusReader.Open(path, 10, NPositions, Vocab);
 
@@ -93,7 +93,7 @@ public sealed class CorpusReaderTests : IDisposable
     [Fact]
     public void Bin_AfterDispose_ReadingThrows()
     {
-        string path = _dir.File("c.bin");
+        string path = _dir["c.bin"];
         LlmcTokenFile.Write(path, new ushort[20]);
         var windows = CorpusReader.Open(path, 10, NPositions, Vocab);
         windows.Dispose();
@@ -105,7 +105,7 @@ public sealed class CorpusReaderTests : IDisposable
     {
         string text = string.Concat(Enumerable.Repeat(Prose, 5));
         int[] ids = _tokenizer.Encode(text);
-        string bin = _dir.File("c.bin");
+        string bin = _dir["c.bin"];
         LlmcTokenFile.Write(bin, ids.Select(i => (ushort)i).ToArray());
         string[] paths = [_dir.WriteText("c.txt", text), _dir.WriteText("c.jsonl", JsonLine(text)), bin];
 
@@ -129,7 +129,7 @@ public sealed class CorpusReaderTests : IDisposable
     [Fact]
     public void LlmcTokenFile_Write_ProducesTheLlmcHeaderAndLittleEndianTokens()
     {
-        string path = _dir.File("c.bin");
+        string path = _dir["c.bin"];
         LlmcTokenFile.Write(path, [1, 258, 50256]);
         byte[] bytes = File.ReadAllBytes(path);
 

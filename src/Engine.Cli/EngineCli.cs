@@ -1,0 +1,16 @@
+using System.CommandLine;
+using NeuronEngine.Cli.Commands;
+
+namespace NeuronEngine.Cli;
+
+/// <summary>The `engine` command tree; callable in-process by tests.</summary>
+public static class EngineCli
+{
+    public static RootCommand Build() => new("engine — find what makes GPT-2's MLP neurons fire, explain and score them")
+    {
+        InfoCommand.Create(),
+        DumpCommand.Create(),
+    };
+
+    public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);
+}
