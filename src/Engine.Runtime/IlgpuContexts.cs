@@ -1,0 +1,56 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace NeuronEngine.Runtime;
+
+/// <summary>
+/// Creates ILGPU contexts and accelerators for the `--device` names. Kernels run with O2 optimisation and
+/// exact math (no fast-math: GELU and softmax must match the CPU reference).
+/// </summary>
+public static class IlgpuContexts
+{
+    /// <summary>
+    /// ILGPU's CPU accelerator, set up the way its notes found fastest for tests: warp 4, up to 256 threads per
+    /// group, one multiprocessor, Parallel mode passed explicitly (Auto turns Sequential under a debugger).
+    /// </summary>
+    public static (Context Context, Accelerator Accelerator) CreateCpu(int warpSize = 4, int warpsPerGroup = 64)
+    {
+        var device = new CPUDevice(warpSize, warpsPerGroup, 1);
+        var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).CPU(device));
+        var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+        return (context, accelerator);
+    }
+
+    public static (Context Context, Accelerator Accelerator)? TryCreateCuda()
+    {
+        try
+        {
+            var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda());
+            var devices = context.GetCudaDevices();
+            if (devices.Count == 0) { context.Dispose(); return null; }
+            return (context, devices[0].CreateAccelerator(context));
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL()
+    {
+        try
+        {
+            var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).OpenCL());
+            var devices = context.GetCLDevices();
+            if (devices.Count == 0) { context.Dispose(); return null; }
+            return (context, devices[0].CreateAccelerator(context));
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+}
