@@ -10,6 +10,7 @@ public static class EngineCli
     {
         InfoCommand.Create(),
         DumpCommand.Create(),
+        BenchCommand.Create(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -12,6 +13,32 @@ namespace NeuronEngine.Runtime;
 /// </summary>
 public static class IlgpuContexts
 {
+    private static int _resolverInstalled;
+
+    /// <summary>
+    /// ILGPU asks for the CUDA driver by a name some containers lack (only libcuda.so.1 exists there) and
+    /// OpenCL likewise: resolve both to the versioned sonames on Linux.
+    /// </summary>
+    internal static void InstallNativeResolver()
+    {
+        if (!OperatingSystem.IsLinux() || Interlocked.Exchange(ref _resolverInstalled, 1) == 1) return;
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(Context).Assembly, (name, assembly, path) =>
+            {
+                string[] candidates = name.Contains("cuda", StringComparison.OrdinalIgnoreCase) ? ["libcuda.so", "libcuda.so.1"]
+                    : name.Contains("opencl", StringComparison.OrdinalIgnoreCase) ? ["libOpenCL.so", "libOpenCL.so.1"] : [];
+                foreach (var c in candidates)
+                    if (NativeLibrary.TryLoad(c, assembly, path, out var handle)) return handle;
+                return IntPtr.Zero;
+            });
+        }
+        catch (InvalidOperationException)
+        {
+            // ILGPU (or the host) installed a resolver already; keep theirs.
+        }
+    }
+
     /// <summary>
     /// ILGPU's CPU accelerator, set up the way its notes found fastest for tests: warp 4, up to 256 threads per
     /// group, one multiprocessor, Parallel mode passed explicitly (Auto turns Sequential under a debugger).
@@ -26,6 +53,7 @@ public static class IlgpuContexts
 
     public static (Context Context, Accelerator Accelerator)? TryCreateCuda()
     {
+        InstallNativeResolver();
         try
         {
             var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda());
@@ -41,6 +69,7 @@ public static class IlgpuContexts
 
     public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL()
     {
+        InstallNativeResolver();
         try
         {
             var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).OpenCL());

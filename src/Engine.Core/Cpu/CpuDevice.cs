@@ -10,6 +10,12 @@ public sealed class CpuDevice(Gpt2Weights weights) : IForwardDevice
     public string Name => "cpu";
     public int DefaultBatchWindows => 8;
 
+    public double[]? LayerMilliseconds
+    {
+        get => _forward.LayerMilliseconds;
+        set => _forward.LayerMilliseconds = value;
+    }
+
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow) =>
         _forward.Run(tokens, windows, seqLen, layers, sink, firstWindow);
 

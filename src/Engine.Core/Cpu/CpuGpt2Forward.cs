@@ -13,6 +13,9 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
     private readonly Gpt2Config _c = weights.Config;
     private float[] _x = [], _ln = [], _qkv = [], _att = [], _proj = [], _h = [];
 
+    /// <summary>When set, each layer's wall time in ms is added to its slot (for `engine bench`).</summary>
+    public double[]? LayerMilliseconds { get; set; }
+
     /// <summary>Runs <paramref name="windows"/> windows of <paramref name="seqLen"/> tokens ([windows·seqLen] ids).</summary>
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers,
         IMlpActivationSink sink, long firstWindow = 0)
@@ -56,9 +59,11 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
         Ensure(ref _att, m * d); Ensure(ref _proj, m * d); Ensure(ref _h, m * 4 * d);
         fixed (float* x = _x, ln = _ln, qkv = _qkv, att = _att, proj = _proj, h = _h)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             Embed(tokens, x, seqLen);                                            // x = wte[tok] + wpe[pos]
             for (int l = 0; l <= last; l++)
             {
+                if (LayerMilliseconds is { } times && l > 0) { times[l - 1] += clock.Elapsed.TotalMilliseconds; clock.Restart(); }
                 string p = $"h.{l}.";
                 CpuMath.LayerNorm(x, ln, W(p + "ln_1.weight"), W(p + "ln_1.bias"), m, d, _c.LayerNormEpsilon);
                 CpuMath.MatMulBias(ln, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), qkv, m, d, 3 * d, gelu: false);
@@ -72,6 +77,7 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
                 CpuMath.MatMulBias(h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), proj, m, 4 * d, d, gelu: false);
                 CpuMath.AddInPlace(x, proj, (long)m * d);                        // x += mlp(LN2(x))
             }
+            if (LayerMilliseconds is { } t && last >= 0) t[last] += clock.Elapsed.TotalMilliseconds;
         }
     }
 

@@ -31,14 +31,22 @@ public sealed record Gpt2Config(int NLayer, int NHead, int NEmbd, int NPositions
         }
     }
 
-    /// <summary>Multiply-adds ×2 of the layers up to <paramref name="layers"/>, per token of a T-token window (no LM head).</summary>
-    public double FlopsPerToken(int layers, int seqLen)
+    /// <summary>
+    /// FLOPs (2 per multiply-add) per token of a T-token window for one layer: the four matmuls and attention's
+    /// q·k and p·v over on average (T+1)/2 positions. The last computed layer stops at the GELU, so it skips
+    /// the MLP's output projection (<paramref name="includeMlpProjection"/> false).
+    /// </summary>
+    public double LayerFlopsPerToken(int seqLen, bool includeMlpProjection = true)
     {
         double d = NEmbd;
-        double matmuls = 2 * (d * 3 * d + d * d + d * 4 * d + 4 * d * d);
-        double attention = 2 * 2 * d * (seqLen + 1) / 2.0; // q·k and p·v over on average (T+1)/2 positions
-        return layers * (matmuls + attention);
+        double matmuls = 2 * (d * 3 * d + d * d + d * 4 * d + (includeMlpProjection ? 4 * d * d : 0));
+        double attention = 2 * 2 * d * (seqLen + 1) / 2.0;
+        return matmuls + attention;
     }
+
+    /// <summary>FLOPs per token of a forward pass that stops after layer <paramref name="lastLayer"/>'s neurons.</summary>
+    public double FlopsPerToken(int lastLayer, int seqLen) =>
+        Enumerable.Range(0, lastLayer + 1).Sum(l => LayerFlopsPerToken(seqLen, includeMlpProjection: l < lastLayer));
 
     public void Validate(string source)
     {

@@ -12,6 +12,9 @@ public interface IForwardDevice : IDisposable
     /// <summary>A batch size (in windows) that keeps this device busy without exhausting its memory.</summary>
     int DefaultBatchWindows { get; }
 
+    /// <summary>When set (one slot per layer), each Run adds every computed layer's wall time in ms; for `engine bench`.</summary>
+    double[]? LayerMilliseconds { get; set; }
+
     /// <summary>Runs windows·seqLen token ids; calls the sink once per requested layer, in ascending layer order.</summary>
     void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow);
 }

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Model;
+using NeuronEngine.Runtime.Ops;
+
+namespace NeuronEngine.Runtime;
+
+/// <summary>
+/// GPT-2's forward pass as our own ILGPU kernels (cuda, opencl, ilgpu-cpu). Weights are uploaded once;
+/// activation buffers grow to the largest batch and are reused. After each requested layer's GELU the
+/// neurons are handed to the sink — a device sink gets the device view, a host sink a copy — and the pass
+/// stops after the last requested layer.
+/// </summary>
+public sealed class IlgpuForwardDevice : IForwardDevice
+{
+    private readonly Context _context;
+    private readonly Accelerator _accelerator;
+    private readonly Gpt2Config _c;
+    private readonly ElementwiseOps _elementwise;
+    private readonly EmbeddingOp _embedding;
+    private readonly LayerNormOp _layerNorm;
+    private readonly GemmOp _gemm;
+    private readonly AttentionOp _attention;
+    private readonly DeviceWeights _weights;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _tokens;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _x, _ln, _qkv, _att, _proj, _h;
+    private float[] _hostNeurons = [];
+    private int _capacityTokens;
+
+    public string Name { get; }
+    public Accelerator Accelerator => _accelerator;
+    public int DefaultBatchWindows { get; }
+
+    /// <summary>Per-layer wall time; the stream is synchronised after each layer while this is set.</summary>
+    public double[]? LayerMilliseconds { get; set; }
+
+    public IlgpuForwardDevice(string name, Context context, Accelerator accelerator, Gpt2Weights weights)
+    {
+        Name = name; _context = context; _accelerator = accelerator; _c = weights.Config;
+        DefaultBatchWindows = accelerator.AcceleratorType == AcceleratorType.CPU ? 2 : 256;
+        _elementwise = new ElementwiseOps(accelerator);
+        _embedding = new EmbeddingOp(accelerator);
+        _layerNorm = new LayerNormOp(accelerator);
+        _gemm = new GemmOp(accelerator);
+        _attention = new AttentionOp(accelerator);
+        _weights = new DeviceWeights(accelerator, weights, _elementwise);
+    }
+
+    public string Describe() => $"{Name}: {_accelerator.Name} ({_accelerator.AcceleratorType}, {_accelerator.MemorySize / (1 << 20):N0} MiB)";
+
+    public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow)
+    {
+        int m = windows * seqLen, d = _c.NEmbd, last = layers.Count == 0 ? -1 : layers.Max();
+        if (tokens.Length != m) throw new ArgumentException($"expected {m} token ids, got {tokens.Length}");
+        if (seqLen > _c.NPositions) throw new ArgumentException($"window length {seqLen} exceeds n_positions {_c.NPositions}");
+        if (last >= _c.NLayer) throw new ArgumentException($"layer {last} does not exist (the model has {_c.NLayer})");
+        for (int i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)_c.VocabSize) throw new ArgumentException($"token id {tokens[i]} at position {i} is outside the vocabulary ({_c.VocabSize})");
+        EnsureCapacity(m);
+        var s = _accelerator.DefaultStream;
+        _tokens!.View.SubView(0, m).CopyFromCPU(tokens);
+        var x = _x!.View; var ln = _ln!.View; var qkv = _qkv!.View; var att = _att!.View; var proj = _proj!.View; var h = _h!.View;
+        var clock = Stopwatch.StartNew();
+        _embedding.Launch(s, _tokens.View, _weights.Wte.View, _weights.Wpe.View, _weights.EmbeddingFormat, x, m, seqLen, d);  // x = wte[tok] + wpe[pos]
+        for (int l = 0; l <= last; l++)
+        {
+            var w = _weights.Get(l);
+            _layerNorm.Launch(s, x, ln, w.Ln1W.View, w.Ln1B.View, m, d, _c.LayerNormEpsilon);
+            _gemm.Launch(s, ln, w.AttnW.View, w.AttnB.View, qkv, m, d, 3 * d, gelu: false);      // qkv = LN1(x)·Wqkv + b
+            _attention.Launch(s, qkv, att, windows, seqLen, d, _c.NHead);                      // causal softmax(q·kᵀ/√dh)·v
+            _gemm.Launch(s, att, w.AttnProjW.View, w.AttnProjB.View, proj, m, d, d, gelu: false);
+            _elementwise.AddInPlace(s, x, proj, m * d);                                         // x += attn
+            _layerNorm.Launch(s, x, ln, w.Ln2W.View, w.Ln2B.View, m, d, _c.LayerNormEpsilon);
+            _gemm.Launch(s, ln, w.FcW.View, w.FcB.View, h, m, d, 4 * d, gelu: true);            // h = GELU(LN2(x)·Wfc + b): the neurons
+            if (layers.Contains(l)) Deliver(sink, l, firstWindow, windows, seqLen, h.SubView(0, (long)m * 4 * d));
+            if (l < last)
+            {
+                _gemm.Launch(s, h, w.FcProjW.View, w.FcProjB.View, proj, m, 4 * d, d, gelu: false);
+                _elementwise.AddInPlace(s, x, proj, m * d);                                     // x += mlp
+            }
+            if (LayerMilliseconds is { } times)
+            {
+                s.Synchronize();
+                times[l] += clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+            }
+        }
+        s.Synchronize();
+    }
+
+    private void Deliver(IMlpActivationSink sink, int layer, long firstWindow, int windows, int seqLen, ArrayView<float> neurons)
+    {
+        if (sink is IDeviceActivationSink deviceSink)
+        {
+            deviceSink.OnDeviceActivations(_accelerator, layer, firstWindow, windows, seqLen, neurons);
+            return;
+        }
+        if (sink is NullActivationSink) return;
+        int n = (int)neurons.Length;
+        if (_hostNeurons.Length < n) _hostNeurons = GC.AllocateUninitializedArray<float>(n, pinned: true);
+        neurons.CopyToCPU(_accelerator.DefaultStream, _hostNeurons.AsSpan(0, n));
+        sink.OnMlpActivations(layer, firstWindow, windows, seqLen, _hostNeurons.AsSpan(0, n));
+    }
+
+    private void EnsureCapacity(int m)
+    {
+        if (m <= _capacityTokens) return;
+        DisposeActivations();
+        int d = _c.NEmbd;
+        _tokens = _accelerator.Allocate1D<int>(m);
+        _x = _accelerator.Allocate1D<float>((long)m * d);
+        _ln = _accelerator.Allocate1D<float>((long)m * d);
+        _qkv = _accelerator.Allocate1D<float>((long)m * 3 * d);
+        _att = _accelerator.Allocate1D<float>((long)m * d);
+        _proj = _accelerator.Allocate1D<float>((long)m * d);
+        _h = _accelerator.Allocate1D<float>((long)m * 4 * d);
+        _capacityTokens = m;
+    }
+
+    private void DisposeActivations()
+    {
+        foreach (var b in new MemoryBuffer?[] { _tokens, _x, _ln, _qkv, _att, _proj, _h }) b?.Dispose();
+        _capacityTokens = 0;
+    }
+
+    public void Dispose()
+    {
+        DisposeActivations();
+        _weights.Dispose();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
+}
