@@ -72,6 +72,16 @@ public sealed record Gpt2Config(int NLayer, int NHead, int NEmbd, int NPositions
         float eps = o["layer_norm_epsilon"] is JsonValue e2 && e2.TryGetValue<double>(out var ed) ? (float)ed : 1e-5f;
         var config = new Gpt2Config(Int("n_layer"), Int("n_head"), Int("n_embd"), Int("n_positions", "n_ctx"), Int("vocab_size"), eps);
         config.Validate(path);
+        // Variants of GPT-2 this engine does not compute: refuse them rather than produce wrong neurons.
+        if (o["activation_function"] is JsonValue act && act.TryGetValue<string>(out var fn) && fn != "gelu_new")
+            throw new ModelException(path, $"activation_function '{fn}' is not supported (GPT-2 uses gelu_new)");
+        if (o["n_inner"] is JsonValue inner && inner.TryGetValue<int>(out var ni) && ni != config.DMlp)
+            throw new ModelException(path, $"n_inner {ni} is not supported (the engine assumes 4·n_embd = {config.DMlp})");
+        foreach (var flag in new[] { "scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn" })
+            if (o[flag] is JsonValue f && f.TryGetValue<bool>(out var on) && on)
+                throw new ModelException(path, $"'{flag}: true' is not supported");
+        if (o["scale_attn_weights"] is JsonValue sw && sw.TryGetValue<bool>(out var scaled) && !scaled)
+            throw new ModelException(path, "'scale_attn_weights: false' is not supported");
         return config;
     }
 

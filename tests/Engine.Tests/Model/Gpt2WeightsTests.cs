@@ -106,6 +106,28 @@ public class Gpt2WeightsTests
         Assert.Contains("not divisible by n_head", Assert.Throws<ModelException>(() => Gpt2Weights.Open(dir.Path)).Message);
     }
 
+    [Theory]
+    [InlineData("\"activation_function\": \"relu\"", "activation_function 'relu' is not supported")]
+    [InlineData("\"n_inner\": 100", "n_inner 100 is not supported")]
+    [InlineData("\"scale_attn_by_inverse_layer_idx\": true", "is not supported")]
+    public void UnsupportedGpt2VariantsAreRefused(string setting, string message)
+    {
+        using var dir = new TempDir();
+        SyntheticGpt2.Write(dir.Path, Tiny);
+        File.WriteAllText(dir["config.json"], "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"n_positions\": 12, \"vocab_size\": 30, " + setting + "}");
+        Assert.Contains(message, Assert.Throws<ModelException>(() => Gpt2Weights.Open(dir.Path)).Message);
+    }
+
+    [Fact]
+    public void HuggingFaceConfigWithNullInnerAndGeluNewIsAccepted()
+    {
+        using var dir = new TempDir();
+        SyntheticGpt2.Write(dir.Path, Tiny);
+        File.WriteAllText(dir["config.json"], "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"n_positions\": 12, \"n_ctx\": 12, \"vocab_size\": 30, \"n_inner\": null, \"activation_function\": \"gelu_new\", \"layer_norm_epsilon\": 1e-06, \"scale_attn_weights\": true}");
+        using var w = Gpt2Weights.Open(dir.Path);
+        Assert.Equal(1e-6f, w.Config.LayerNormEpsilon);
+    }
+
     /// <summary>Copies a safetensors file without one tensor, optionally adding a replacement.</summary>
     private static unsafe void RewriteWithout(string path, string drop, (string, TensorDType, long[], byte[])? add)
     {
