@@ -1,5 +1,7 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace NeuronEngine.Scoring;
 
@@ -20,6 +22,13 @@ public sealed record SimulationResultsReadResult(string Path, NeuronSimulationRe
 /// </summary>
 public static class SimulationResultsFile
 {
+    // Tokens and explanations are written as UTF-8 text, not \u escapes, as OpenAI's orjson writes them.
+    private static readonly JsonTypeInfo<NeuronSimulationResults> TypeInfo = (JsonTypeInfo<NeuronSimulationResults>)
+        new JsonSerializerOptions(SimulationResultsJsonContext.Default.Options)
+        {
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }.GetTypeInfo(typeof(NeuronSimulationResults));
+
     /// <summary>OpenAI's layout: DIR/{layer}/{neuron}.jsonl.</summary>
     public static string PathFor(string directory, int layer, int neuron) =>
         Path.Combine(directory, layer.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -27,11 +36,11 @@ public static class SimulationResultsFile
 
     /// <summary>Compact one-line JSON, "dataclass_name" first in every object, NaN as null.</summary>
     public static string Serialize(NeuronSimulationResults results) =>
-        JsonSerializer.Serialize(results, SimulationResultsJsonContext.Default.NeuronSimulationResults);
+        JsonSerializer.Serialize(results, TypeInfo);
 
     /// <summary>Parses one line. Throws <see cref="JsonException"/> on malformed JSON or missing required fields.</summary>
     public static NeuronSimulationResults Deserialize(string json) =>
-        JsonSerializer.Deserialize(json, SimulationResultsJsonContext.Default.NeuronSimulationResults)
+        JsonSerializer.Deserialize(json, TypeInfo)
         ?? throw new JsonException("The line holds JSON null, not a NeuronSimulationResults object.");
 
     /// <summary>Writes the file atomically, as one line ending in a newline.</summary>

@@ -6,7 +6,8 @@ namespace NeuronEngine.Scoring;
 // OpenAI's neuron_explainer results dataclasses (explanations/explanations.py), one record each.
 // Property names map to snake_case; "dataclass_name" is written first, as their FastDataclass does.
 // Fields we do not model (e.g. a SequenceSimulation's "uncalibrated_simulation") land in ExtraFields
-// and are written back verbatim, so a read → write round trip keeps them.
+// and are written back verbatim, so a read → write round trip keeps them. (ExtraFields has a setter,
+// not init: the source generator cannot bind extension data through its init-property constructor.)
 // Float lists read null as NaN and write NaN as null (OpenAI's orjson writes NaN as null).
 
 /// <summary>OpenAI's NeuronId.</summary>
@@ -15,7 +16,7 @@ public sealed record NeuronId
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronId);
     public required int LayerIndex { get; init; }
     public required int NeuronIndex { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's SequenceSimulation: the simulator's output on one text sequence.</summary>
@@ -34,7 +35,7 @@ public sealed record SequenceSimulation
     /// <summary>Per token, the probabilities matching <see cref="DistributionValues"/>.</summary>
     public double[][]? DistributionProbabilities { get; init; }
 
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's ScoredSequenceSimulation: one simulated sequence, its true activations and its own scores.</summary>
@@ -46,7 +47,7 @@ public sealed record ScoredSequenceSimulation
     public double? EvCorrelationScore { get; init; }
     public double? RsquaredScore { get; init; }
     public double? AbsoluteDevExplainedScore { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's ScoredSimulation: all scored sequences of one explanation and the scores over them concatenated.</summary>
@@ -57,7 +58,7 @@ public sealed record ScoredSimulation
     public double? EvCorrelationScore { get; init; }
     public double? RsquaredScore { get; init; }
     public double? AbsoluteDevExplainedScore { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's ScoredExplanation.</summary>
@@ -66,7 +67,7 @@ public sealed record ScoredExplanation
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(ScoredExplanation);
     public required string Explanation { get; init; }
     public required ScoredSimulation ScoredSimulation { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's NeuronSimulationResults: the content of one explanations/{layer}/{neuron}.jsonl line.</summary>
@@ -75,7 +76,7 @@ public sealed record NeuronSimulationResults
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronSimulationResults);
     public required NeuronId NeuronId { get; init; }
     public required ScoredExplanation[] ScoredExplanations { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>Reads null as NaN and writes NaN (and ±∞, which JSON cannot hold) as null.</summary>
@@ -96,6 +97,6 @@ internal sealed class NanAsNullDoubleConverter : JsonConverter<double>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     RespectNullableAnnotations = true,
-    Converters = [typeof(NanAsNullDoubleConverter)])]
+    Converters = [typeof(NanAsNullDoubleConverter), typeof(LoneSurrogateTolerantStringConverter)])]
 [JsonSerializable(typeof(NeuronSimulationResults))]
 internal sealed partial class SimulationResultsJsonContext : JsonSerializerContext;
