@@ -1,0 +1,53 @@
+namespace NeuronEngine.Scoring;
+
+/// <summary>
+/// Managed batched scorer: neurons are spread over threads in contiguous blocks (Parallel.For); each
+/// neuron's top and random ranges are swept twice (two-pass, SIMD lanes widened to double) and their
+/// statistics merged for the top-and-random score. Agrees with <see cref="ScoreCalculator"/> to ~1e-12
+/// on float inputs (tested to 1e-9).
+/// </summary>
+public sealed class CpuBatchScorer : IBatchScorer
+{
+    // Enough neurons per work item to amortise scheduling, few enough to balance uneven lengths.
+    private const int NeuronsPerWorkItem = 256;
+    private readonly int _maxDegreeOfParallelism;
+
+    /// <param name="maxDegreeOfParallelism">Threads to use; -1 (default) lets the thread pool decide.</param>
+    public CpuBatchScorer(int maxDegreeOfParallelism = -1)
+    {
+        if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
+            throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), "Use -1 or a positive count.");
+        _maxDegreeOfParallelism = maxDegreeOfParallelism;
+    }
+
+    public ScoreTriple[] Score(ScoringBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int neurons = batch.NeuronCount;
+        var results = new ScoreTriple[neurons * ScoringBatch.VariantsPerNeuron];
+        int workItems = (neurons + NeuronsPerWorkItem - 1) / NeuronsPerWorkItem;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = _maxDegreeOfParallelism };
+        Parallel.For(0, workItems, options, item =>
+        {
+            int end = Math.Min(neurons, (item + 1) * NeuronsPerWorkItem);
+            for (int neuron = item * NeuronsPerWorkItem; neuron < end; neuron++)
+                ScoreNeuron(batch, neuron, results);
+        });
+        return results;
+    }
+
+    private static void ScoreNeuron(ScoringBatch batch, int neuron, ScoreTriple[] results)
+    {
+        int start = batch.NeuronOffsets[neuron];
+        int split = start + batch.TopTokenCounts[neuron];
+        int end = batch.NeuronOffsets[neuron + 1];
+        var trueActs = batch.TrueActivations.AsSpan();
+        var expected = batch.ExpectedActivations.AsSpan();
+        var top = TokenRangeStatistics.Compute(trueActs[start..split], expected[start..split]);
+        var random = TokenRangeStatistics.Compute(trueActs[split..end], expected[split..end]);
+        var all = TokenRangeStatistics.Merge(top, random);
+        results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopAndRandom)] = all.ToScores();
+        results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopOnly)] = top.ToScores();
+        results[ScoringBatch.ResultIndex(neuron, ScoreVariant.RandomOnly)] = random.ToScores();
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace NeuronEngine.Scoring;
+
+/// <summary>Writes OUT/scores.jsonl: one compact JSON object per neuron, in the given order.</summary>
+public static class ScoresJsonl
+{
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        // Explanations are plain prose: keep non-ASCII readable instead of \u-escaping it.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static void Write(string path, IEnumerable<NeuronScoreLine> lines)
+    {
+        using var buffer = new MemoryStream();
+        foreach (var line in lines)
+        {
+            using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("layer", line.Layer);
+                writer.WriteNumber("neuron", line.Neuron);
+                writer.WriteString("explanation", line.Explanation);
+                WriteScore(writer, "ev_correlation_score", line.EvCorrelationScore);
+                WriteScore(writer, "rsquared_score", line.RsquaredScore);
+                WriteScore(writer, "absolute_dev_explained_score", line.AbsoluteDevExplainedScore);
+                WriteScore(writer, "top_only_ev_correlation_score", line.TopOnlyEvCorrelationScore);
+                WriteScore(writer, "random_only_ev_correlation_score", line.RandomOnlyEvCorrelationScore);
+                writer.WriteEndObject();
+            }
+            buffer.WriteByte((byte)'\n');
+        }
+        AtomicFile.WriteAllBytes(path, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+    }
+
+    private static void WriteScore(Utf8JsonWriter writer, string name, double? score)
+    {
+        if (score is double value && double.IsFinite(value)) writer.WriteNumber(name, value);
+        else writer.WriteNull(name);
+    }
+}

@@ -1,0 +1,117 @@
+using NeuronEngine.Scoring;
+using Xunit;
+
+namespace NeuronEngine.Tests.Scoring;
+
+public class ScoreCalculatorTests
+{
+    // Hand-checkable vectors: true [0, 0.5, 2] / simulated [0, 1, 9] and true [0.1, 0, 0] / simulated [0, 0, 0].
+    internal static readonly SequenceActivations First = new([0, 0.5, 2], [0, 1, 9]);
+    internal static readonly SequenceActivations Second = new([0.1, 0, 0], [0, 0, 0]);
+
+    [Fact]
+    public void PerSequenceCorrelationMatchesHandComputation()
+    {
+        Assert.Equal(0.99007, ScoreCalculator.Correlation(First.TrueActivations, First.ExpectedActivations)!.Value, 1e-5);
+        // The second simulation is all zeros: constant, so the correlation is undefined.
+        Assert.Null(ScoreCalculator.Correlation(Second.TrueActivations, Second.ExpectedActivations));
+    }
+
+    [Fact]
+    public void ScoresOverAllTokensConcatenatedMatchHandComputation()
+    {
+        var scores = ScoreCalculator.Score([First, Second]);
+        Assert.Equal(0.99014, scores.EvCorrelation!.Value, 1e-5);
+        Assert.Equal(-10.5634, scores.RSquared!.Value, 1e-4);
+        Assert.Equal(-10.56338, scores.RSquared!.Value, 1e-5);
+        Assert.Equal(-1.92308, scores.AbsoluteDevExplained!.Value, 1e-5);
+    }
+
+    [Fact]
+    public void ConcatenatedScoreIsNotTheMeanOfSequenceScores()
+    {
+        // Guards against averaging per sequence: the mean of (0.99007, undefined) is not 0.99014.
+        double perSequenceMean = ScoreCalculator.Correlation(First.TrueActivations, First.ExpectedActivations)!.Value;
+        Assert.NotEqual(perSequenceMean, ScoreCalculator.Score([First, Second]).EvCorrelation!.Value, 1e-5);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1.0, 1.0, 1.0 }, new[] { 0.0, 2.0, 5.0 })]   // constant true
+    [InlineData(new[] { 0.0, 2.0, 5.0 }, new[] { 3.0, 3.0, 3.0 })]   // constant simulation
+    [InlineData(new[] { 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1 }, new[] { 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0 })] // mean rounds
+    [InlineData(new double[0], new double[0])]                       // no tokens
+    public void ConstantOrEmptyInputsGiveNullCorrelation(double[] trueActs, double[] expected)
+    {
+        Assert.Null(ScoreCalculator.Correlation(trueActs, expected));
+    }
+
+    [Fact]
+    public void AllZeroTrueActivationsGiveNullRatioScores()
+    {
+        var scores = ScoreCalculator.Score([0.0, 0.0, 0.0], [1.0, 2.0, 3.0]);
+        Assert.Equal(ScoreTriple.Undefined, scores);
+    }
+
+    [Fact]
+    public void NonFiniteInputsGiveNullNotNaN()
+    {
+        var scores = ScoreCalculator.Score([1.0, double.NaN, 3.0], [1.0, 2.0, 3.0]);
+        Assert.Equal(ScoreTriple.Undefined, scores);
+    }
+
+    [Fact]
+    public void PerfectPredictionScoresOne()
+    {
+        var scores = ScoreCalculator.Score([0.0, 1.5, -2.0, 4.0], [0.0, 1.5, -2.0, 4.0]);
+        Assert.Equal(new ScoreTriple(1.0, 1.0, 1.0), scores);
+    }
+
+    [Fact]
+    public void VariantsSplitTopFromRandom()
+    {
+        var variants = ScoreCalculator.ScoreVariants([First, Second], topSequenceCount: 1);
+        Assert.Equal(0.99014, variants.TopAndRandom.EvCorrelation!.Value, 1e-5);
+        Assert.Equal(0.99007, variants.TopOnly.EvCorrelation!.Value, 1e-5);
+        Assert.Null(variants.RandomOnly.EvCorrelation);
+        Assert.Equal(0.0, variants.RandomOnly.RSquared!.Value, 1e-12); // 1 − 0.01/0.01
+        Assert.Equal(variants.TopOnly, variants[ScoreVariant.TopOnly]);
+    }
+
+    [Fact]
+    public void LinearCalibrationRecoversAffineMap()
+    {
+        double[] simulated = [0, 1, 2, 5, 10];
+        double[] trueActs = simulated.Select(p => 0.25 * p - 0.5).ToArray();
+        var fit = LinearCalibration.Fit(trueActs, simulated);
+        Assert.Equal(0.25, fit.Slope, 1e-12);
+        Assert.Equal(-0.5, fit.Intercept, 1e-12);
+    }
+
+    [Fact]
+    public void CalibrationMakesRSquaredPerfectForAffineSimulatorAndKeepsCorrelation()
+    {
+        var calibration = new SequenceActivations([-0.5, 0.0, 2.0], [0, 2, 10]);
+        var scored = new SequenceActivations([0.25, 1.0, -0.25], [3, 6, 1]);
+        var raw = ScoreCalculator.Score([scored]);
+        var calibrated = ScoreCalculator.ScoreCalibrated([calibration], [scored]);
+        Assert.True(raw.RSquared < 0);
+        Assert.Equal(1.0, calibrated.RSquared!.Value, 1e-12);
+        Assert.Equal(raw.EvCorrelation!.Value, calibrated.EvCorrelation!.Value, 1e-12);
+    }
+
+    [Fact]
+    public void ConstantCalibrationPredictorLeavesScoresUnchanged()
+    {
+        var calibration = new SequenceActivations([0.3, 0.1, 0.7], [0.1, 0.1, 0.1]);
+        Assert.Equal(LinearCalibration.Identity, LinearCalibration.Fit(calibration.TrueActivations, calibration.ExpectedActivations));
+        Assert.Equal(ScoreCalculator.Score([First, Second]), ScoreCalculator.ScoreCalibrated([calibration], [First, Second]));
+        Assert.Equal(LinearCalibration.Identity, LinearCalibration.Fit([], []));
+    }
+
+    [Fact]
+    public void MismatchedLengthsAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => new SequenceActivations([1, 2], [1]));
+        Assert.Throws<ArgumentException>(() => ScoreCalculator.Score([1.0, 2.0], [1.0]));
+    }
+}
