@@ -1,29 +1,42 @@
-using System.Text;
-
 namespace NeuronEngine.IO;
 
-/// <summary>Writes a whole file so readers see either the old content or the new, never a torn one.</summary>
+/// <summary>
+/// Writes files so that readers see either the old content or the complete new one: the bytes go to a
+/// temporary file in the same directory (same file system, so the rename is atomic), are flushed to
+/// disk, and the file is moved over the target.
+/// </summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string content) => WriteAllBytes(path, Encoding.UTF8.GetBytes(content));
-
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
     {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        string temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        string fullPath = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(fullPath)
+            ?? throw new ArgumentException($"No directory in path '{path}'.", nameof(path));
+        Directory.CreateDirectory(directory);
+        string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                fs.Write(content);
-                fs.Flush(flushToDisk: true);
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
             }
-            File.Move(temp, path, overwrite: true);
+            File.Move(temp, fullPath, overwrite: true);
         }
-        finally
+        catch
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            TryDelete(temp);
+            throw;
         }
+    }
+
+    public static void WriteAllText(string path, string content) =>
+        WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(content));
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { /* the original error matters more */ }
+        catch (UnauthorizedAccessException) { }
     }
 }

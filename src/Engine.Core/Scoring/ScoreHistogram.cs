@@ -1,3 +1,5 @@
+using NeuronEngine.IO;
+
 namespace NeuronEngine.Scoring;
 
 /// <summary>Draws the distribution of explanation scores as a PNG bar chart (ScottPlot on SkiaSharp).</summary>
