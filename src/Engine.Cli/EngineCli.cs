@@ -11,6 +11,7 @@ public static class EngineCli
         InfoCommand.Create(),
         DumpCommand.Create(),
         BenchCommand.Create(),
+        ScoreCommand.Create(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using System.Text.Json;
+using NeuronEngine.Dump;
+using NeuronEngine.IO;
+using NeuronEngine.Runtime;
+using NeuronEngine.Scoring;
+
+namespace NeuronEngine.Cli.Commands;
+
+/// <summary>
+/// `engine score --explanations DIR --out OUT`: re-scores precomputed simulations in OpenAI's layout
+/// (DESIGN §5–6): OUT/scores.jsonl, the rescored files under OUT/explanations/, OUT/failures.jsonl for files
+/// that could not be scored, OUT/score-histogram.png, and a summary on the terminal.
+/// </summary>
+public static class ScoreCommand
+{
+    public const string HistogramFileName = "score-histogram.png";
+    public const string FailuresFileName = "failures.jsonl";
+
+    public static Command Create()
+    {
+        var explanations = new Option<string>("--explanations") { Description = "directory in OpenAI's layout: {layer}/{neuron}.jsonl (NeuronSimulationResults)", Required = true };
+        var outDir = new Option<string>("--out") { Description = "output directory", Required = true };
+        var device = CommonOptions.Device();
+        var cmd = new Command("score", "re-score simulations (OpenAI's NeuronSimulationResults layout) and summarise the scores")
+        {
+            explanations, outDir, device,
+        };
+        cmd.SetAction(r =>
+        {
+            string input = r.GetValue(explanations)!, output = r.GetValue(outDir)!;
+            if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explanations {input}: no such directory");
+            using var scorer = ScorerCatalog.Create(r.GetValue(device)!);
+            var summary = ConsoleProgress.Run("score", p =>
+                new ScoreRunner(scorer.Scorer).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal)))));
+            string histogram = Path.Combine(output, HistogramFileName);
+            ScoreHistogram.WritePng(summary.Scores, histogram);
+            WriteFailures(Path.Combine(output, FailuresFileName), summary.Failures);
+            PrintSummary(summary, scorer.Name, histogram);
+            return summary.NeuronCount == 0 && summary.Failures.Count > 0 ? CommandRunner.BadInput : 0;
+        });
+        return cmd;
+    }
+
+    private static void WriteFailures(string path, IReadOnlyList<ScoreFailure> failures) =>
+        AtomicFile.WriteAllText(path, string.Concat(failures.Select(f =>
+            JsonSerializer.Serialize(new { path = f.Path, reason = f.Reason }) + "\n")));
+
+    private static void PrintSummary(ScoreRunSummary s, string device, string histogram)
+    {
+        static string F(double? v) => v is double d ? d.ToString("F4") : "n/a";
+        Console.WriteLine($"scored {s.NeuronCount} neurons on {device} ({s.DefinedScoreCount} with a defined score) → {s.ScoresPath}");
+        Console.WriteLine($"ev_correlation_score: mean {F(s.MeanScore)}, median {F(s.MedianScore)}, ≥ 0.8: {s.ScoresAtLeast0Point8}");
+        foreach (var l in s.LayerMeans) Console.WriteLine($"  layer {l.Layer,3}: {l.NeuronCount,7} neurons, mean {F(l.MeanScore)}");
+        Console.WriteLine($"histogram: {histogram}");
+        if (s.Failures.Count == 0) return;
+        Console.Error.WriteLine($"{s.Failures.Count} file(s) could not be scored (all listed in {FailuresFileName}):");
+        foreach (var f in s.Failures.Take(10)) Console.Error.WriteLine($"  {f.Path}: {f.Reason}");
+    }
+}
