@@ -13,31 +13,19 @@ public static class ModelSource
 {
     public const string DefaultPreset = "gpt2";
 
-    public static string CacheRoot => Environment.GetEnvironmentVariable("ENGINE_CACHE") is { Length: > 0 } c ? c
-        : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "neuron-engine");
-
     /// <summary>Resolves the model path (and a display name); says on stderr when the weights are synthetic.</summary>
     public static (string Path, string Name) Resolve(string? model, string? preset, int seed = 0, string dtype = "f32")
     {
         if (model is not null && preset is not null) throw new ArgumentException("give either --model or --preset, not both");
         if (model is not null) return (model, Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(model))));
         string name = preset ?? DefaultPreset;
-        var config = Gpt2Config.Preset(name);
+        Gpt2Config.Preset(name); // unknown names fail before anything is written
         var d = TensorDTypes.ParseFloat(dtype);
-        string dir = Path.Combine(CacheRoot, "synthetic", $"{name}-seed{seed}-{d.ToString().ToLowerInvariant()}");
+        string dir = SyntheticModelCache.DirectoryFor(name, seed, d);
         Console.Error.WriteLine(preset is null
             ? $"note: no --model given: using SYNTHETIC {name} weights (seeded random, not a trained GPT-2) from {dir}; pass --model for real weights (see weights/README.md)"
             : $"note: --preset {name}: SYNTHETIC weights (seeded random, not a trained GPT-2) from {dir}");
-        if (!File.Exists(Path.Combine(dir, "config.json")))
-        {
-            // Written beside the final directory and renamed, so a killed first run never leaves half a model.
-            string temp = dir + $".{Environment.ProcessId}.tmp";
-            if (Directory.Exists(temp)) Directory.Delete(temp, true);
-            SyntheticGpt2.Write(temp, config, new SyntheticGpt2.Options(Seed: seed, DType: d));
-            try { Directory.Move(temp, dir); }
-            catch (IOException) when (File.Exists(Path.Combine(dir, "config.json"))) { Directory.Delete(temp, true); }
-        }
+        SyntheticModelCache.GetOrCreate(name, seed, d);
         return (dir, $"synthetic-{name}-seed{seed}");
     }
 
@@ -45,7 +33,7 @@ public static class ModelSource
     public static string ResolveCorpus(string? corpus)
     {
         if (corpus is not null) return corpus;
-        string path = Path.Combine(CacheRoot, "sample.txt");
+        string path = Path.Combine(SyntheticModelCache.Root, "sample.txt");
         using var resource = Assembly.GetExecutingAssembly().GetManifestResourceStream("sample.txt")
             ?? throw new InvalidOperationException("the bundled sample text is missing from this build");
         using var reader = new StreamReader(resource);
