@@ -1,0 +1,63 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Kernels;
+
+namespace NeuronEngine.Runtime.Ops;
+
+/// <summary>
+/// Host side of <see cref="EmbeddingKernel"/>: x[t, i] = wte[token[t], i] + wpe[t mod seqLen, i] for t &lt; tokenCount.
+/// The tables arrive as raw bytes in their storage format and are reinterpreted here (no conversion, no copy).
+/// Token ids must already be validated against the vocabulary (the kernel does not check them).
+/// </summary>
+public sealed class EmbeddingOp
+{
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _f32;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int> _f16;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int> _bf16;
+
+    public EmbeddingOp(Accelerator a)
+    {
+        _f32 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF32);
+        _f16 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16);
+        _bf16 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedBF16);
+    }
+
+    /// <summary>Launches asynchronously on <paramref name="s"/>; views may be longer than needed.</summary>
+    public void Launch(AcceleratorStream s, ArrayView<int> tokens, ArrayView<byte> wte, ArrayView<byte> wpe, WeightFormat format,
+        ArrayView<float> x, int tokenCount, int seqLen, int d)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokenCount);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(seqLen);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(d);
+        if (tokenCount == 0) return;
+        long elements = (long)tokenCount * d;
+        if (elements > int.MaxValue) throw new ArgumentException($"{tokenCount} tokens × {d} exceeds one launch");
+        int size = format == WeightFormat.F32 ? sizeof(float) : sizeof(ushort);
+        long positions = Math.Min(seqLen, tokenCount);
+        if (tokens.Length < tokenCount) throw new ArgumentException($"tokens holds {tokens.Length} ids, {tokenCount} needed");
+        if (x.Length < elements) throw new ArgumentException($"x holds {x.Length} floats, {elements} needed");
+        if (wte.Length < (long)d * size) throw new ArgumentException("wte holds less than one row");
+        if (wpe.Length < positions * d * size) throw new ArgumentException($"wpe holds {wpe.Length} bytes, {positions} positions × {d} × {size} needed");
+
+        var t = tokens.SubView(0, tokenCount);
+        var output = x.SubView(0, elements);
+        switch (format)
+        {
+            case WeightFormat.F32:
+                _f32(s, (int)elements, t, As<float>(wte, size), As<float>(wpe, size), output, seqLen, d);
+                break;
+            case WeightFormat.F16:
+                _f16(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
+                break;
+            case WeightFormat.BF16:
+                _bf16(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(format), format, null);
+        }
+    }
+
+    /// <summary>Reinterprets raw bytes as elements, dropping a trailing partial element (views may be longer than needed).</summary>
+    private static ArrayView<T> As<T>(ArrayView<byte> bytes, int size) where T : unmanaged =>
+        bytes.SubView(0, bytes.Length / size * size).Cast<T>(); // ArrayView<T>.Cast, the instance method (not LINQ)
+}
