@@ -21,6 +21,16 @@ public class ScoringBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        _batch = CreateBatch();
+        _scorer = new CpuBatchScorer();
+    }
+
+    [Benchmark]
+    public ScoreTriple[] ScoreAllNeurons() => _scorer.Score(_batch);
+
+    /// <summary>The benchmark batch (also used by <see cref="IlgpuScoringBenchmarks"/>): the same data on every call.</summary>
+    internal static ScoringBatch CreateBatch()
+    {
         const int tokensPerNeuron = SequencesPerNeuron * TokensPerSequence;
         long tokens = (long)Neurons * tokensPerNeuron;
         var trueActs = new float[tokens];
@@ -40,10 +50,6 @@ public class ScoringBenchmarks
             trueActs[i] = activation;
             expected[i] = MathF.Round(Math.Clamp(activation * 3 + (float)(random.NextDouble() - 0.5) * 2, 0, 10));
         }
-        _batch = new ScoringBatch(trueActs, expected, offsets, topTokens);
-        _scorer = new CpuBatchScorer();
+        return new ScoringBatch(trueActs, expected, offsets, topTokens);
     }
-
-    [Benchmark]
-    public ScoreTriple[] ScoreAllNeurons() => _scorer.Score(_batch);
 }

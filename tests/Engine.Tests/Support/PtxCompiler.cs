@@ -51,7 +51,7 @@ public sealed class CpuAcceleratorFixture : IDisposable
     public Context Context { get; }
     public Accelerator Accelerator { get; }
 
-    public CpuAcceleratorFixture() => (Context, Accelerator) = Runtime.IlgpuContexts.CreateCpu();
+    public CpuAcceleratorFixture() => (Context, Accelerator) = global::NeuronEngine.Runtime.IlgpuContexts.CreateCpu();
 
     public void Dispose()
     {

@@ -1,0 +1,76 @@
+using BenchmarkDotNet.Attributes;
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Runtime;
+using NeuronEngine.Scoring;
+
+namespace NeuronEngine.Benchmarks;
+
+/// <summary>
+/// <see cref="ScoringBenchmarks"/>' batch (307,200 neurons × 10 sequences × 64 tokens, 1.6 GB of floats) scored by
+/// <see cref="IlgpuBatchScorer"/> on the first CUDA device, upload and download included in every call.
+/// Without a CUDA device the setup says so and the benchmark does nothing (it measures an empty call).
+/// Before measuring, the first 4096 neurons are checked against <see cref="CpuBatchScorer"/> (1e-6 absolute).
+/// Run: dotnet run -c Release --project benchmarks/Engine.Benchmarks -- --filter '*IlgpuScoreAllNeurons*'
+/// </summary>
+[MemoryDiagnoser]
+public class IlgpuScoringBenchmarks
+{
+    private const int CheckedNeurons = 4096;
+
+    private Context? _context;
+    private Accelerator? _accelerator;
+    private IlgpuBatchScorer? _scorer;
+    private ScoringBatch? _batch;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var cuda = IlgpuContexts.TryCreateCuda();
+        if (cuda is null)
+        {
+            Console.WriteLine("// IlgpuScoreAllNeurons: no CUDA device here; skipped (the benchmark is an empty call).");
+            return;
+        }
+        var (context, accelerator) = cuda.Value;
+        (_context, _accelerator) = (context, accelerator);
+        Console.WriteLine($"// IlgpuScoreAllNeurons on {accelerator.Name}");
+        _scorer = new IlgpuBatchScorer(accelerator);
+        _batch = ScoringBenchmarks.CreateBatch();
+        CheckAgainstCpu(_scorer, _batch);
+    }
+
+    [Benchmark]
+    public ScoreTriple[] IlgpuScoreAllNeurons() => _scorer is null ? [] : _scorer.Score(_batch!);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _scorer?.Dispose();
+        _accelerator?.Dispose();
+        _context?.Dispose();
+    }
+
+    private static void CheckAgainstCpu(IlgpuBatchScorer scorer, ScoringBatch batch)
+    {
+        int neurons = Math.Min(CheckedNeurons, batch.NeuronCount);
+        int tokens = batch.NeuronOffsets[neurons];
+        var head = new ScoringBatch(batch.TrueActivations[..tokens], batch.ExpectedActivations[..tokens],
+            batch.NeuronOffsets[..(neurons + 1)], batch.TopTokenCounts[..neurons]);
+        var device = scorer.Score(head);
+        var cpu = new CpuBatchScorer().Score(head);
+        double worst = 0;
+        for (int i = 0; i < cpu.Length; i++)
+        {
+            worst = Math.Max(worst, Difference(cpu[i].EvCorrelation, device[i].EvCorrelation));
+            worst = Math.Max(worst, Difference(cpu[i].RSquared, device[i].RSquared));
+            worst = Math.Max(worst, Difference(cpu[i].AbsoluteDevExplained, device[i].AbsoluteDevExplained));
+        }
+        if (!(worst <= 1e-6))
+            throw new InvalidOperationException($"device scores differ from the CPU scorer's by {worst} (> 1e-6)");
+        Console.WriteLine($"// IlgpuScoreAllNeurons: first {neurons} neurons agree with the CPU scorer (max |Δ| {worst:E1})");
+    }
+
+    private static double Difference(double? a, double? b) =>
+        a.HasValue != b.HasValue ? double.PositiveInfinity : a is double x && b is double y ? Math.Abs(x - y) : 0;
+}
