@@ -59,7 +59,7 @@ public sealed class IlgpuForwardDevice : IForwardDevice
             if ((uint)tokens[i] >= (uint)_c.VocabSize) throw new ArgumentException($"token id {tokens[i]} at position {i} is outside the vocabulary ({_c.VocabSize})");
         EnsureCapacity(m);
         var s = _accelerator.DefaultStream;
-        _tokens!.View.SubView(0, m).CopyFromCPU(tokens);
+        _tokens!.View.SubView(0, m).AsContiguous().CopyFromCPU(tokens);
         var x = _x!.View; var ln = _ln!.View; var qkv = _qkv!.View; var att = _att!.View; var proj = _proj!.View; var h = _h!.View;
         var clock = Stopwatch.StartNew();
         _embedding.Launch(s, _tokens.View, _weights.Wte.View, _weights.Wpe.View, _weights.EmbeddingFormat, x, m, seqLen, d);  // x = wte[tok] + wpe[pos]
