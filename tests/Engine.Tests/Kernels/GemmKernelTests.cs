@@ -4,10 +4,11 @@ using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime.Ops;
 using NeuronEngine.Tests.Support;
+using Xunit.Abstractions;
 
 namespace NeuronEngine.Tests.Kernels;
 
-public class GemmKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAcceleratorFixture>
+public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
 {
     private readonly GemmOp _op = new(fx.Accelerator);
 
@@ -63,6 +64,40 @@ public class GemmKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAccele
         var b = new[] { 1f, -2f, 0.5f };
         var y = Run([], [], b, 2, 0, 3, gelu: false, GemmTileChoice.Auto);
         Assert.Equal(new[] { 1f, -2f, 0.5f, 1f, -2f, 0.5f }, y);
+    }
+
+    /// <summary>
+    /// On a machine with a CUDA device (passes vacuously without one): GPT-2 shapes on the GPU, both tiles, vs the
+    /// CPU reference with the same tolerance. Also reports how many outputs are bit-identical: all of them when
+    /// ptxas fused every c += a·b into an FMA (the CPU reference's rounding).
+    /// </summary>
+    [Theory]
+    [InlineData(512, 768, 3072, true)]
+    [InlineData(300, 3072, 768, false)]
+    [InlineData(77, 1600, 6400, true)]
+    public void CudaMatchesTheCpuWhenADeviceExists(int m, int k, int n, bool gelu)
+    {
+        if (Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return;
+        using var context = cuda.Context;
+        using var accelerator = cuda.Accelerator;
+        var op = new GemmOp(accelerator);
+        var (x, w, b) = Inputs(m, k, n, seed: 11);
+        var expected = Cpu(x, w, b, m, k, n, gelu);
+        using var dx = accelerator.Allocate1D(x);
+        using var dw = accelerator.Allocate1D(w);
+        using var db = accelerator.Allocate1D(b);
+        using var dy = accelerator.Allocate1D<float>(m * n);
+        foreach (var tile in new[] { GemmTileChoice.Tile128, GemmTileChoice.Tile64, GemmTileChoice.Auto })
+        {
+            dy.MemSetToZero();
+            op.Launch(accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu, tile);
+            accelerator.Synchronize();
+            var actual = dy.GetAsArray1D();
+            int identical = expected.Zip(actual).Count(p => p.First == p.Second);
+            float maxDiff = expected.Zip(actual).Max(p => MathF.Abs(p.First - p.Second));
+            output.WriteLine($"{m}x{k}x{n} gelu={gelu} {tile}: {identical}/{expected.Length} bit-identical, max |diff| {maxDiff:E2}");
+            AssertClose(expected, actual);
+        }
     }
 
     /// <summary>GeluMath.Gelu vs CpuMath.Gelu (exact MathF.Tanh): |a − b| ≤ 1e-6·max(1, |b|) over [-20, 20].</summary>
