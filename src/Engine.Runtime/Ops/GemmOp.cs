@@ -1,0 +1,85 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Kernels;
+
+namespace NeuronEngine.Runtime.Ops;
+
+/// <summary>Which <see cref="GemmKernel"/> tile a launch uses (Auto: <see cref="GemmOp"/> picks).</summary>
+internal enum GemmTileChoice
+{
+    Auto,
+    Tile128,
+    Tile64,
+}
+
+/// <summary>
+/// Host side of <see cref="GemmKernel"/>: y = x·W + bias (then GELU), the projections of GPT-2 (qkv, attention
+/// output, MLP up with GELU, MLP down). Each tile configuration is compiled on first use, once per accelerator.
+/// </summary>
+public sealed class GemmOp
+{
+    private readonly Accelerator _accelerator;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _tile128;
+    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _tile64;
+
+    public GemmOp(Accelerator accelerator)
+    {
+        _accelerator = accelerator;
+        if (accelerator.MaxNumThreadsPerGroup < GemmKernel.ThreadsPerGroup<GemmTile64>())
+            throw new NotSupportedException(
+                $"GEMM needs groups of {GemmKernel.ThreadsPerGroup<GemmTile64>()} threads; {accelerator.Name} allows {accelerator.MaxNumThreadsPerGroup}");
+    }
+
+    /// <summary>y[m,n] = x[m,k]·w[k,n] + bias[n] (then GELU if gelu)</summary>
+    /// <remarks>
+    /// x and y are row-major, w is in Conv1D layout (row-major [k, n] = [in, out]). Views may be longer than needed:
+    /// the first m·k, k·n, n and m·n elements are used. Asynchronous on <paramref name="stream"/>.
+    /// </remarks>
+    public void Launch(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, int m, int k, int n, bool gelu) =>
+        Launch(stream, x, w, bias, y, m, k, n, gelu, GemmTileChoice.Auto);
+
+    internal void Launch(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> w, ArrayView<float> bias, ArrayView<float> y, int m, int k, int n, bool gelu, GemmTileChoice choice)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (m == 0 || n == 0) return;
+        // The kernel indexes with 32-bit ints (cheaper address arithmetic); rows of a partial last tile are
+        // addressed up to (m + 128)·k before their guard discards them.
+        if ((long)(m + 128) * k > int.MaxValue || (long)k * n > int.MaxValue || (long)m * n > int.MaxValue)
+            throw new NotSupportedException($"GEMM {m}×{k}×{n} exceeds 32-bit indexing; split the rows");
+        Require(x, (long)m * k, nameof(x));
+        Require(w, (long)k * n, nameof(w));
+        Require(bias, n, nameof(bias));
+        Require(y, (long)m * n, nameof(y));
+
+        var tile = choice == GemmTileChoice.Auto ? Choose(m, n) : choice;
+        if (tile == GemmTileChoice.Tile128 && _accelerator.MaxNumThreadsPerGroup < GemmKernel.ThreadsPerGroup<GemmTile128>())
+            tile = GemmTileChoice.Tile64;
+        int size = tile == GemmTileChoice.Tile128 ? 128 : 64;
+        int threads = tile == GemmTileChoice.Tile128 ? GemmKernel.ThreadsPerGroup<GemmTile128>() : GemmKernel.ThreadsPerGroup<GemmTile64>();
+        var config = new KernelConfig(new Index2D((n + size - 1) / size, (m + size - 1) / size), new Index2D(threads, 1));
+        var kernel = tile == GemmTileChoice.Tile128
+            ? _tile128 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile128>)
+            : _tile64 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile64>);
+        kernel(stream, config, x.SubView(0, (long)m * k), w.SubView(0, (long)k * n), bias.SubView(0, n), y.SubView(0, (long)m * n), m, k, n, gelu ? 1 : 0);
+    }
+
+    /// <summary>
+    /// The 128 tile does 4× the work per group with half the shared-memory traffic per FLOP, but a grid of few
+    /// 128-tiles leaves multiprocessors idle (M = 512, N = 3072 gives 96 groups for 132 SMs on an H200; N = 768
+    /// gives 6 columns). Use it only when it yields at least two full waves at two resident groups per
+    /// multiprocessor (256 threads × ~128 registers); otherwise the 64 tile (4× the groups) fills the device.
+    /// </summary>
+    internal GemmTileChoice Choose(int m, int n)
+    {
+        if (_accelerator.MaxNumThreadsPerGroup < GemmKernel.ThreadsPerGroup<GemmTile128>()) return GemmTileChoice.Tile64;
+        long groups128 = (long)((m + 127) / 128) * ((n + 127) / 128);
+        return groups128 >= 4L * Math.Max(1, _accelerator.NumMultiprocessors) ? GemmTileChoice.Tile128 : GemmTileChoice.Tile64;
+    }
+
+    private static void Require(ArrayView<float> view, long needed, string name)
+    {
+        if (view.Length < needed) throw new ArgumentException($"{name} has {view.Length} elements, needs {needed}", name);
+    }
+}

@@ -1,0 +1,192 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Cpu;
+using NeuronEngine.Kernels;
+using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Tests.Support;
+using Xunit.Abstractions;
+
+namespace NeuronEngine.Tests.Kernels;
+
+public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
+{
+    private readonly GemmOp _op = new(fx.Accelerator);
+
+    /// <summary>
+    /// Tolerance |gpu − cpu| ≤ 1e-5·max(1, |cpu|). Both sides sum each output over k = 0..K−1 in ascending order,
+    /// but the CPU reference fuses each step (FMA) while the kernel writes c += a·b (fused by ptxas on a GPU, two
+    /// roundings on the CPU accelerator), and GELU's exp-built tanh differs from MathF.Tanh by ~1e-7.
+    /// </summary>
+    private const float Tolerance = 1e-5f;
+
+    /// <summary>M, K, N not multiples of any tile (nor of 4), each with and without GELU, on both tiles (128, 64).</summary>
+    public static TheoryData<int, int, int, bool, int> RaggedShapes()
+    {
+        var data = new TheoryData<int, int, int, bool, int>();
+        (int M, int K, int N)[] shapes = [(1, 1, 1), (5, 33, 7), (17, 31, 65), (64, 48, 96), (3, 70, 130), (130, 17, 3), (70, 9, 135)];
+        foreach (var (m, k, n) in shapes)
+            foreach (bool gelu in new[] { false, true })
+                foreach (int tile in new[] { 128, 64 })
+                    data.Add(m, k, n, gelu, tile);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(RaggedShapes))]
+    public void MatchesCpuMatMulBias(int m, int k, int n, bool gelu, int tile)
+    {
+        var (x, w, b) = Inputs(m, k, n, seed: m * 1000 + k * 10 + n);
+        var expected = Cpu(x, w, b, m, k, n, gelu);
+        var actual = Run(x, w, b, m, k, n, gelu, tile == 128 ? GemmTileChoice.Tile128 : GemmTileChoice.Tile64);
+        AssertClose(expected, actual);
+    }
+
+    [Fact]
+    public void PublicLaunchUsesOnlyTheFirstElementsOfLongerViewsAndLeavesTheRestOfYAlone()
+    {
+        const int m = 9, k = 13, n = 11;
+        var (x, w, b) = Inputs(m, k, n, seed: 7);
+        var expected = Cpu(x, w, b, m, k, n, gelu: true);
+        using var dx = fx.Accelerator.Allocate1D<float>([.. x, .. Enumerable.Repeat(float.NaN, 5)]);
+        using var dw = fx.Accelerator.Allocate1D<float>([.. w, .. Enumerable.Repeat(float.NaN, 5)]);
+        using var db = fx.Accelerator.Allocate1D<float>([.. b, .. Enumerable.Repeat(float.NaN, 5)]);
+        using var dy = fx.Accelerator.Allocate1D<float>(Enumerable.Repeat(-7f, m * n + 5).ToArray());
+        _op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu: true);
+        fx.Accelerator.Synchronize();
+        var y = dy.GetAsArray1D();
+        AssertClose(expected, y[..(m * n)]);
+        Assert.All(y[(m * n)..], v => Assert.Equal(-7f, v));
+    }
+
+    [Fact]
+    public void ZeroDepthGivesTheBias()
+    {
+        var b = new[] { 1f, -2f, 0.5f };
+        var y = Run([], [], b, 2, 0, 3, gelu: false, GemmTileChoice.Auto);
+        Assert.Equal(new[] { 1f, -2f, 0.5f, 1f, -2f, 0.5f }, y);
+    }
+
+    /// <summary>
+    /// On a machine with a CUDA device (passes vacuously without one): GPT-2 shapes on the GPU, both tiles, vs the
+    /// CPU reference with the same tolerance. Also reports how many outputs are bit-identical: all of them when
+    /// ptxas fused every c += a·b into an FMA (the CPU reference's rounding).
+    /// </summary>
+    [Theory]
+    [InlineData(512, 768, 3072, true)]
+    [InlineData(300, 3072, 768, false)]
+    [InlineData(77, 1600, 6400, true)]
+    public void CudaMatchesTheCpuWhenADeviceExists(int m, int k, int n, bool gelu)
+    {
+        if (Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return;
+        using var context = cuda.Context;
+        using var accelerator = cuda.Accelerator;
+        var op = new GemmOp(accelerator);
+        var (x, w, b) = Inputs(m, k, n, seed: 11);
+        var expected = Cpu(x, w, b, m, k, n, gelu);
+        using var dx = accelerator.Allocate1D(x);
+        using var dw = accelerator.Allocate1D(w);
+        using var db = accelerator.Allocate1D(b);
+        using var dy = accelerator.Allocate1D<float>(m * n);
+        foreach (var tile in new[] { GemmTileChoice.Tile128, GemmTileChoice.Tile64, GemmTileChoice.Auto })
+        {
+            dy.MemSetToZero();
+            op.Launch(accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu, tile);
+            accelerator.Synchronize();
+            var actual = dy.GetAsArray1D();
+            int identical = expected.Zip(actual).Count(p => p.First == p.Second);
+            float maxDiff = expected.Zip(actual).Max(p => MathF.Abs(p.First - p.Second));
+            output.WriteLine($"{m}x{k}x{n} gelu={gelu} {tile}: {identical}/{expected.Length} bit-identical, max |diff| {maxDiff:E2}");
+            AssertClose(expected, actual);
+        }
+    }
+
+    /// <summary>GeluMath.Gelu vs CpuMath.Gelu (exact MathF.Tanh): |a − b| ≤ 1e-6·max(1, |b|) over [-20, 20].</summary>
+    [Fact]
+    public void GeluMatchesTheCpu()
+    {
+        var xs = Enumerable.Range(-20000, 40001).Select(i => i / 1000f)
+            .Concat([-1e-6f, 1e-6f, -1e-30f, 0f, -0f, 9.01f, -9.01f, 12.5f, -12.5f, 1e4f, -1e4f, float.MaxValue, float.MinValue]);
+        foreach (float v in xs)
+        {
+            float expected = CpuMath.Gelu(v), actual = GeluMath.Gelu(v);
+            Assert.True(MathF.Abs(actual - expected) <= 1e-6f * MathF.Max(1f, MathF.Abs(expected)),
+                $"gelu({v:R}) = {actual:R}, cpu {expected:R}");
+        }
+        Assert.Equal(100f, GeluMath.Gelu(100f));
+        Assert.Equal(0f, GeluMath.Gelu(-100f));
+        Assert.False(float.IsNaN(GeluMath.Gelu(100f)) || float.IsNaN(GeluMath.Gelu(-100f)));
+        Assert.Equal(1f, GeluMath.Tanh(1e6f));
+        Assert.Equal(-1f, GeluMath.Tanh(-1e6f));
+    }
+
+    /// <summary>GeluMath.Exp (arithmetic only) vs MathF.Exp: relative error ≤ 4e-7 (~3 ulp) over [-87, 88].</summary>
+    [Fact]
+    public void ExpMatchesMathFExp()
+    {
+        for (int i = -87000; i <= 88000; i += 7)
+        {
+            float t = i / 1000f, expected = MathF.Exp(t), actual = GeluMath.Exp(t);
+            float scale = MathF.Max(expected, 1.2e-38f); // below the smallest normal float, compare absolutely
+            Assert.True(MathF.Abs(actual - expected) <= 4e-7f * scale, $"exp({t:R}) = {actual:R}, MathF {expected:R}");
+        }
+        Assert.Equal(1f, GeluMath.Exp(0f));
+        Assert.False(float.IsInfinity(GeluMath.Exp(1000f)));
+        Assert.True(GeluMath.Exp(-1000f) >= 0f);
+    }
+
+    [Theory]
+    [InlineData(typeof(GemmTile128))]
+    [InlineData(typeof(GemmTile64))]
+    public void CompilesToPtxWithExactGeluAndVectorSharedLoads(Type tile)
+    {
+        using var ptx = new PtxCompiler();
+        var method = PtxCompiler.Method(typeof(GemmKernel), nameof(GemmKernel.Gemm)).MakeGenericMethod(tile);
+        int threads = tile == typeof(GemmTile128) ? GemmKernel.ThreadsPerGroup<GemmTile128>() : GemmKernel.ThreadsPerGroup<GemmTile64>();
+        var asm = ptx.CompileExplicit(method, threads);
+        Assert.Contains(".entry", asm);
+        Assert.DoesNotContain("tanh.approx", asm);
+        // c += a·b must reach ptxas as mul.f32 + add.f32 without rounding modifiers, so it contracts them to FFMA.
+        Assert.Contains("mul.f32", asm);
+        Assert.DoesNotContain("mul.rn.f32", asm);
+        Assert.DoesNotContain("add.rn.f32", asm);
+        Assert.Contains("ld.shared.v4.f32", asm);   // the inner loop's 128-bit shared-memory reads
+        Assert.DoesNotContain(".local", asm);       // accumulators and staging stay in registers
+        Assert.DoesNotContain("call", asm);         // helpers inlined, no extern (e.g. MathF.FusedMultiplyAdd)
+    }
+
+    private float[] Run(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu, GemmTileChoice tile)
+    {
+        // ILGPU cannot allocate 0 elements; a 1-element dummy stands in for empty inputs.
+        using var dx = fx.Accelerator.Allocate1D<float>(x.Length == 0 ? [0f] : x);
+        using var dw = fx.Accelerator.Allocate1D<float>(w.Length == 0 ? [0f] : w);
+        using var db = fx.Accelerator.Allocate1D<float>(b);
+        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
+        _op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu, tile);
+        fx.Accelerator.Synchronize();
+        return dy.GetAsArray1D();
+    }
+
+    private static (float[] X, float[] W, float[] B) Inputs(int m, int k, int n, int seed)
+    {
+        var rng = new Random(seed);
+        float Next() => rng.NextSingle() * 2 - 1;
+        return (Enumerable.Range(0, m * k).Select(_ => Next()).ToArray(),
+                Enumerable.Range(0, k * n).Select(_ => Next()).ToArray(),
+                Enumerable.Range(0, n).Select(_ => Next()).ToArray());
+    }
+
+    private static unsafe float[] Cpu(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu)
+    {
+        var y = new float[m * n];
+        fixed (float* px = x, pw = w, pb = b, py = y) CpuMath.MatMulBias(px, pw, pb, py, m, k, n, gelu);
+        return y;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(actual[i] - expected[i]) <= Tolerance * MathF.Max(1f, MathF.Abs(expected[i])),
+                $"element {i}: {actual[i]:R} vs cpu {expected[i]:R}");
+    }
+}
