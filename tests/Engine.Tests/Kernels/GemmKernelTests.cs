@@ -77,7 +77,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
     [InlineData(77, 1600, 6400, true)]
     public void CudaMatchesTheCpuWhenADeviceExists(int m, int k, int n, bool gelu)
     {
-        if (Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return;
+        if (global::NeuronEngine.Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return;
         using var context = cuda.Context;
         using var accelerator = cuda.Accelerator;
         var op = new GemmOp(accelerator);
