@@ -59,7 +59,9 @@ public static class DeviceCatalog
             foreach (var d in context.Devices)
             {
                 string kind = d switch { CudaDevice => "cuda", CLDevice => "opencl", CPUDevice => "ilgpu-cpu", _ => d.AcceleratorType.ToString() };
-                lines.Add($"{kind,-10} {d.Name} ({d.MemorySize / (1 << 20):N0} MiB, up to {d.MaxNumThreadsPerGroup} threads/group)");
+                string memory = d is CPUDevice ? "host memory" : $"{d.MemorySize / (1 << 20):N0} MiB";
+                string note = d is CPUDevice ? " — ILGPU's CPU emulator, for tests" : "";
+                lines.Add($"{kind,-10} {d.Name} ({memory}, up to {d.MaxNumThreadsPerGroup} threads/group){note}");
             }
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException)

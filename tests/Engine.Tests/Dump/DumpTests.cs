@@ -132,6 +132,35 @@ public class DumpTests : IDisposable
     }
 
     [Fact]
+    public void IlgpuDumpMatchesTheCpuDump()
+    {
+        // Tolerance: 1e-4 absolute per activation (the kernels sum in a different order than the cpu device).
+        Assert.Equal(0, Dump(_dir["cpu"], "--seq-len", "8", "--layers", "1", "--max-windows", "3"));
+        Assert.Equal(0, EngineCli.Run(["dump", "--model", _model, "--corpus", _corpus, "--out", _dir["ilgpu"], "--device", "ilgpu-cpu",
+            "--seq-len", "8", "--layers", "1", "--max-windows", "3"]));
+        using var a = SafeTensorsFile.Open(Path.Combine(_dir["cpu"], "shard-00000.safetensors"));
+        using var b = SafeTensorsFile.Open(Path.Combine(_dir["ilgpu"], "shard-00000.safetensors"));
+        Assert.Equal(a.Span<int>("tokens").ToArray(), b.Span<int>("tokens").ToArray());
+        var x = a.Span<float>("mlp.1");
+        var y = b.Span<float>("mlp.1");
+        Assert.Equal(x.Length, y.Length);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 1e-4, $"element {i}: {x[i]} vs {y[i]}");
+    }
+
+    [Fact]
+    public void InfoShowsTheConfigAndDevices()
+    {
+        var r = EngineProcess.Run(null, "info", "--model", _model);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("layers:       3", r.StdOut);
+        Assert.Contains("neurons:      128 per layer, 384 in all", r.StdOut);
+        Assert.Contains($"parameters:   {_config.ParameterCount:N0}", r.StdOut);
+        Assert.Contains("dtype:        F16", r.StdOut);
+        Assert.Contains("cpu ", r.StdOut);
+        Assert.Contains("ilgpu-cpu", r.StdOut);
+    }
+
+    [Fact]
     public void MissingModelNamesThePath()
     {
         var r = EngineProcess.Run(null, "dump", "--model", _dir["nowhere"], "--corpus", _corpus, "--out", _dir["bad"]);
