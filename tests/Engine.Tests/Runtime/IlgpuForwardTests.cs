@@ -45,6 +45,29 @@ public class IlgpuForwardTests
         }
     }
 
+    /// <summary>On a machine with a CUDA device (the GPU box; see scripts/gpu-check.sh) the same check runs on CUDA.</summary>
+    [Fact]
+    public void CudaMatchesTheCpuDeviceWhenPresent()
+    {
+        if (IlgpuContexts.TryCreateCuda() is not { } cuda) return; // no GPU here: checked by scripts/gpu-check.sh
+        cuda.Accelerator.Dispose();
+        cuda.Context.Dispose();
+        using var dir = new TempDir();
+        var config = new Gpt2Config(2, 4, 256, 128, 1000);
+        SyntheticGpt2.Write(dir.Path, config, new(Seed: 5, DType: TensorDType.BF16));
+        using var weights = Gpt2Weights.Open(dir.Path);
+        var tokens = CpuForwardTests.RandomTokens(3, 4 * 100, config.VocabSize);
+        var expected = new CpuForwardTests.CollectingSink();
+        new CpuDevice(weights).Run(tokens, 4, 100, [0, 1], expected, 0);
+        var actual = new CpuForwardTests.CollectingSink();
+        using (var device = DeviceCatalog.Create("cuda", weights)) device.Run(tokens, 4, 100, [0, 1], actual, 0);
+        foreach (var layer in new[] { 0, 1 })
+        {
+            double worst = expected.ByLayer[layer].Zip(actual.ByLayer[layer], (e, a) => Math.Abs(e - a)).Max();
+            Assert.True(worst <= Tolerance, $"cuda layer {layer}: max |cuda − cpu| = {worst}");
+        }
+    }
+
     [Fact]
     public void StopsAtTheLastRequestedLayerAndReusesBuffers()
     {
