@@ -9,9 +9,10 @@ namespace NeuronEngine.Scoring;
 /// pairwise update, so "top and random" is the merge of "top" and "random" without a third sweep.
 /// Min/max per side make the constant test exact (a rounded mean can leave a few ulps of variance).
 /// NaN inputs may slip past min/max, but they make every sum NaN, and NaN scores are reported as null.
-/// Plain struct of doubles: a device kernel can hold the same state per thread.
+/// Plain struct of doubles: a device kernel can hold the same state per thread (the ILGPU scorer rebuilds it
+/// from its kernel's sums, so both scorers share the merge and the null rules).
 /// </summary>
-internal struct TokenRangeStatistics
+public struct TokenRangeStatistics
 {
     public long Count;
     public double MeanTrue, MeanExpected;

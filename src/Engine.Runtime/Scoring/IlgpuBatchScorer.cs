@@ -131,9 +131,9 @@ public sealed class IlgpuBatchScorer : IBatchScorer, IDisposable
             int start = offsets[neuron], split = start + batch.TopTokenCounts[neuron], end = offsets[neuron + 1];
             int at = neuron * ScoringKernel.StatsPerNeuron;
             // The kernel's shift of a range is its first token; read the same floats here.
-            var top = RangeMoments.From(stats, at, split - start, trueActs, expected, start);
-            var random = RangeMoments.From(stats, at + ScoringKernel.StatsPerRange, end - split, trueActs, expected, split);
-            results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopAndRandom)] = RangeMoments.Merge(top, random).ToScores();
+            var top = Range(stats, at, split - start, trueActs, expected, start);
+            var random = Range(stats, at + ScoringKernel.StatsPerRange, end - split, trueActs, expected, split);
+            results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopAndRandom)] = TokenRangeStatistics.Merge(top, random).ToScores();
             results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopOnly)] = top.ToScores();
             results[ScoringBatch.ResultIndex(neuron, ScoreVariant.RandomOnly)] = random.ToScores();
         }
@@ -153,87 +153,29 @@ public sealed class IlgpuBatchScorer : IBatchScorer, IDisposable
         }
     }
 
-    /// <summary>
-    /// One range's means and centred moments: the same state, merge and null rules as the CPU scorer's
-    /// TokenRangeStatistics (Engine.Core), rebuilt from the kernel's shifted sums.
-    /// </summary>
-    private struct RangeMoments
+    /// <summary>One range's statistics rebuilt from the kernel's sums, shifted by the range's first token.</summary>
+    private static TokenRangeStatistics Range(double[] s, int at, int count, float[] trueActs, float[] expected, int first)
     {
-        public long Count;
-        public double MeanTrue, MeanExpected;
-        public double CentredSquaresTrue, CentredSquaresExpected, CentredCrossProducts;
-        public double SquaredErrors, SquaresTrue, AbsoluteErrors, AbsolutesTrue;
-        public double MinTrue, MaxTrue, MinExpected, MaxExpected;
-
-        public static RangeMoments From(double[] s, int at, int count, float[] trueActs, float[] expected, int first)
+        if (count == 0) return default;
+        double n = count;
+        double sumDt = s[at + ScoringKernel.SumDt], sumDp = s[at + ScoringKernel.SumDp];
+        return new TokenRangeStatistics
         {
-            if (count == 0) return default;
-            double n = count;
-            double sumDt = s[at + ScoringKernel.SumDt], sumDp = s[at + ScoringKernel.SumDp];
-            return new RangeMoments
-            {
-                Count = count,
-                MeanTrue = trueActs[first] + sumDt / n,
-                MeanExpected = expected[first] + sumDp / n,
-                CentredSquaresTrue = s[at + ScoringKernel.SumDt2] - sumDt * sumDt / n,
-                CentredSquaresExpected = s[at + ScoringKernel.SumDp2] - sumDp * sumDp / n,
-                CentredCrossProducts = s[at + ScoringKernel.SumDtDp] - sumDt * sumDp / n,
-                SquaredErrors = s[at + ScoringKernel.SumSquaredErrors],
-                SquaresTrue = s[at + ScoringKernel.SumSquaresTrue],
-                AbsoluteErrors = s[at + ScoringKernel.SumAbsoluteErrors],
-                AbsolutesTrue = s[at + ScoringKernel.SumAbsolutesTrue],
-                MinTrue = s[at + ScoringKernel.MinTrue],
-                MaxTrue = s[at + ScoringKernel.MaxTrue],
-                MinExpected = s[at + ScoringKernel.MinExpected],
-                MaxExpected = s[at + ScoringKernel.MaxExpected],
-            };
-        }
-
-        /// <summary>Chan et al.'s pairwise update, as the CPU scorer merges top and random.</summary>
-        public static RangeMoments Merge(in RangeMoments a, in RangeMoments b)
-        {
-            if (a.Count == 0) return b;
-            if (b.Count == 0) return a;
-            long n = a.Count + b.Count;
-            double deltaT = b.MeanTrue - a.MeanTrue, deltaP = b.MeanExpected - a.MeanExpected;
-            double weight = (double)a.Count * b.Count / n;
-            return new RangeMoments
-            {
-                Count = n,
-                MeanTrue = a.MeanTrue + deltaT * b.Count / n,
-                MeanExpected = a.MeanExpected + deltaP * b.Count / n,
-                CentredSquaresTrue = a.CentredSquaresTrue + b.CentredSquaresTrue + deltaT * deltaT * weight,
-                CentredSquaresExpected = a.CentredSquaresExpected + b.CentredSquaresExpected + deltaP * deltaP * weight,
-                CentredCrossProducts = a.CentredCrossProducts + b.CentredCrossProducts + deltaT * deltaP * weight,
-                SquaredErrors = a.SquaredErrors + b.SquaredErrors,
-                SquaresTrue = a.SquaresTrue + b.SquaresTrue,
-                AbsoluteErrors = a.AbsoluteErrors + b.AbsoluteErrors,
-                AbsolutesTrue = a.AbsolutesTrue + b.AbsolutesTrue,
-                MinTrue = Math.Min(a.MinTrue, b.MinTrue),
-                MaxTrue = Math.Max(a.MaxTrue, b.MaxTrue),
-                MinExpected = Math.Min(a.MinExpected, b.MinExpected),
-                MaxExpected = Math.Max(a.MaxExpected, b.MaxExpected),
-            };
-        }
-
-        /// <summary>
-        /// ScoreCalculator's null rules: no tokens → all null; a constant side (min == max, exact) or a centred sum
-        /// that is not positive → null correlation, else clamped to [-1, 1]; Σt² = 0 → null R²; Σ|t| = 0 → null
-        /// absolute-deviation score; any non-finite score (NaN or ±∞ inputs) → null.
-        /// </summary>
-        public readonly ScoreTriple ToScores()
-        {
-            if (Count == 0) return ScoreTriple.Undefined;
-            double? correlation = null;
-            bool constant = MinTrue == MaxTrue || MinExpected == MaxExpected;
-            if (!constant && CentredSquaresTrue > 0 && CentredSquaresExpected > 0)
-                correlation = Finite(Math.Clamp(
-                    CentredCrossProducts / Math.Sqrt(CentredSquaresTrue * CentredSquaresExpected), -1.0, 1.0));
-            double? rSquared = SquaresTrue == 0 ? null : Finite(1 - SquaredErrors / SquaresTrue);
-            double? absDev = AbsolutesTrue == 0 ? null : Finite(1 - AbsoluteErrors / AbsolutesTrue);
-            return new ScoreTriple(correlation, rSquared, absDev);
-        }
-
-        private static double? Finite(double x) => double.IsFinite(x) ? x : null;
+            Count = count,
+            MeanTrue = trueActs[first] + sumDt / n,
+            MeanExpected = expected[first] + sumDp / n,
+            CentredSquaresTrue = s[at + ScoringKernel.SumDt2] - sumDt * sumDt / n,
+            CentredSquaresExpected = s[at + ScoringKernel.SumDp2] - sumDp * sumDp / n,
+            CentredCrossProducts = s[at + ScoringKernel.SumDtDp] - sumDt * sumDp / n,
+            SquaredErrors = s[at + ScoringKernel.SumSquaredErrors],
+            SquaresTrue = s[at + ScoringKernel.SumSquaresTrue],
+            AbsoluteErrors = s[at + ScoringKernel.SumAbsoluteErrors],
+            AbsolutesTrue = s[at + ScoringKernel.SumAbsolutesTrue],
+            // The kernel reduces min/max of the float inputs in double: narrowing back is exact.
+            MinTrue = (float)s[at + ScoringKernel.MinTrue],
+            MaxTrue = (float)s[at + ScoringKernel.MaxTrue],
+            MinExpected = (float)s[at + ScoringKernel.MinExpected],
+            MaxExpected = (float)s[at + ScoringKernel.MaxExpected],
+        };
     }
 }
