@@ -51,31 +51,24 @@ public static class IlgpuContexts
         return (context, accelerator);
     }
 
-    public static (Context Context, Accelerator Accelerator)? TryCreateCuda()
-    {
-        InstallNativeResolver();
-        try
-        {
-            var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).Cuda());
-            var devices = context.GetCudaDevices();
-            if (devices.Count == 0) { context.Dispose(); return null; }
-            return (context, devices[0].CreateAccelerator(context));
-        }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The first CUDA device, or null where there is none (no GPU, no driver).</summary>
+    public static (Context Context, Accelerator Accelerator)? TryCreateCuda() =>
+        TryCreateFirst(b => b.Cuda(), AcceleratorType.Cuda);
 
-    public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL()
+    /// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0+), or null.</summary>
+    public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL() =>
+        TryCreateFirst(b => b.OpenCL(), AcceleratorType.OpenCL);
+
+    private static (Context Context, Accelerator Accelerator)? TryCreateFirst(
+        Func<Context.Builder, Context.Builder> backend, AcceleratorType type)
     {
         InstallNativeResolver();
         try
         {
-            var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).OpenCL());
-            var devices = context.GetCLDevices();
-            if (devices.Count == 0) { context.Dispose(); return null; }
-            return (context, devices[0].CreateAccelerator(context));
+            var context = Context.Create(b => backend(b.Optimize(OptimizationLevel.O2)));
+            var found = context.Devices.Where(d => d.AcceleratorType == type).ToList();
+            if (found.Count == 0) { context.Dispose(); return null; }
+            return (context, found[0].CreateAccelerator(context));
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
         {
