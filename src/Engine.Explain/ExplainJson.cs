@@ -28,4 +28,8 @@ public sealed record NeuronExplanations
 [JsonSerializable(typeof(SimulatedToken[]))]
 [JsonSerializable(typeof(LlmReply))]
 [JsonSerializable(typeof(NeuronExplanations))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(int))]
+[JsonSerializable(typeof(Dictionary<string, object>))]
+[JsonSerializable(typeof(List<Dictionary<string, object>>))]
 internal sealed partial class ExplainJsonContext : JsonSerializerContext;

@@ -12,6 +12,12 @@ using Polly.Timeout;
 
 namespace NeuronEngine.Explain;
 
+/// <summary>A call that still failed after every retry (5xx, 429, timeouts); the neuron fails, the run goes on.</summary>
+public sealed class LlmCallFailedException(string message) : Exception(message);
+
+/// <summary>The endpoint refuses calls outright (wrong key, unknown model, bad request): no neuron can succeed, the run stops.</summary>
+public sealed class LlmEndpointException(string message) : Exception(message);
+
 /// <summary>How hard to try a call: one retry layer (ours; the OpenAI SDK's own retries are switched off).</summary>
 public sealed record LlmResilienceOptions
 {
@@ -41,15 +47,20 @@ public sealed class LlmGateway : IDisposable
     private readonly SemaphoreSlim _slots;
     private readonly ResiliencePipeline _pipeline;
     private readonly Action<string> _log;
+    private readonly LlmResilienceOptions _options;
+
+    /// <summary>Removes secrets from text that came back from the endpoint (an error body may quote the key).</summary>
+    private readonly Func<string, string> _redact;
 
     public LlmUsage Usage { get; }
 
     /// <param name="endpoint">The base URL; part of every cache key.</param>
     /// <param name="clientForModel">Makes the chat client of one model (called once per model).</param>
     public LlmGateway(string endpoint, Func<string, IChatClient> clientForModel, LlmCallCache? cache, LlmUsage usage,
-        LlmResilienceOptions? resilience = null, Action<string>? log = null)
+        LlmResilienceOptions? resilience = null, Action<string>? log = null, Func<string, string>? redact = null)
     {
-        var options = resilience ?? new LlmResilienceOptions();
+        var options = _options = resilience ?? new LlmResilienceOptions();
+        _redact = redact ?? (s => s);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1, nameof(resilience));
         ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetries, nameof(resilience));
         _endpoint = endpoint;
@@ -78,7 +89,8 @@ public sealed class LlmGateway : IDisposable
             // Our pipeline times each attempt; the SDK's limit only has to stay out of its way.
             NetworkTimeout = options.AttemptTimeout + TimeSpan.FromSeconds(30),
         });
-        return new LlmGateway(baseUrl, model => client.GetChatClient(model).AsIChatClient(), cache, usage, options, log);
+        string Redact(string text) => string.IsNullOrEmpty(apiKey) ? text : text.Replace(apiKey, "***", StringComparison.Ordinal);
+        return new LlmGateway(baseUrl, model => client.GetChatClient(model).AsIChatClient(), cache, usage, options, log, Redact);
     }
 
     public async Task<LlmReply> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default)
@@ -102,6 +114,22 @@ public sealed class LlmGateway : IDisposable
                 async token => await client.GetResponseAsync(ToChatMessages(request), ToChatOptions(request), token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
             reply = ToReply(response);
+        }
+        catch (ClientResultException e) when (IsTransient(e.Status))
+        {
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
+        }
+        catch (TimeoutRejectedException e)
+        {
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} ({_options.AttemptTimeout.TotalSeconds:0.###} s) after {_options.MaxRetries} retries");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new LlmCallFailedException($"{request.Model}: {_redact(e.Message)} after {_options.MaxRetries} retries");
+        }
+        catch (ClientResultException e)
+        {
+            throw new LlmEndpointException($"{_endpoint} refused a call to model '{request.Model}' with HTTP {e.Status}: {_redact(e.Message)}");
         }
         finally
         {
