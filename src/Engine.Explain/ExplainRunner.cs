@@ -98,46 +98,40 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
         var failures = new ConcurrentBag<NeuronFailure>();
         int completed = 0, alreadyDone = 0, finished = 0;
         string? stoppedBy = null;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.NeuronConcurrency), CancellationToken = stop.Token };
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.NeuronConcurrency), CancellationToken = cancellationToken };
         progress?.Report(new RunProgress(0, neurons.Count));
-        try
+        await Parallel.ForEachAsync(neurons, parallel, async (n, token) =>
         {
-            await Parallel.ForEachAsync(neurons, parallel, async (n, token) =>
+            // Once the budget is spent no neuron starts; those in flight finish the calls they already
+            // claimed (paid for, and cached) and stop at their next refused claim.
+            if (Volatile.Read(ref stoppedBy) is not null) return;
+            try
             {
-                try
+                bool done;
+                try { done = isDone(n); }
+                catch (InvalidDataException) { done = false; } // a damaged earlier result is redone
+                if (done) Interlocked.Increment(ref alreadyDone);
+                else
                 {
-                    bool done;
-                    try { done = isDone(n); }
-                    catch (InvalidDataException) { done = false; } // a damaged earlier result is redone
-                    if (done) Interlocked.Increment(ref alreadyDone);
-                    else
-                    {
-                        await work(n, failures, token).ConfigureAwait(false);
-                        Interlocked.Increment(ref completed);
-                    }
+                    await work(n, failures, token).ConfigureAwait(false);
+                    Interlocked.Increment(ref completed);
                 }
-                catch (NeuronFailedException e)
-                {
-                    failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
-                }
-                catch (Exception e) when (e is InvalidDataException or LlmCallFailedException)
-                {
-                    failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
-                }
-                catch (LlmBudgetExceededException e)
-                {
-                    Interlocked.CompareExchange(ref stoppedBy, e.Message, null);
-                    await stop.CancelAsync().ConfigureAwait(false);
-                    return;
-                }
-                progress?.Report(new RunProgress(Interlocked.Increment(ref finished), neurons.Count));
-            }).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stoppedBy is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // the budget ran out: neurons in flight were abandoned (their calls are cached) and the run stops here
-        }
+            }
+            catch (NeuronFailedException e)
+            {
+                failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
+            }
+            catch (Exception e) when (e is InvalidDataException or LlmCallFailedException)
+            {
+                failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
+            }
+            catch (LlmBudgetExceededException e)
+            {
+                Interlocked.CompareExchange(ref stoppedBy, e.Message, null);
+                return;
+            }
+            progress?.Report(new RunProgress(Interlocked.Increment(ref finished), neurons.Count));
+        }).ConfigureAwait(false);
         var ordered = failures.OrderBy(f => f.Layer).ThenBy(f => f.Neuron).ThenBy(f => f.Reason, StringComparer.Ordinal).ToArray();
         return new StageSummary(neurons.Count, completed, alreadyDone, ordered, stoppedBy);
     }

@@ -75,7 +75,9 @@ public static class ExplainerPrompt
         string line = reply.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "";
         int prefix = line.IndexOf(ActivationFormat.ExplanationPrefix, StringComparison.OrdinalIgnoreCase);
         if (prefix >= 0) line = line[(prefix + ActivationFormat.ExplanationPrefix.Length)..].Trim();
-        line = line.TrimEnd('.').Trim().Trim('"').Trim();
+        line = line.TrimEnd('.').Trim();
+        if (line.Length >= 2 && line[0] == '"' && line[^1] == '"' && line.Count(c => c == '"') == 2) line = line[1..^1].Trim(); // a quoted reply, not a quoted word
+        line = line.TrimEnd('.').Trim();
         return line.Length == 0 ? null : line;
     }
 }
