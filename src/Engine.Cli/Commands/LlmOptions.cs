@@ -64,7 +64,7 @@ internal sealed class LlmOptions
         string? Text(Option<string?> o) => r.GetValue(o) ?? config.String(o.Name);
         int Int(Option<int?> o, int fallback, int min) => Check(o.Name, r.GetValue(o) ?? config.Int(o.Name) ?? fallback, min);
 
-        string baseUrl = Text(BaseUrl) ?? Environment.GetEnvironmentVariable(BaseUrlVariable) ?? throw new ArgumentException(
+        string baseUrl = Text(BaseUrl) ?? (Environment.GetEnvironmentVariable(BaseUrlVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null) ?? throw new ArgumentException(
             "no LLM endpoint configured: give --base-url URL (or \"base-url\" in --config FILE, or set ENGINE_BASE_URL), e.g. "
             + "https://api.openai.com/v1, http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama), and --explainer-model NAME; "
             + $"put the API key, if the endpoint needs one, in {ApiKeyVariable} (or {OpenAiApiKeyVariable})");

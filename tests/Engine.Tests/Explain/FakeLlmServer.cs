@@ -1,12 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
 
 namespace NeuronEngine.Tests.Explain;
 
@@ -40,13 +36,16 @@ public abstract record FakeLlmReply
 }
 
 /// <summary>
-/// An OpenAI-compatible /v1/chat/completions on 127.0.0.1 (Kestrel on a free port), answering through
+/// An OpenAI-compatible /v1/chat/completions on 127.0.0.1 (HttpListener on a free port), answering through
 /// <see cref="Script"/>: by default <see cref="FakeNeuronModel"/>, deterministic in the request's content so
 /// that runs in any order, interrupted or not, produce the same results. Counts every request it gets.
+/// (HttpListener rather than Kestrel: the ASP.NET shared framework in the test output would keep the
+/// engine run out of process from finding the logging assemblies it ships with.)
 /// </summary>
 public sealed class FakeLlmServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly HttpListener _listener;
+    private readonly Task _loop;
     private int _requests;
 
     public string BaseUrl { get; }
@@ -56,45 +55,85 @@ public sealed class FakeLlmServer : IAsyncDisposable
     /// <summary>Decides each reply; replace to script failures (fall back to <see cref="FakeNeuronModel.Reply"/>).</summary>
     public Func<FakeLlmRequest, FakeLlmReply> Script { get; set; } = FakeNeuronModel.Reply;
 
-    private FakeLlmServer(WebApplication app, string baseUrl) { _app = app; BaseUrl = baseUrl; }
-
-    public static async Task<FakeLlmServer> StartAsync()
+    private FakeLlmServer(HttpListener listener, string baseUrl)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        FakeLlmServer? server = null;
-        app.MapPost("/v1/chat/completions", async (HttpContext context) => await server!.HandleAsync(context));
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new FakeLlmServer(app, address.TrimEnd('/') + "/v1");
-        return server;
+        _listener = listener;
+        BaseUrl = baseUrl;
+        _loop = Task.Run(AcceptLoopAsync);
     }
 
-    private async Task HandleAsync(HttpContext context)
+    public static Task<FakeLlmServer> StartAsync()
     {
-        var body = (JsonObject)(await JsonNode.ParseAsync(context.Request.Body))!;
-        var request = new FakeLlmRequest(Interlocked.Increment(ref _requests), body, context.Request.Headers.Authorization.ToString());
-        Requests.Enqueue(request);
-        var reply = Script(request);
-        if (reply.Delay > TimeSpan.Zero)
+        for (int attempt = 0; ; attempt++)
         {
-            try { await Task.Delay(reply.Delay, context.RequestAborted); }
-            catch (OperationCanceledException) { return; }
+            var probe = new TcpListener(IPAddress.Loopback, 0); // HttpListener cannot pick a free port itself
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                listener.Start();
+                return Task.FromResult(new FakeLlmServer(listener, $"http://127.0.0.1:{port}/v1"));
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                listener.Close(); // another process took the port in between: try another
+            }
         }
-        switch (reply)
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (_listener.IsListening)
         {
-            case FakeLlmReply.Error error:
-                context.Response.StatusCode = error.Status;
-                foreach (var (k, v) in error.Headers ?? new Dictionary<string, string>()) context.Response.Headers[k] = v;
-                context.Response.ContentType = "application/json";
-                await context.Response.WriteAsync(error.Body);
-                break;
-            case FakeLlmReply.Completion completion:
-                context.Response.ContentType = "application/json";
-                await context.Response.WriteAsync(CompletionJson(request, completion).ToJsonString());
-                break;
+            HttpListenerContext context;
+            try { context = await _listener.GetContextAsync(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        try
+        {
+            var response = context.Response;
+            if (context.Request.HttpMethod != "POST" || context.Request.Url?.AbsolutePath != "/v1/chat/completions")
+            {
+                response.StatusCode = 404;
+                response.Close();
+                return;
+            }
+            var body = (JsonObject)(await JsonNode.ParseAsync(context.Request.InputStream))!;
+            var request = new FakeLlmRequest(Interlocked.Increment(ref _requests), body, context.Request.Headers["Authorization"]);
+            Requests.Enqueue(request);
+            var reply = Script(request);
+            if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay);
+            string json;
+            switch (reply)
+            {
+                case FakeLlmReply.Error error:
+                    response.StatusCode = error.Status;
+                    foreach (var (k, v) in error.Headers ?? new Dictionary<string, string>()) response.Headers[k] = v;
+                    json = error.Body;
+                    break;
+                case FakeLlmReply.Completion completion:
+                    json = CompletionJson(request, completion).ToJsonString();
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown reply {reply}");
+            }
+            var bytes = Encoding.UTF8.GetBytes(json);
+            response.ContentType = "application/json";
+            response.ContentLength64 = bytes.Length;
+            await response.OutputStream.WriteAsync(bytes);
+            response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+        {
+            // the client gave up (a timed-out attempt) or the server is stopping
         }
     }
 
@@ -133,7 +172,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        _listener.Stop();
+        _listener.Close();
+        await _loop;
     }
 }
