@@ -181,4 +181,43 @@ public class ExplainPipelineTests
         Assert.Equal(3, simulate.Completed);
         Assert.Equal(3, File.ReadAllLines(dir["out/scores.jsonl"]).Length);
     }
+
+    [Fact]
+    public async Task SamplesAreAskedSeparatelyAndTheBestScoringExplanationComesFirst()
+    {
+        using var dir = new TempDir();
+        FakeNeuronModel.WriteRecords(dir["records"], (0, 1));
+        await using var server = await FakeLlmServer.StartAsync();
+        int explainerCalls = 0;
+        // The two samples are the same request: the first to arrive gets a wrong explanation, the second the right one.
+        server.Script = r => r.IsExplainer && Interlocked.Increment(ref explainerCalls) == 1
+            ? new FakeLlmReply.Completion("the word \"zebra\".")
+            : FakeNeuronModel.Reply(r);
+        using var cache = new LlmCallCache(dir["cache.sqlite"]);
+        using var gateway = Gateway(server, cache);
+        var runner = new ExplainRunner(gateway, Options(SimulatorMode.Json) with { Samples = 2 });
+        var neurons = NeuronRecordFile.Enumerate(dir["records"]);
+        await runner.ExplainAsync(neurons, dir["explainer"]);
+        await runner.SimulateAsync(neurons, dir["explainer"], dir["out"]);
+
+        Assert.Equal(2, explainerCalls); // the sample index keeps the cache from answering the second with the first
+        var results = SimulationResultsFile.Read(SimulationResultsFile.PathFor(dir["out/explanations"], 0, 1)).Results!;
+        Assert.Equal(["the word \"sat\"", "the word \"zebra\""], results.ScoredExplanations.Select(e => e.Explanation));
+        Assert.Null(results.ScoredExplanations[1].ScoredSimulation.EvCorrelationScore); // predicts 0 everywhere: constant
+        Assert.Equal("the word \"sat\"", (string)JsonNode.Parse(File.ReadAllText(dir["out/scores.jsonl"]))!["explanation"]!);
+    }
+
+    [Fact]
+    public void ATokenBudgetRefusesCallsOnceSpent()
+    {
+        var usage = new LlmUsage(new LlmBudget(MaxTokensTotal: 100), new LlmPrices(1m, 3m));
+        usage.ClaimCall();
+        usage.AddTokens(60, 30);
+        usage.ClaimCall();
+        usage.AddTokens(5, 5);
+        Assert.Contains("--max-tokens-total 100", Assert.Throws<LlmBudgetExceededException>(usage.ClaimCall).Message);
+        var report = usage.Report();
+        Assert.Equal((2L, 65L, 35L), (report.Calls, report.InputTokens, report.OutputTokens));
+        Assert.Equal((65 * 1m + 35 * 3m) / 1_000_000m, report.EstimatedCostUsd);
+    }
 }
