@@ -125,7 +125,7 @@ public sealed class LlmGateway : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new LlmCallFailedException($"{request.Model}: {_redact(e.Message)} after {_options.MaxRetries} retries");
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
         }
         catch (ClientResultException e)
         {
@@ -182,11 +182,13 @@ public sealed class LlmGateway : IDisposable
         return w < TimeSpan.Zero ? TimeSpan.Zero : w > cap ? cap : w;
     }
 
-    /// <summary>What went wrong, without the request (which carries the authorization header).</summary>
-    private static string Describe(Exception? e) => e switch
+    /// <summary>What went wrong, in a few words: never the request (which carries the authorization header).</summary>
+    private string Describe(Exception? e) => e switch
     {
         ClientResultException c when c.Status != 0 => $"HTTP {c.Status}",
+        ClientResultException c => $"no response ({_redact(c.InnerException?.Message ?? c.Message)})",
         TimeoutRejectedException => "no reply within the attempt timeout",
+        HttpRequestException h => $"no response ({_redact(h.Message)})",
         null => "unknown failure",
         _ => e.GetType().Name,
     };

@@ -43,6 +43,7 @@ public static class ExplainCommands
         var explanations = new Option<string>("--explanations") { Description = "the output directory of engine explain: {layer}/{neuron}.json", Required = true };
         var cmd = new Command("simulate", "simulate and score explanations: OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) and OUT/scores.jsonl") { explanations };
         foreach (var option in o.All) cmd.Add(option);
+        o.SimulatorOnly = true;
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output, log) =>
         {
             string input = r.GetValue(explanations)!;
@@ -69,7 +70,10 @@ public static class ExplainCommands
                 ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures);
                 return [explain];
             }
-            var simulate = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(neurons, explained, output, p, ct).GetAwaiter().GetResult());
+            // A neuron the explainer failed on is reported once, not again as "no explanations file".
+            var explainFailed = explain.Failures.Select(f => (f.Layer, f.Neuron)).ToHashSet();
+            var toSimulate = neurons.Where(n => !explainFailed.Contains((n.Layer, n.Neuron))).ToArray();
+            var simulate = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
             ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures.Concat(simulate.Failures));
             Report("simulate", simulate, output);
             return [explain, simulate];

@@ -50,6 +50,9 @@ internal sealed class LlmOptions
     public readonly Option<int?> Sample = new("--sample") { Description = "work on N neurons drawn at random from the selection (see --seed)" };
     public readonly Option<int?> Seed = new("--seed") { Description = "seed of --sample (default 0)" };
 
+    /// <summary>`engine simulate` calls no explainer: a simulator model alone is enough.</summary>
+    public bool SimulatorOnly { get; set; }
+
     public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, Samples, ExamplesPerSplit,
         ContextTokens, TopLogprobs, Temperature, Concurrency, Retries, Timeout, RetryDelay, MaxCalls, MaxTokensTotal, PriceInput, PriceOutput,
         Cache, NoCache, Layers, Neurons, Sample, Seed];
@@ -70,7 +73,8 @@ internal sealed class LlmOptions
             + $"put the API key, if the endpoint needs one, in {ApiKeyVariable} (or {OpenAiApiKeyVariable})");
         if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new ArgumentException($"--base-url {baseUrl}: not an http(s) URL (expected e.g. https://api.openai.com/v1)");
-        string explainer = Text(ExplainerModel) ?? throw new ArgumentException(
+        string explainer = Text(ExplainerModel) ?? (SimulatorOnly ? Text(SimulatorModel) : null) ?? throw new ArgumentException(
+            SimulatorOnly ? "no simulator model configured: give --simulator-model NAME (or \"simulator-model\" in --config FILE)" :
             "no explainer model configured: give --explainer-model NAME (or \"explainer-model\" in --config FILE), e.g. gpt-4o-mini, or the model your vLLM/Ollama server serves");
         string modeText = Text(SimulatorMode) ?? "logprobs";
         var mode = modeText.ToLowerInvariant() switch

@@ -116,4 +116,24 @@ public class ExplainCommandTests
         Assert.Equal(2, typo.ExitCode);
         Assert.Contains("typo.json: unknown option \"base-urll\"", typo.StdErr);
     }
+
+    [Fact]
+    public async Task ExplainThenSimulateAsSeparateCommands()
+    {
+        using var dir = new TempDir();
+        FakeNeuronModel.WriteRecords(dir["records"], Neurons);
+        await using var server = await FakeLlmServer.StartAsync();
+        string[] common = ["--records", dir["records"], "--base-url", server.BaseUrl, "--cache", dir["calls.sqlite"], "--examples-per-split", "2", "--layers", "0"];
+        var explain = await Engine(Environment(dir["cache"]), ["explain", "--out", dir["expl"], "--explainer-model", "explainer-model", .. common]);
+        Assert.True(explain.ExitCode == 0, explain.StdErr);
+        Assert.Contains("explain: 2 neurons: 2 done now, 0 already done, 0 failed", explain.StdOut);
+        Assert.False(File.Exists(dir["expl/1/0.json"])); // --layers 0
+
+        var simulate = await Engine(Environment(dir["cache"]), ["simulate", "--explanations", dir["expl"], "--out", dir["out"], "--simulator-model", "simulator-model", "--simulator-mode", "json", .. common]);
+        Assert.True(simulate.ExitCode == 0, simulate.StdErr);
+        Assert.Contains("simulate: 2 neurons: 2 done now", simulate.StdOut);
+        Assert.Equal(2 + 2 * 4, server.RequestCount);
+        Assert.All(server.Requests.Where(r => !r.IsExplainer), r => Assert.Equal("simulator-model", r.Model));
+        Assert.Equal(2, File.ReadAllLines(dir["out/scores.jsonl"]).Length);
+    }
 }

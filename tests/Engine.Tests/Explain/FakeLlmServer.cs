@@ -172,6 +172,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (!_listener.IsListening) return; // disposed already
         _listener.Stop();
         _listener.Close();
         await _loop;

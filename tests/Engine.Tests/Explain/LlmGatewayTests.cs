@@ -64,6 +64,19 @@ public class LlmGatewayTests
     }
 
     [Fact]
+    public async Task AnEndpointThatDoesNotAnswerFailsTheCallAfterItsRetries()
+    {
+        await using var server = await FakeLlmServer.StartAsync();
+        string deadUrl = server.BaseUrl;
+        await server.DisposeAsync(); // nothing listens on that port any more
+        using var gateway = LlmGateway.ForOpenAiCompatible(deadUrl, SentinelKey, null, new LlmUsage(new LlmBudget(), new LlmPrices()), Fast(retries: 1));
+        var e = await Assert.ThrowsAsync<LlmCallFailedException>(() => gateway.CompleteAsync(ExplainRequest().ToRequest()));
+        Assert.Contains("no response", e.Message);
+        Assert.Contains("after 1 retries", e.Message);
+        Assert.Equal(1, gateway.Usage.Report().Retries);
+    }
+
+    [Fact]
     public async Task ARefusedKeyStopsWithTheStatusAndWithoutTheKey()
     {
         await using var server = await FakeLlmServer.StartAsync();
