@@ -84,7 +84,8 @@ public sealed class LlmGateway : IDisposable
         var client = new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(apiKey) ? "no-key" : apiKey), new OpenAIClientOptions
         {
             Endpoint = new Uri(baseUrl),
-            // One retry layer only: the SDK would otherwise retry 429/5xx itself (3 times by default) under ours.
+            // One retry layer only: the SDK's default policy retries 429/5xx itself (checked: 4 requests per call
+            // against an always-500 server), which under ours would multiply attempts and hide them from the count.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
             // Our pipeline times each attempt; the SDK's limit only has to stay out of its way.
             NetworkTimeout = options.AttemptTimeout + TimeSpan.FromSeconds(30),
