@@ -29,7 +29,10 @@ public sealed record ExplainRunOptions
     public IReadOnlyList<FewShotExample> FewShotExamples { get; init; } = Explain.FewShotExamples.All;
 }
 
-/// <summary>A neuron (or one of its sequences) that could not be done, and why; the run goes on without it.</summary>
+/// <summary>
+/// A neuron (or one of its sequences) that could not be done, and why; the run goes on without it.
+/// <see cref="Stage"/> is "explain", "simulate", or "sequence" for one sequence that failed to simulate.
+/// </summary>
 public sealed record NeuronFailure(int Layer, int Neuron, string Stage, string Reason);
 
 /// <summary>What a stage did.</summary>
@@ -37,10 +40,7 @@ public sealed record NeuronFailure(int Layer, int Neuron, string Stage, string R
 /// <param name="Completed">Neurons finished in this run.</param>
 /// <param name="AlreadyDone">Neurons whose result was on disk already (resume).</param>
 /// <param name="StoppedBy">Why the stage stopped early (a spent budget), or null.</param>
-public sealed record StageSummary(int Selected, int Completed, int AlreadyDone, IReadOnlyList<NeuronFailure> Failures, string? StoppedBy)
-{
-    public int Remaining => Selected - Completed - AlreadyDone - Failures.Where(f => f.Stage != "sequence").Select(f => (f.Layer, f.Neuron)).Distinct().Count();
-}
+public sealed record StageSummary(int Selected, int Completed, int AlreadyDone, IReadOnlyList<NeuronFailure> Failures, string? StoppedBy);
 
 /// <summary>A neuron's work cannot be done (bad input, nothing usable from the model).</summary>
 public sealed class NeuronFailedException(string reason) : Exception(reason);

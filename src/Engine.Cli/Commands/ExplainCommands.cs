@@ -27,7 +27,7 @@ public static class ExplainCommands
         var o = new LlmOptions();
         var cmd = new Command("explain", "explain neurons from their records through an OpenAI-compatible LLM: OUT/{layer}/{neuron}.json");
         foreach (var option in o.All) cmd.Add(option);
-        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output, log) =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
             var summary = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, output, p, ct).GetAwaiter().GetResult());
             ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), summary.Failures);
@@ -44,7 +44,7 @@ public static class ExplainCommands
         var cmd = new Command("simulate", "simulate and score explanations: OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) and OUT/scores.jsonl") { explanations };
         foreach (var option in o.All) cmd.Add(option);
         o.SimulatorOnly = true;
-        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output, log) =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
             string input = r.GetValue(explanations)!;
             if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explanations {input}: no such directory");
@@ -60,7 +60,7 @@ public static class ExplainCommands
         var o = new LlmOptions();
         var cmd = new Command("run", "records → explain → simulate → score: OUT/explainer/, OUT/explanations/ (OpenAI's layout), OUT/scores.jsonl");
         foreach (var option in o.All) cmd.Add(option);
-        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output, log) =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
             string explained = Path.Combine(output, RunExplanationsFolder);
             var explain = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
@@ -81,7 +81,7 @@ public static class ExplainCommands
         return cmd;
     }
 
-    private delegate StageSummary[] Stages(ExplainRunner runner, IReadOnlyList<NeuronRecordLocation> neurons, string output, Action<string> log);
+    private delegate StageSummary[] Stages(ExplainRunner runner, IReadOnlyList<NeuronRecordLocation> neurons, string output);
 
     private static int Execute(LlmOptions o, ParseResult r, CancellationToken ct, Stages stages)
     {
@@ -96,7 +96,7 @@ public static class ExplainCommands
         {
             try
             {
-                summaries = stages(new ExplainRunner(gateway, settings.Run), neurons, output, log);
+                summaries = stages(new ExplainRunner(gateway, settings.Run), neurons, output);
             }
             catch (LlmEndpointException e)
             {

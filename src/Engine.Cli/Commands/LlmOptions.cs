@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using NeuronEngine.Explain;
 using NeuronEngine.Model;
@@ -161,6 +160,4 @@ internal sealed class LlmOptions
         private InvalidDataException Bad(string name, string expected) =>
             new($"--config {path}: \"{name.TrimStart('-')}\" must be {expected}");
     }
-
-    internal static string Format(double value) => value.ToString("0.####", CultureInfo.InvariantCulture);
 }
