@@ -31,9 +31,12 @@ public static class SimulatorPrompt
         + "Reply with JSON only: {\"activations\": [{\"token\": \"…\", \"activation\": 0}, …]}, one entry per token in the "
         + "same order, each token written exactly as given and each activation an integer from 0 to 10.";
 
-    /// <summary>The JSON schema of a json-mode reply.</summary>
+    /// <summary>
+    /// The JSON schema of a json-mode reply. The 0–10 range is in the instructions and checked on reading, not
+    /// in the schema: strict structured-output modes of some servers reject "minimum"/"maximum".
+    /// </summary>
     public const string JsonSchema =
-        """{"type":"object","properties":{"activations":{"type":"array","items":{"type":"object","properties":{"token":{"type":"string"},"activation":{"type":"integer","minimum":0,"maximum":10}},"required":["token","activation"],"additionalProperties":false}}},"required":["activations"],"additionalProperties":false}""";
+        """{"type":"object","properties":{"activations":{"type":"array","items":{"type":"object","properties":{"token":{"type":"string"},"activation":{"type":"integer"}},"required":["token","activation"],"additionalProperties":false}}},"required":["activations"],"additionalProperties":false}""";
 
     public static IReadOnlyList<LlmMessage> Build(string explanation, IReadOnlyList<string> tokens, IReadOnlyList<FewShotExample> examples, SimulatorMode mode)
     {

@@ -87,6 +87,8 @@ internal sealed class LlmOptions
         if (!(timeout > 0)) throw new ArgumentException($"--timeout {timeout}: must be positive");
         if (retryDelay < 0) throw new ArgumentException($"--retry-delay {retryDelay}: must not be negative");
         int concurrency = Int(Concurrency, 4, 1);
+        int topLogprobs = Int(TopLogprobs, 15, 1);
+        if (topLogprobs > 20) throw new ArgumentException($"--top-logprobs {topLogprobs}: at most 20 (the OpenAI API's limit, which vLLM follows)");
         var run = new ExplainRunOptions
         {
             ExplainerModel = explainer,
@@ -95,7 +97,7 @@ internal sealed class LlmOptions
             Samples = Int(Samples, 1, 1),
             ExamplesPerSplit = Int(ExamplesPerSplit, 5, 1),
             ContextTokens = Int(ContextTokens, 8192, 256),
-            TopLogprobs = Int(TopLogprobs, 15, 1),
+            TopLogprobs = topLogprobs,
             ExplainerTemperature = r.GetValue(Temperature) ?? config.Double(Temperature.Name) ?? 1.0,
             NeuronConcurrency = concurrency,
         };
