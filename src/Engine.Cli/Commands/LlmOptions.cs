@@ -42,7 +42,7 @@ internal sealed class LlmOptions
     public readonly Option<long?> MaxTokensTotal = new("--max-tokens-total") { Description = "stop once this many tokens (input + output) are spent; rerun to continue" };
     public readonly Option<decimal?> PriceInput = new("--price-input") { Description = "USD per million input tokens, for the cost estimate" };
     public readonly Option<decimal?> PriceOutput = new("--price-output") { Description = "USD per million output tokens, for the cost estimate" };
-    public readonly Option<string?> Cache = new("--cache") { Description = $"SQLite call cache (default $ENGINE_CACHE or ~/.cache/neuron-engine/{CacheFileName})" };
+    public readonly Option<string?> Cache = new("--cache") { Description = $"SQLite call cache (default: {CacheFileName} in $ENGINE_CACHE, else in ~/.cache/neuron-engine)" };
     public readonly Option<bool> NoCache = new("--no-cache") { Description = "neither read nor write the call cache" };
     public readonly Option<string?> Layers = new("--layers") { Description = "all, or layers such as 0,3,5-7" };
     public readonly Option<string?> Neurons = new("--neurons") { Description = "all, or neuron indices such as 0-99,512 (within each selected layer)" };
