@@ -12,6 +12,9 @@ public static class EngineCli
         DumpCommand.Create(),
         BenchCommand.Create(),
         ScoreCommand.Create(),
+        ExplainCommands.Explain(),
+        ExplainCommands.Simulate(),
+        ExplainCommands.Run(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);

@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Text.Json;
+using NeuronEngine.Explain;
+using NeuronEngine.IO;
+using NeuronEngine.Records;
+using NeuronEngine.Scoring;
+
+namespace NeuronEngine.Cli.Commands;
+
+/// <summary>
+/// `engine explain`, `engine simulate` and `engine run` (DESIGN §5–6): neuron records → explanations →
+/// simulations → scores through any OpenAI-compatible endpoint. Exit codes: 0 done, 1 some neurons
+/// failed (listed in failures.jsonl), 2 bad input or configuration, 3 a budget stopped the run (rerun
+/// the same command to continue; cached calls are free), 130 cancelled (rerun to resume).
+/// </summary>
+public static class ExplainCommands
+{
+    public const int SomeNeuronsFailed = 1;
+    public const int BudgetReached = 3;
+    public const string UsageFileName = "usage.json";
+
+    /// <summary>Where `engine run` keeps the explain stage's files under its --out.</summary>
+    public const string RunExplanationsFolder = "explainer";
+
+    public static Command Explain()
+    {
+        var o = new LlmOptions();
+        var cmd = new Command("explain", "explain neurons from their records through an OpenAI-compatible LLM: OUT/{layer}/{neuron}.json");
+        foreach (var option in o.All) cmd.Add(option);
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
+        {
+            var summary = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, output, p, ct).GetAwaiter().GetResult());
+            ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), summary.Failures);
+            Report("explain", summary, output);
+            return [summary];
+        })));
+        return cmd;
+    }
+
+    public static Command Simulate()
+    {
+        var o = new LlmOptions();
+        var explanations = new Option<string>("--explanations") { Description = "the output directory of engine explain: {layer}/{neuron}.json", Required = true };
+        var cmd = new Command("simulate", "simulate and score explanations: OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) and OUT/scores.jsonl") { explanations };
+        foreach (var option in o.All) cmd.Add(option);
+        o.SimulatorOnly = true;
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
+        {
+            string input = r.GetValue(explanations)!;
+            if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explanations {input}: no such directory");
+            var summary = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(neurons, input, output, p, ct).GetAwaiter().GetResult());
+            Report("simulate", summary, output);
+            return [summary];
+        })));
+        return cmd;
+    }
+
+    public static Command Run()
+    {
+        var o = new LlmOptions();
+        var cmd = new Command("run", "records → explain → simulate → score: OUT/explainer/, OUT/explanations/ (OpenAI's layout), OUT/scores.jsonl");
+        foreach (var option in o.All) cmd.Add(option);
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
+        {
+            string explained = Path.Combine(output, RunExplanationsFolder);
+            var explain = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
+            Report("explain", explain, explained);
+            if (explain.StoppedBy is not null)
+            {
+                ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures);
+                return [explain];
+            }
+            // A neuron the explainer failed on is reported once, not again as "no explanations file".
+            var explainFailed = explain.Failures.Select(f => (f.Layer, f.Neuron)).ToHashSet();
+            var toSimulate = neurons.Where(n => !explainFailed.Contains((n.Layer, n.Neuron))).ToArray();
+            var simulate = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
+            ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures.Concat(simulate.Failures));
+            Report("simulate", simulate, output);
+            return [explain, simulate];
+        })));
+        return cmd;
+    }
+
+    private delegate StageSummary[] Stages(ExplainRunner runner, IReadOnlyList<NeuronRecordLocation> neurons, string output);
+
+    private static int Execute(LlmOptions o, ParseResult r, CancellationToken ct, Stages stages)
+    {
+        var settings = o.Resolve(r);
+        var neurons = settings.Selection.Apply(NeuronRecordFile.Enumerate(r.GetValue(o.Records)!));
+        string output = r.GetValue(o.Out)!;
+        Action<string> log = line => Console.Error.WriteLine(line);
+        using var cache = settings.CachePath is null ? null : new LlmCallCache(settings.CachePath);
+        var usage = new LlmUsage(settings.Budget, settings.Prices);
+        StageSummary[] summaries;
+        using (var gateway = LlmGateway.ForOpenAiCompatible(settings.BaseUrl, LlmOptions.ApiKeyFromEnvironment(), cache, usage, settings.Resilience, log))
+        {
+            try
+            {
+                summaries = stages(new ExplainRunner(gateway, settings.Run), neurons, output);
+            }
+            catch (LlmEndpointException e)
+            {
+                throw new ArgumentException(e.Message);
+            }
+        }
+        var report = usage.Report();
+        WriteUsage(Path.Combine(output, UsageFileName), report, settings);
+        Console.WriteLine($"usage: {report}" + (cache is null ? "" : $"; cache {cache.Path}"));
+        if (summaries.FirstOrDefault(s => s.StoppedBy is not null) is { } stopped)
+        {
+            Console.Error.WriteLine($"stopped: {stopped.StoppedBy}; rerun the same command to continue (calls already made are cached and free)");
+            return BudgetReached;
+        }
+        return summaries.Any(s => s.Failures.Any(f => f.Stage != "sequence")) ? SomeNeuronsFailed : 0;
+    }
+
+    private static void Report(string stage, StageSummary s, string output)
+    {
+        var neuronFailures = s.Failures.Where(f => f.Stage != "sequence").ToArray();
+        int sequenceFailures = s.Failures.Count - neuronFailures.Length;
+        Console.WriteLine($"{stage}: {s.Selected} neurons: {s.Completed} done now, {s.AlreadyDone} already done, {neuronFailures.Length} failed"
+            + (sequenceFailures > 0 ? $", {sequenceFailures} sequence(s) failed to simulate" : "") + $" → {output}");
+        if (stage == "simulate" && File.Exists(Path.Combine(output, ExplainRunner.ScoresFileName)))
+        {
+            var scores = File.ReadLines(Path.Combine(output, ExplainRunner.ScoresFileName))
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("ev_correlation_score"))
+                .Where(e => e.ValueKind == JsonValueKind.Number).Select(e => e.GetDouble()).ToArray();
+            if (scores.Length > 0)
+                Console.WriteLine($"scores: {scores.Length} neurons with a defined ev_correlation_score, mean {scores.Average():F4} → {Path.Combine(output, ExplainRunner.ScoresFileName)}");
+        }
+        foreach (var f in s.Failures.Take(10)) Console.Error.WriteLine($"  layer {f.Layer} neuron {f.Neuron} ({f.Stage}): {f.Reason}");
+        if (s.Failures.Count > 10) Console.Error.WriteLine($"  … {s.Failures.Count - 10} more in {ExplainRunner.FailuresFileName}");
+    }
+
+    /// <summary>OUT/usage.json: what this invocation spent (never the key: it is not in the settings).</summary>
+    private static void WriteUsage(string path, LlmUsageReport u, LlmCommandSettings settings) =>
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["endpoint"] = settings.BaseUrl,
+            ["explainer_model"] = settings.Run.ExplainerModel,
+            ["simulator_model"] = settings.Run.SimulatorModel,
+            ["simulator_mode"] = settings.Run.SimulatorMode.ToString().ToLowerInvariant(),
+            ["calls"] = u.Calls,
+            ["cache_hits"] = u.CacheHits,
+            ["retries"] = u.Retries,
+            ["input_tokens"] = u.InputTokens,
+            ["output_tokens"] = u.OutputTokens,
+            ["estimated_cost_usd"] = u.EstimatedCostUsd,
+        }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}

@@ -1,0 +1,46 @@
+namespace NeuronEngine.Explain;
+
+/// <summary>What the explain and simulate stages ask of the models.</summary>
+public sealed record ExplainRunOptions
+{
+    public required string ExplainerModel { get; init; }
+    public required string SimulatorModel { get; init; }
+    public SimulatorMode SimulatorMode { get; init; } = SimulatorMode.Logprobs;
+
+    /// <summary>Records per split: the explainer sees this many top records; this many top and this many random are scored.</summary>
+    public int ExamplesPerSplit { get; init; } = 5;
+
+    /// <summary>Candidate explanations per neuron (`--samples`); each is simulated and scored, the best listed first.</summary>
+    public int Samples { get; init; } = 1;
+
+    /// <summary>The explainer model's context window in tokens; prompts shrink to fit it with room for the reply.</summary>
+    public int ContextTokens { get; init; } = 8192;
+
+    public int ExplainerMaxOutputTokens { get; init; } = 80;
+    public double ExplainerTemperature { get; init; } = 1.0;
+    public double SimulatorTemperature { get; init; }
+
+    /// <summary>Alternatives per generated token in logprobs mode (OpenAI's API allows at most 20).</summary>
+    public int TopLogprobs { get; init; } = 15;
+
+    /// <summary>Neurons worked on at once (their calls share the gateway's concurrency limit).</summary>
+    public int NeuronConcurrency { get; init; } = 4;
+
+    public IReadOnlyList<FewShotExample> FewShotExamples { get; init; } = Explain.FewShotExamples.All;
+}
+
+/// <summary>
+/// A neuron (or one of its sequences) that could not be done, and why; the run goes on without it.
+/// <see cref="Stage"/> is "explain", "simulate", or "sequence" for one sequence that failed to simulate.
+/// </summary>
+public sealed record NeuronFailure(int Layer, int Neuron, string Stage, string Reason);
+
+/// <summary>What a stage did.</summary>
+/// <param name="Selected">Neurons the stage was asked to do.</param>
+/// <param name="Completed">Neurons finished in this run.</param>
+/// <param name="AlreadyDone">Neurons whose result was on disk already (resume).</param>
+/// <param name="StoppedBy">Why the stage stopped early (a spent budget), or null.</param>
+public sealed record StageSummary(int Selected, int Completed, int AlreadyDone, IReadOnlyList<NeuronFailure> Failures, string? StoppedBy);
+
+/// <summary>A neuron's work cannot be done (bad input, nothing usable from the model).</summary>
+public sealed class NeuronFailedException(string reason) : Exception(reason);

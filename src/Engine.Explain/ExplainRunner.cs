@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using NeuronEngine.Dump;
+using NeuronEngine.IO;
+using NeuronEngine.Records;
+using NeuronEngine.Scoring;
+
+namespace NeuronEngine.Explain;
+
+/// <summary>
+/// Runs the explain and simulate stages over many neurons (DESIGN §5–6). Each neuron's result is written
+/// atomically when it is complete, and a neuron whose result is already on disk is skipped, so a run that
+/// died or ran out of budget continues where it stopped; the call cache makes the calls of a half-done
+/// neuron free. A neuron that fails is recorded and the run goes on; a spent budget stops the run cleanly.
+/// </summary>
+public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
+{
+    /// <summary>Where simulate writes the OpenAI-layout results under its output directory (as `engine score` does).</summary>
+    public const string ResultsFolderName = ScoreRunner.ExplanationsFolderName;
+    public const string ScoresFileName = ScoreRunner.ScoresFileName;
+    public const string FailuresFileName = "failures.jsonl";
+
+    /// <summary>Writes OUT/{layer}/{neuron}.json with each neuron's candidate explanations.</summary>
+    public Task<StageSummary> ExplainAsync(IReadOnlyList<NeuronRecordLocation> neurons, string outputDirectory,
+        IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var explainer = new NeuronExplainer(gateway, options);
+        return RunStageAsync("explain", neurons, progress, cancellationToken,
+            isDone: n => ExplanationsFile.TryRead(ExplanationsFile.PathFor(outputDirectory, n.Layer, n.Neuron)) is not null,
+            work: async (n, failures, token) =>
+            {
+                var record = ReadRecord(n);
+                var explanations = await explainer.ExplainAsync(record, token).ConfigureAwait(false);
+                ExplanationsFile.Write(ExplanationsFile.PathFor(outputDirectory, n.Layer, n.Neuron), explanations);
+            });
+    }
+
+    /// <summary>
+    /// Simulates and scores each neuron's explanations from <paramref name="explanationsDirectory"/>: writes
+    /// OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults), then OUT/scores.jsonl over
+    /// every results file in OUT and OUT/failures.jsonl for this run's failures.
+    /// </summary>
+    public async Task<StageSummary> SimulateAsync(IReadOnlyList<NeuronRecordLocation> neurons, string explanationsDirectory,
+        string outputDirectory, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var simulator = new NeuronSimulator(gateway, options);
+        string resultsDirectory = Path.Combine(outputDirectory, ResultsFolderName);
+        var summary = await RunStageAsync("simulate", neurons, progress, cancellationToken,
+            isDone: n => SimulationResultsFile.Read(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron)).Succeeded,
+            work: async (n, failures, token) =>
+            {
+                var explanations = ExplanationsFile.TryRead(ExplanationsFile.PathFor(explanationsDirectory, n.Layer, n.Neuron))
+                    ?? throw new NeuronFailedException($"no explanations file in {explanationsDirectory} (run engine explain first)");
+                var record = ReadRecord(n);
+                var outcome = await simulator.SimulateAsync(record, explanations.Explanations, token).ConfigureAwait(false);
+                SimulationResultsFile.Write(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron), outcome.Results);
+                foreach (string failure in outcome.SequenceFailures) failures.Add(new NeuronFailure(n.Layer, n.Neuron, "sequence", failure));
+            }).ConfigureAwait(false);
+        WriteScores(resultsDirectory, Path.Combine(outputDirectory, ScoresFileName));
+        WriteFailures(Path.Combine(outputDirectory, FailuresFileName), summary.Failures);
+        return summary;
+    }
+
+    /// <summary>scores.jsonl over every results file in the directory, sorted by layer then neuron.</summary>
+    public static IReadOnlyList<NeuronScoreLine> WriteScores(string resultsDirectory, string scoresPath)
+    {
+        var lines = new List<NeuronScoreLine>();
+        if (Directory.Exists(resultsDirectory))
+            foreach (var file in ExplanationsDirectory.Enumerate(resultsDirectory, new List<ScoreFailure>()))
+                if (SimulationResultsFile.Read(file.Path).Results is { } results && NeuronSimulator.ScoreLine(results) is { } line)
+                    lines.Add(line);
+        ScoresJsonl.Write(scoresPath, lines);
+        return lines;
+    }
+
+    public static void WriteFailures(string path, IEnumerable<NeuronFailure> failures) =>
+        AtomicFile.WriteAllText(path, string.Concat(failures.Select(f => JsonSerializer.Serialize(
+            new Dictionary<string, object> { ["layer"] = f.Layer, ["neuron"] = f.Neuron, ["stage"] = f.Stage, ["reason"] = f.Reason },
+            ExplainJsonContext.Default.DictionaryStringObject) + "\n")));
+
+    private static NeuronRecord ReadRecord(NeuronRecordLocation n)
+    {
+        try
+        {
+            return NeuronRecordFile.Read(n.Path);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new NeuronFailedException(e.Message);
+        }
+    }
+
+    private async Task<StageSummary> RunStageAsync(string stage, IReadOnlyList<NeuronRecordLocation> neurons,
+        IProgress<RunProgress>? progress, CancellationToken cancellationToken,
+        Func<NeuronRecordLocation, bool> isDone,
+        Func<NeuronRecordLocation, ConcurrentBag<NeuronFailure>, CancellationToken, Task> work)
+    {
+        var failures = new ConcurrentBag<NeuronFailure>();
+        int completed = 0, alreadyDone = 0, finished = 0;
+        string? stoppedBy = null;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.NeuronConcurrency), CancellationToken = cancellationToken };
+        progress?.Report(new RunProgress(0, neurons.Count));
+        await Parallel.ForEachAsync(neurons, parallel, async (n, token) =>
+        {
+            // Once the budget is spent no neuron starts; those in flight finish the calls they already
+            // claimed (paid for, and cached) and stop at their next refused claim.
+            if (Volatile.Read(ref stoppedBy) is not null) return;
+            try
+            {
+                bool done;
+                try { done = isDone(n); }
+                catch (InvalidDataException) { done = false; } // a damaged earlier result is redone
+                if (done) Interlocked.Increment(ref alreadyDone);
+                else
+                {
+                    await work(n, failures, token).ConfigureAwait(false);
+                    Interlocked.Increment(ref completed);
+                }
+            }
+            catch (NeuronFailedException e)
+            {
+                failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
+            }
+            catch (Exception e) when (e is InvalidDataException or LlmCallFailedException)
+            {
+                failures.Add(new NeuronFailure(n.Layer, n.Neuron, stage, e.Message));
+            }
+            catch (LlmBudgetExceededException e)
+            {
+                Interlocked.CompareExchange(ref stoppedBy, e.Message, null);
+                return;
+            }
+            progress?.Report(new RunProgress(Interlocked.Increment(ref finished), neurons.Count));
+        }).ConfigureAwait(false);
+        var ordered = failures.OrderBy(f => f.Layer).ThenBy(f => f.Neuron).ThenBy(f => f.Reason, StringComparer.Ordinal).ToArray();
+        return new StageSummary(neurons.Count, completed, alreadyDone, ordered, stoppedBy);
+    }
+}

@@ -1,0 +1,231 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using ChatCompletion = OpenAI.Chat.ChatCompletion;
+using ChatCompletionOptions = OpenAI.Chat.ChatCompletionOptions;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace NeuronEngine.Explain;
+
+/// <summary>A call that still failed after every retry (5xx, 429, timeouts); the neuron fails, the run goes on.</summary>
+public sealed class LlmCallFailedException(string message) : Exception(message);
+
+/// <summary>The endpoint refuses calls outright (wrong key, unknown model, bad request): no neuron can succeed, the run stops.</summary>
+public sealed class LlmEndpointException(string message) : Exception(message);
+
+/// <summary>How hard to try a call: one retry layer (ours; the OpenAI SDK's own retries are switched off).</summary>
+public sealed record LlmResilienceOptions
+{
+    /// <summary>Calls in flight at once, over the whole run.</summary>
+    public int Concurrency { get; init; } = 4;
+    /// <summary>Retries after the first attempt, on 429, 408, 5xx, timeouts and connection failures.</summary>
+    public int MaxRetries { get; init; } = 6;
+    /// <summary>Each attempt's time limit.</summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>First backoff; it doubles per retry, with jitter.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Cap on one backoff and on an honoured Retry-After.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(120);
+}
+
+/// <summary>
+/// Every LLM call of a run goes through here: the cache first (a hit costs nothing), then the budget, a
+/// concurrency slot, and the call itself under retry with exponential backoff and jitter (Retry-After
+/// honoured) and a per-attempt timeout. Replies are cached as soon as they arrive.
+/// </summary>
+public sealed class LlmGateway : IDisposable
+{
+    private readonly string _endpoint;
+    private readonly Func<string, IChatClient> _clientForModel;
+    private readonly Dictionary<string, IChatClient> _clients = [];
+    private readonly LlmCallCache? _cache;
+    private readonly SemaphoreSlim _slots;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly Action<string> _log;
+    private readonly LlmResilienceOptions _options;
+
+    /// <summary>Removes secrets from text that came back from the endpoint (an error body may quote the key).</summary>
+    private readonly Func<string, string> _redact;
+
+    public LlmUsage Usage { get; }
+
+    /// <param name="endpoint">The base URL; part of every cache key.</param>
+    /// <param name="clientForModel">Makes the chat client of one model (called once per model).</param>
+    public LlmGateway(string endpoint, Func<string, IChatClient> clientForModel, LlmCallCache? cache, LlmUsage usage,
+        LlmResilienceOptions? resilience = null, Action<string>? log = null, Func<string, string>? redact = null)
+    {
+        var options = _options = resilience ?? new LlmResilienceOptions();
+        _redact = redact ?? (s => s);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1, nameof(resilience));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.MaxRetries, nameof(resilience));
+        _endpoint = endpoint;
+        _clientForModel = clientForModel;
+        _cache = cache;
+        Usage = usage;
+        _log = log ?? (_ => { });
+        _slots = new SemaphoreSlim(options.Concurrency);
+        _pipeline = BuildPipeline(options);
+    }
+
+    /// <summary>
+    /// A gateway to an OpenAI-compatible endpoint (OpenAI, Azure OpenAI's v1 API, vLLM, Ollama, llama.cpp):
+    /// requests go to {baseUrl}/chat/completions. The key is handed to the SDK and kept nowhere else; local
+    /// servers that need none get a placeholder.
+    /// </summary>
+    public static LlmGateway ForOpenAiCompatible(string baseUrl, string? apiKey, LlmCallCache? cache, LlmUsage usage,
+        LlmResilienceOptions? resilience = null, Action<string>? log = null)
+    {
+        var options = resilience ?? new LlmResilienceOptions();
+        var client = new OpenAIClient(new ApiKeyCredential(string.IsNullOrEmpty(apiKey) ? "no-key" : apiKey), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(baseUrl),
+            // One retry layer only: the SDK's default policy retries 429/5xx itself (checked: 4 requests per call
+            // against an always-500 server), which under ours would multiply attempts and hide them from the count.
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            // Our pipeline times each attempt; the SDK's limit only has to stay out of its way.
+            NetworkTimeout = options.AttemptTimeout + TimeSpan.FromSeconds(30),
+        });
+        string Redact(string text) => string.IsNullOrEmpty(apiKey) ? text : text.Replace(apiKey, "***", StringComparison.Ordinal);
+        return new LlmGateway(baseUrl, model => client.GetChatClient(model).AsIChatClient(), cache, usage, options, log, Redact);
+    }
+
+    public async Task<LlmReply> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default)
+    {
+        string key = LlmCallCache.KeyFor(_endpoint, request);
+        if (_cache?.TryGet(key) is { } cached)
+        {
+            Usage.AddCacheHit();
+            return cached;
+        }
+        Usage.ClaimCall();
+        IChatClient client;
+        lock (_clients)
+            if (!_clients.TryGetValue(request.Model, out client!)) _clients[request.Model] = client = _clientForModel(request.Model);
+
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        LlmReply reply;
+        try
+        {
+            var response = await _pipeline.ExecuteAsync(
+                async token => await client.GetResponseAsync(ToChatMessages(request), ToChatOptions(request), token).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
+            reply = ToReply(response);
+        }
+        catch (ClientResultException e) when (IsTransient(e.Status))
+        {
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
+        }
+        catch (TimeoutRejectedException e)
+        {
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} ({_options.AttemptTimeout.TotalSeconds:0.###} s) after {_options.MaxRetries} retries");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
+        }
+        catch (ClientResultException e)
+        {
+            throw new LlmEndpointException($"{_endpoint} refused a call to model '{request.Model}' with HTTP {e.Status}: {_redact(e.Message)}");
+        }
+        finally
+        {
+            _slots.Release();
+        }
+        Usage.AddTokens(reply.InputTokens, reply.OutputTokens);
+        _cache?.Put(key, request.Model, reply);
+        return reply;
+    }
+
+    private ResiliencePipeline BuildPipeline(LlmResilienceOptions options) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder()
+                .Handle<ClientResultException>(e => IsTransient(e.Status))
+                .Handle<TimeoutRejectedException>()
+                .Handle<HttpRequestException>(),
+            MaxRetryAttempts = options.MaxRetries,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = options.RetryBaseDelay,
+            MaxDelay = options.MaxRetryDelay,
+            DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Exception, options.MaxRetryDelay)),
+            OnRetry = args =>
+            {
+                Usage.AddRetry();
+                _log($"retrying an LLM call in {args.RetryDelay.TotalSeconds:0.###} s (attempt {args.AttemptNumber + 2}): {Describe(args.Outcome.Exception)}");
+                return ValueTask.CompletedTask;
+            },
+        })
+        .AddTimeout(options.AttemptTimeout)
+        .Build();
+
+    /// <summary>0 is a failure without a response (connection refused or reset).</summary>
+    private static bool IsTransient(int status) => status is 0 or 408 or 409 or 429 or >= 500;
+
+    /// <summary>The server's Retry-After (seconds or HTTP date) or retry-after-ms, capped; null lets the backoff decide.</summary>
+    internal static TimeSpan? RetryAfter(Exception? exception, TimeSpan cap)
+    {
+        if (exception is not ClientResultException { Status: 429 or 503 } e || e.GetRawResponse() is not { } response) return null;
+        TimeSpan? wait = null;
+        if (response.Headers.TryGetValue("retry-after-ms", out var ms) && double.TryParse(ms, NumberStyles.Float, CultureInfo.InvariantCulture, out double millis))
+            wait = TimeSpan.FromMilliseconds(millis);
+        else if (response.Headers.TryGetValue("Retry-After", out var value) && value is not null)
+        {
+            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds)) wait = TimeSpan.FromSeconds(seconds);
+            else if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)) wait = at - DateTimeOffset.UtcNow;
+        }
+        if (wait is not { } w) return null;
+        return w < TimeSpan.Zero ? TimeSpan.Zero : w > cap ? cap : w;
+    }
+
+    /// <summary>What went wrong, in a few words: never the request (which carries the authorization header).</summary>
+    private string Describe(Exception? e) => e switch
+    {
+        ClientResultException c when c.Status != 0 => $"HTTP {c.Status}",
+        ClientResultException c => $"no response ({_redact(c.InnerException?.Message ?? c.Message)})",
+        TimeoutRejectedException => "no reply within the attempt timeout",
+        HttpRequestException h => $"no response ({_redact(h.Message)})",
+        null => "unknown failure",
+        _ => e.GetType().Name,
+    };
+
+    private static List<ChatMessage> ToChatMessages(LlmRequest request) => request.Messages
+        .Select(m => new ChatMessage(m.Role switch
+        {
+            LlmRole.System => ChatRole.System,
+            LlmRole.Assistant => ChatRole.Assistant,
+            _ => ChatRole.User,
+        }, m.Text))
+        .ToList();
+
+    private static ChatOptions ToChatOptions(LlmRequest request)
+    {
+        var options = new ChatOptions { MaxOutputTokens = request.MaxOutputTokens, Temperature = (float)request.Temperature };
+        if (request.JsonSchema is { } schema)
+            options.ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse(schema).RootElement, "simulated_activations");
+        if (request.TopLogprobs is int top)
+            // Logprobs are not part of ChatOptions: they travel in the SDK's own options (LLM-NOTES).
+            options.RawRepresentationFactory = _ => new ChatCompletionOptions { IncludeLogProbabilities = true, TopLogProbabilityCount = top };
+        return options;
+    }
+
+    private static LlmReply ToReply(ChatResponse response)
+    {
+        List<LlmTokenLogprob>? logprobs = null;
+        if (response.RawRepresentation is ChatCompletion { ContentTokenLogProbabilities: { Count: > 0 } details })
+            logprobs = details.Select(d => new LlmTokenLogprob(d.Token, d.LogProbability,
+                d.TopLogProbabilities.Select(t => new LlmTopLogprob(t.Token, t.LogProbability)).ToArray())).ToList();
+        return new LlmReply(response.Text, logprobs, response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0);
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients.Values) client.Dispose();
+        _slots.Dispose();
+    }
+}

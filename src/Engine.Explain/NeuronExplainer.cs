@@ -1,0 +1,41 @@
+using NeuronEngine.Records;
+
+namespace NeuronEngine.Explain;
+
+/// <summary>Asks the explainer model for a neuron's candidate explanations.</summary>
+public sealed class NeuronExplainer(LlmGateway gateway, ExplainRunOptions options)
+{
+    public async Task<NeuronExplanations> ExplainAsync(NeuronRecord record, CancellationToken cancellationToken)
+    {
+        var train = RecordSplits.ExplanationRecords(record, options.ExamplesPerSplit);
+        if (train.Length == 0) throw new NeuronFailedException("the record has no most_positive_activation_records to explain from");
+        int budget = options.ContextTokens - options.ExplainerMaxOutputTokens;
+        var prompt = ExplainerPrompt.BuildToFit(train, options.FewShotExamples, budget)
+            ?? throw new NeuronFailedException($"the explainer prompt does not fit --context-tokens {options.ContextTokens} even with one record and no examples");
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, options.Samples).Select(sample => gateway.CompleteAsync(new LlmRequest
+        {
+            Model = options.ExplainerModel,
+            Messages = prompt.Messages,
+            MaxOutputTokens = options.ExplainerMaxOutputTokens,
+            Temperature = options.ExplainerTemperature,
+            SampleIndex = sample,
+        }, cancellationToken))).ConfigureAwait(false);
+
+        var explanations = new List<string>();
+        var failed = new List<string>();
+        for (int i = 0; i < replies.Length; i++)
+        {
+            if (ExplainerPrompt.ParseExplanation(replies[i].Text) is { } explanation) explanations.Add(explanation);
+            else failed.Add($"sample {i}: the reply holds no explanation");
+        }
+        if (explanations.Count == 0) throw new NeuronFailedException($"no usable explanation in {replies.Length} sample(s): the replies were empty");
+        return new NeuronExplanations
+        {
+            NeuronId = record.NeuronId,
+            Explanations = [.. explanations],
+            ExplainerModel = options.ExplainerModel,
+            FailedSamples = [.. failed],
+        };
+    }
+}

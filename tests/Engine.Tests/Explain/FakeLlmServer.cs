@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace NeuronEngine.Tests.Explain;
+
+/// <summary>A chat request as the server saw it.</summary>
+public sealed record FakeLlmRequest(int Number, JsonObject Body, string? Authorization)
+{
+    public string Model => (string)Body["model"]!;
+    public JsonArray Messages => Body["messages"]!.AsArray();
+    public string SystemText => Text(Messages[0]!);
+    public string LastUserText => Text(Messages[^1]!);
+    public bool WantsLogprobs => Body["logprobs"]?.GetValue<bool>() == true;
+    public int TopLogprobs => Body["top_logprobs"]?.GetValue<int>() ?? 0;
+    public bool WantsJson => Body["response_format"] is not null;
+    public bool IsExplainer => SystemText.Contains("summarize", StringComparison.Ordinal);
+
+    private static string Text(JsonNode message) => message["content"] switch
+    {
+        JsonValue v => v.GetValue<string>(),
+        JsonArray parts => string.Concat(parts.Select(p => (string?)p!["text"])),
+        _ => "",
+    };
+}
+
+/// <summary>What the server answers: a completion, an HTTP error, or either after a delay.</summary>
+public abstract record FakeLlmReply
+{
+    public TimeSpan Delay { get; init; }
+
+    public sealed record Completion(string Content, IReadOnlyList<(string Token, double Logprob, (string Token, double Logprob)[] Top)>? Logprobs = null) : FakeLlmReply;
+    public sealed record Error(int Status, string Body = "{\"error\":{\"message\":\"scripted failure\"}}", IReadOnlyDictionary<string, string>? Headers = null) : FakeLlmReply;
+}
+
+/// <summary>
+/// An OpenAI-compatible /v1/chat/completions on 127.0.0.1 (HttpListener on a free port), answering through
+/// <see cref="Script"/>: by default <see cref="FakeNeuronModel"/>, deterministic in the request's content so
+/// that runs in any order, interrupted or not, produce the same results. Counts every request it gets.
+/// (HttpListener rather than Kestrel: the ASP.NET shared framework in the test output would keep the
+/// engine run out of process from finding the logging assemblies it ships with.)
+/// </summary>
+public sealed class FakeLlmServer : IAsyncDisposable
+{
+    private readonly HttpListener _listener;
+    private readonly Task _loop;
+    private int _requests;
+
+    public string BaseUrl { get; }
+    public int RequestCount => Volatile.Read(ref _requests);
+    public ConcurrentQueue<FakeLlmRequest> Requests { get; } = new();
+
+    /// <summary>Decides each reply; replace to script failures (fall back to <see cref="FakeNeuronModel.Reply"/>).</summary>
+    public Func<FakeLlmRequest, FakeLlmReply> Script { get; set; } = FakeNeuronModel.Reply;
+
+    private FakeLlmServer(HttpListener listener, string baseUrl)
+    {
+        _listener = listener;
+        BaseUrl = baseUrl;
+        _loop = Task.Run(AcceptLoopAsync);
+    }
+
+    public static Task<FakeLlmServer> StartAsync()
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0); // HttpListener cannot pick a free port itself
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var listener = new HttpListener();
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            try
+            {
+                listener.Start();
+                return Task.FromResult(new FakeLlmServer(listener, $"http://127.0.0.1:{port}/v1"));
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                listener.Close(); // another process took the port in between: try another
+            }
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try { context = await _listener.GetContextAsync(); }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException) { return; }
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        try
+        {
+            var response = context.Response;
+            if (context.Request.HttpMethod != "POST" || context.Request.Url?.AbsolutePath != "/v1/chat/completions")
+            {
+                response.StatusCode = 404;
+                response.Close();
+                return;
+            }
+            var body = (JsonObject)(await JsonNode.ParseAsync(context.Request.InputStream))!;
+            var request = new FakeLlmRequest(Interlocked.Increment(ref _requests), body, context.Request.Headers["Authorization"]);
+            Requests.Enqueue(request);
+            var reply = Script(request);
+            if (reply.Delay > TimeSpan.Zero) await Task.Delay(reply.Delay);
+            string json;
+            switch (reply)
+            {
+                case FakeLlmReply.Error error:
+                    response.StatusCode = error.Status;
+                    foreach (var (k, v) in error.Headers ?? new Dictionary<string, string>()) response.Headers[k] = v;
+                    json = error.Body;
+                    break;
+                case FakeLlmReply.Completion completion:
+                    json = CompletionJson(request, completion).ToJsonString();
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown reply {reply}");
+            }
+            var bytes = Encoding.UTF8.GetBytes(json);
+            response.ContentType = "application/json";
+            response.ContentLength64 = bytes.Length;
+            await response.OutputStream.WriteAsync(bytes);
+            response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+        {
+            // the client gave up (a timed-out attempt) or the server is stopping
+        }
+    }
+
+    private static JsonObject CompletionJson(FakeLlmRequest request, FakeLlmReply.Completion c)
+    {
+        JsonNode? logprobs = null;
+        if (c.Logprobs is { } lp)
+            logprobs = new JsonObject
+            {
+                ["content"] = new JsonArray(lp.Select(t => (JsonNode)new JsonObject
+                {
+                    ["token"] = t.Token,
+                    ["logprob"] = t.Logprob,
+                    ["bytes"] = null,
+                    ["top_logprobs"] = new JsonArray(t.Top.Select(a => (JsonNode)new JsonObject { ["token"] = a.Token, ["logprob"] = a.Logprob, ["bytes"] = null }).ToArray()),
+                }).ToArray()),
+            };
+        int promptTokens = request.Messages.Sum(m => m!.ToJsonString().Length) / 4;
+        int completionTokens = Math.Max(1, c.Content.Length / 4);
+        return new JsonObject
+        {
+            ["id"] = $"chatcmpl-{request.Number}",
+            ["object"] = "chat.completion",
+            ["created"] = 1700000000,
+            ["model"] = request.Model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Content },
+                ["logprobs"] = logprobs,
+                ["finish_reason"] = "stop",
+            }),
+            ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["completion_tokens"] = completionTokens, ["total_tokens"] = promptTokens + completionTokens },
+        };
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_listener.IsListening) return; // disposed already
+        _listener.Stop();
+        _listener.Close();
+        await _loop;
+    }
+}
