@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NeuronEngine.Scoring;
+
+namespace NeuronEngine.Records;
+
+// OpenAI's neuron_explainer activation dataclasses (activations/activations.py), as in their public
+// collated-activations/{layer}/{neuron}.json files (DESIGN §4). Same conventions as the scoring model:
+// snake_case names, "dataclass_name" first, NaN written as null, unknown fields kept in ExtraFields.
+// The neuron id is the scoring model's NeuronId: both stages name neurons the same way.
+
+/// <summary>OpenAI's ActivationRecord: one text window's tokens and the neuron's activation on each.</summary>
+public sealed record ActivationRecord
+{
+    [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(ActivationRecord);
+    public required string[] Tokens { get; init; }
+    public required double[] Activations { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
+}
+
+/// <summary>OpenAI's NeuronRecord: everything the explain and score stages need about one neuron.</summary>
+public sealed record NeuronRecord
+{
+    [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronRecord);
+    public required NeuronId NeuronId { get; init; }
+
+    /// <summary>Windows drawn uniformly (seeded).</summary>
+    public ActivationRecord[] RandomSample { get; init; } = [];
+
+    /// <summary>Per quantile band of the window-max distribution, the windows sampled in it.</summary>
+    public ActivationRecord[][] RandomSampleByQuantile { get; init; } = [];
+
+    public double[] QuantileBoundaries { get; init; } = [];
+    public double Mean { get; init; } = double.NaN;
+    public double Variance { get; init; } = double.NaN;
+    public double Skewness { get; init; } = double.NaN;
+    public double Kurtosis { get; init; } = double.NaN;
+
+    /// <summary>The top windows by their maximum activation, descending.</summary>
+    public ActivationRecord[] MostPositiveActivationRecords { get; init; } = [];
+
+    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectNullableAnnotations = true,
+    Converters = [typeof(NanAsNullDoubleConverter), typeof(LoneSurrogateTolerantStringConverter)])]
+[JsonSerializable(typeof(NeuronRecord))]
+internal sealed partial class NeuronRecordJsonContext : JsonSerializerContext;
