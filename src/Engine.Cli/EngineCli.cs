@@ -12,6 +12,8 @@ public static class EngineCli
         DumpCommand.Create(),
         BenchCommand.Create(),
         ScoreCommand.Create(),
+        RecordsCommand.Create(),
+        MergeCommand.Create(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);
