@@ -2,9 +2,12 @@ using NeuronEngine.Records;
 
 namespace NeuronEngine.Runtime.Records;
 
-/// <summary>Picks the record collector that suits a forward device: the device collector on ILGPU devices, the managed one on `cpu`.</summary>
+/// <summary>Picks the record collector that suits a forward device: the device collector on ILGPU devices (state stays on the device), the managed one on `cpu`.</summary>
 public static class RecordCollectors
 {
-    public static Func<RecordShape, IReadOnlyDictionary<int, float[]>, IRecordCollector> For(IForwardDevice device) =>
-        (shape, boundaries) => new CpuRecordCollectorAdapter(new CpuRecordCollector(shape, boundaries));
+    public static Func<RecordShape, IReadOnlyDictionary<int, float[]>, IRecordCollector> For(IForwardDevice device) => device switch
+    {
+        IlgpuForwardDevice ilgpu => (shape, boundaries) => new IlgpuRecordCollector(ilgpu.Accelerator, shape, boundaries),
+        _ => (shape, boundaries) => new CpuRecordCollectorAdapter(new CpuRecordCollector(shape, boundaries)),
+    };
 }

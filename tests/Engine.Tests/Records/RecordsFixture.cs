@@ -40,9 +40,9 @@ public sealed class RecordsFixture : IDisposable
     public void Dispose() => Dir.Dispose();
 
     /// <summary>Asserts a layer's collected state equals the brute-force records over <paramref name="windows"/>.</summary>
-    public void AssertMatchesBruteForce(LayerRecordState s, IEnumerable<int> windows, double momentTolerance)
+    public void AssertMatchesBruteForce(LayerRecordState s, IEnumerable<int> windows, double momentTolerance, BruteForceRecords? reference = null)
     {
-        var bf = BruteForce;
+        var bf = reference ?? BruteForce;
         var ws = windows.ToArray();
         int layer = s.Layer;
         for (int n = 0; n < s.Shape.Neurons; n++)
