@@ -81,20 +81,32 @@ public sealed class CpuRecordCollector : IMlpActivationSink
             Offer(s.Quantile, n * RecordShape.Bands + band,
                 RecordKeys.SampleKey(RecordKeys.Hash(Shape.Seed, layer, n, window, RecordKeys.QuantileSalt), window), acts, w, n);
         }
+        // Moments.Add inlined into locals (the same operations in the same order as Moments.Add and the device kernel).
         var m = s.Moments.AsSpan(n * Moments.Stride, Moments.Stride);
-        for (int i = n; i < acts.Length; i += neurons) Moments.Add(m, acts[i]);
+        double count = m[Moments.Count], mean = m[Moments.Mean], m2 = m[Moments.M2], m3 = m[Moments.M3], m4 = m[Moments.M4];
+        for (int i = n; i < acts.Length; i += neurons)
+        {
+            double x = acts[i], n1 = count, nn = n1 + 1;
+            double delta = x - mean, dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
+            mean += dn;
+            m4 += term1 * dn2 * (nn * nn - 3 * nn + 3) + 6 * dn2 * m2 - 4 * dn * m3;
+            m3 += term1 * dn * (nn - 2) - 3 * dn * m2;
+            m2 += term1;
+            count = nn;
+        }
+        m[Moments.Count] = count; m[Moments.Mean] = mean; m[Moments.M2] = m2; m[Moments.M3] = m3; m[Moments.M4] = m4;
     }
 
     /// <summary>Puts the window into the group's reservoir if its key beats the worst kept one.</summary>
     private void Offer(Reservoir r, int group, ulong key, ReadOnlySpan<float> acts, int w, int n)
     {
         if (r.Capacity == 0) return;
-        int worst = r.WorstSlot(group);
-        int slot = group * r.Capacity + worst;
+        int slot = group * r.Capacity + r.CachedWorst[group];
         if (key >= r.Keys[slot]) return;
         r.Keys[slot] = key;
         int neurons = Shape.Neurons, seqLen = Shape.SeqLen;
         var dest = r.Activations.AsSpan(slot * seqLen, seqLen);
         for (int t = 0; t < seqLen; t++) dest[t] = acts[(w * seqLen + t) * neurons + n];
+        r.CachedWorst[group] = r.WorstSlot(group);
     }
 }

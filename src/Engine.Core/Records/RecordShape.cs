@@ -38,11 +38,18 @@ public sealed class Reservoir
     public ulong[] Keys { get; }
     public float[] Activations { get; }
 
+    /// <summary>
+    /// Per group, the slot <see cref="WorstSlot"/> would return, kept current by the managed collector so an offer
+    /// costs one comparison (0 is right for an empty group). Not part of the state: merges and readers rebuild it.
+    /// </summary>
+    internal int[] CachedWorst { get; }
+
     public Reservoir(int groups, int capacity, int seqLen)
     {
         Groups = groups; Capacity = capacity; SeqLen = seqLen;
         Keys = new ulong[checked(groups * capacity)];
         Array.Fill(Keys, RecordKeys.Empty);
+        CachedWorst = new int[groups];
         Activations = new float[checked((long)groups * capacity * seqLen) is var n && n <= Array.MaxLength ? (int)n
             : throw new ArgumentException($"records of {groups} groups × {capacity} windows × {seqLen} tokens do not fit in memory")];
     }
@@ -94,6 +101,7 @@ public sealed class Reservoir
             }
             keys.CopyTo(Keys.AsSpan(g * Capacity, Capacity));
             acts.CopyTo(Activations.AsSpan(g * Capacity * SeqLen, Capacity * SeqLen));
+            CachedWorst[g] = WorstSlot(g);
         }
     }
 }
