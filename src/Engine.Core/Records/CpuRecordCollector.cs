@@ -43,8 +43,9 @@ public sealed class CpuRecordCollector : IMlpActivationSink
                 Parallel.For(0, (neurons + chunk - 1) / chunk, c =>
                 {
                     var all = new ReadOnlySpan<float>((float*)acts, (int)count);
-                    for (int n = c * chunk; n < Math.Min(neurons, (c + 1) * chunk); n++)
-                        CollectNeuron(state, n, firstWindow, windows, all, maxes);
+                    int from = c * chunk, to = Math.Min(neurons, (c + 1) * chunk);
+                    for (int n = from; n < to; n++) CollectNeuron(state, n, firstWindow, windows, all, maxes);
+                    AddMoments(state.Moments, from, to, neurons, all);
                 });
             }
         }
@@ -81,20 +82,42 @@ public sealed class CpuRecordCollector : IMlpActivationSink
             Offer(s.Quantile, n * RecordShape.Bands + band,
                 RecordKeys.SampleKey(RecordKeys.Hash(Shape.Seed, layer, n, window, RecordKeys.QuantileSalt), window), acts, w, n);
         }
-        // Moments.Add inlined into locals (the same operations in the same order as Moments.Add and the device kernel).
-        var m = s.Moments.AsSpan(n * Moments.Stride, Moments.Stride);
-        double count = m[Moments.Count], mean = m[Moments.Mean], m2 = m[Moments.M2], m3 = m[Moments.M3], m4 = m[Moments.M4];
-        for (int i = n; i < acts.Length; i += neurons)
+    }
+
+    /// <summary>
+    /// Adds every activation of neurons [from, to) to their moments. Rows (window, token) outer and neurons inner, so
+    /// reads are contiguous; per neuron the values still arrive in (window, token) order and go through exactly the
+    /// operations of <see cref="Moments.Add"/> and the device kernel.
+    /// </summary>
+    private static void AddMoments(double[] moments, int from, int to, int neurons, ReadOnlySpan<float> acts)
+    {
+        int width = to - from;
+        Span<double> count = stackalloc double[width], mean = stackalloc double[width], m2 = stackalloc double[width],
+            m3 = stackalloc double[width], m4 = stackalloc double[width];
+        for (int j = 0; j < width; j++)
         {
-            double x = acts[i], n1 = count, nn = n1 + 1;
-            double delta = x - mean, dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
-            mean += dn;
-            m4 += term1 * dn2 * (nn * nn - 3 * nn + 3) + 6 * dn2 * m2 - 4 * dn * m3;
-            m3 += term1 * dn * (nn - 2) - 3 * dn * m2;
-            m2 += term1;
-            count = nn;
+            int at = (from + j) * Moments.Stride;
+            count[j] = moments[at]; mean[j] = moments[at + 1]; m2[j] = moments[at + 2]; m3[j] = moments[at + 3]; m4[j] = moments[at + 4];
         }
-        m[Moments.Count] = count; m[Moments.Mean] = mean; m[Moments.M2] = m2; m[Moments.M3] = m3; m[Moments.M4] = m4;
+        for (int row = 0; row < acts.Length; row += neurons)
+        {
+            var values = acts.Slice(row + from, width);
+            for (int j = 0; j < width; j++)
+            {
+                double x = values[j], n1 = count[j], nn = n1 + 1;
+                double delta = x - mean[j], dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
+                mean[j] += dn;
+                m4[j] += term1 * dn2 * (nn * nn - 3 * nn + 3) + 6 * dn2 * m2[j] - 4 * dn * m3[j];
+                m3[j] += term1 * dn * (nn - 2) - 3 * dn * m2[j];
+                m2[j] += term1;
+                count[j] = nn;
+            }
+        }
+        for (int j = 0; j < width; j++)
+        {
+            int at = (from + j) * Moments.Stride;
+            moments[at] = count[j]; moments[at + 1] = mean[j]; moments[at + 2] = m2[j]; moments[at + 3] = m3[j]; moments[at + 4] = m4[j];
+        }
     }
 
     /// <summary>Puts the window into the group's reservoir if its key beats the worst kept one.</summary>
