@@ -1,5 +1,7 @@
 using System.CommandLine;
 using NeuronEngine.Corpus;
+using NeuronEngine.Dump;
+using NeuronEngine.Format;
 using NeuronEngine.IO;
 using NeuronEngine.Model;
 using NeuronEngine.Records;
@@ -30,9 +32,13 @@ public static class RecordsCommand
         var batch = CommonOptions.Batch();
         var shard = new Option<string?>("--shard") { Description = "i/N: process only the i-th of N equal parts of the corpus windows (merge the parts with engine merge)" };
         var pilot = new Option<int>("--pilot-windows") { Description = "windows (evenly spaced over the corpus) that fix the quantile boundaries", DefaultValueFactory = _ => QuantileBoundaries.DefaultPilotWindows };
+        var dumpOut = new Option<string?>("--dump-out") { Description = "also write the activations as `engine dump` shards to this directory, in the same pass" };
+        var dumpDType = new Option<string>("--dump-dtype") { Description = "f32 or f16 (with --dump-out)", DefaultValueFactory = _ => "f32" };
+        var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each dump shard (with --dump-out)", DefaultValueFactory = _ => 256 };
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
+            dumpOut, dumpDType, perShard,
         };
         cmd.SetAction(r =>
         {
@@ -67,10 +73,21 @@ public static class RecordsCommand
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights);
             settings = settings with { Device = dev.Name };
             string dir = r.GetValue(outDir)!;
+            var storage = TensorDTypes.ParseFloat(r.GetValue(dumpDType)!);
+            if (storage is not (TensorDType.F32 or TensorDType.F16)) throw new ArgumentException("--dump-dtype must be f32 or f16");
+            if (r.GetValue(perShard) < 1) throw new ArgumentException("--windows-per-shard must be at least 1");
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
                 CollectorFactory = RecordCollectors.For(dev),
+                DumpDirectory = r.GetValue(dumpOut),
+                ShardSinks = DeviceShardSink.For(dev),
+                Dump = new DumpSettings
+                {
+                    Model = settings.Model, ModelFingerprint = settings.ModelFingerprint, Corpus = settings.Corpus,
+                    CorpusFingerprint = settings.CorpusFingerprint, NLayer = c.NLayer, NeuronsPerLayer = c.DMlp, Layers = selected,
+                    SeqLen = windows.SeqLen, DType = storage.ToString(), WindowsPerShard = r.GetValue(perShard), TotalWindows = windows.Count,
+                },
             };
             bool ran = ConsoleProgress.Run("records", p => run.Run(p));
             var range = shardSpec.Range(windows.Count);

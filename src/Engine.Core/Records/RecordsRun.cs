@@ -36,16 +36,26 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     public Func<RecordShape, IReadOnlyDictionary<int, float[]>, IRecordCollector> CollectorFactory { get; init; } =
         (shape, boundaries) => new CpuRecordCollectorAdapter(new CpuRecordCollector(shape, boundaries));
 
+    /// <summary>With <see cref="DumpDirectory"/>: also write `engine dump` shards of these settings in the same pass.</summary>
+    public DumpSettings? Dump { get; init; }
+    public string? DumpDirectory { get; init; }
+
+    /// <summary>How the dump's shard writers are fed (device-specific overlap of copies and writes).</summary>
+    public ShardSinkFactory ShardSinks { get; init; } = OverlappedShardSink.Factory;
+
     /// <summary>Runs unless the directory already holds this result; returns false when there was nothing to do.</summary>
     public bool Run(IProgress<RunProgress>? progress = null, CancellationToken cancel = default)
     {
         var shape = settings.Shape;
         shape.Validate();
+        if (DumpDirectory is not null && shard != ShardSpec.Whole)
+            throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
         if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
         if (settings.TotalWindows > RecordKeys.MaxWindows) throw new ArgumentException($"the corpus has {settings.TotalWindows} windows; records support at most {RecordKeys.MaxWindows}");
         var range = shard.Range(settings.TotalWindows);
         var manifest = new RecordsManifest { Layout = layout, Settings = settings, Windows = [range] };
-        if (RecordsOutput.PrepareDirectory(outDir, manifest)) return false;
+        bool dumpPending = DumpDirectory is not null && DumpManifest.TryLoad(DumpDirectory) is not { Complete: true };
+        if (RecordsOutput.PrepareDirectory(outDir, manifest) && !dumpPending) return false;
         (manifest with { Complete = false }).Save(outDir);
 
         long pilot = settings.QuantileSamples > 0 ? Math.Min(settings.TotalWindows, settings.PilotWindows) : 0;
@@ -53,6 +63,18 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         var boundaries = PilotBoundaries(progress, total, cancel);
 
         using var collector = CollectorFactory(shape, boundaries);
+        if (DumpDirectory is not null)
+        {
+            // One pass, two outputs: the dumper drives the forward pass (and its resume) and feeds the collector too.
+            var dumper = new ActivationDumper(device, windows, Dump ?? throw new ArgumentException("dump settings missing"), DumpDirectory)
+            {
+                BatchWindows = BatchWindows,
+                ShardSinks = ShardSinks,
+                AlsoFeed = collector,
+            };
+            dumper.Run(progress is null ? null : new InlineProgress(p => progress.Report(new(pilot + p.Done, total))), cancel);
+            return Finish(collector, manifest);
+        }
         var tokens = new int[BatchWindows * settings.SeqLen];
         for (long w = range.First; w < range.End;)
         {
@@ -64,6 +86,11 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
             w += batch;
             progress?.Report(new(pilot + w - range.First, total));
         }
+        return Finish(collector, manifest);
+    }
+
+    private bool Finish(IRecordCollector collector, RecordsManifest manifest)
+    {
         var states = collector.Collect();
         var table = new Dictionary<long, int[]>();
         foreach (long window in states.SelectMany(OpenAiRecords.Windows))
@@ -91,6 +118,12 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         }
         return settings.Layers.ToDictionary(l => l, sink.Boundaries);
     }
+}
+
+/// <summary>Reports on the caller's thread.</summary>
+internal sealed class InlineProgress(Action<RunProgress> report) : IProgress<RunProgress>
+{
+    public void Report(RunProgress value) => report(value);
 }
 
 /// <summary>`engine merge`: combines packed records of disjoint window ranges of one run into that run's result.</summary>
