@@ -95,10 +95,10 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
     {
         string dump = f.Dir["ilgpu-dump"], records = f.Dir["ilgpu-records"];
         Assert.Equal(0, EngineCli.Run("dump", "--model", f.Model, "--corpus", f.Corpus, "--out", dump, "--device", "ilgpu-cpu",
-            "--seq-len", $"{RecordsFixture.SeqLen}", "--layers", "1", "--max-windows", "24", "--batch", "8"));
-        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", "ilgpu-cpu", "--layers", "1", "--max-windows", "24", "--batch", "8")));
+            "--seq-len", $"{RecordsFixture.SeqLen}", "--layers", "1", "--max-windows", "20", "--batch", "10"));
+        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", "ilgpu-cpu", "--layers", "1", "--max-windows", "20", "--batch", "10")));
         var (manifest, states, _) = RecordsOutput.ReadPacked(records);
         Assert.Equal("ilgpu-cpu", manifest.Settings.Device);
-        f.AssertMatchesBruteForce(states.Single(), Enumerable.Range(0, 24), 1e-9, new BruteForceRecords(dump));
+        f.AssertMatchesBruteForce(states.Single(), Enumerable.Range(0, 20), 1e-9, new BruteForceRecords(dump));
     }
 }
