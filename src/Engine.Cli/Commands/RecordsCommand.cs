@@ -35,10 +35,11 @@ public static class RecordsCommand
         var dumpOut = new Option<string?>("--dump-out") { Description = "also write the activations as `engine dump` shards to this directory, in the same pass" };
         var dumpDType = new Option<string>("--dump-dtype") { Description = "f32 or f16 (with --dump-out)", DefaultValueFactory = _ => "f32" };
         var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each dump shard (with --dump-out)", DefaultValueFactory = _ => 256 };
+        var checkpointWindows = new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
-            dumpOut, dumpDType, perShard,
+            dumpOut, dumpDType, perShard, checkpointWindows,
         };
         cmd.SetAction(r =>
         {
@@ -76,10 +77,12 @@ public static class RecordsCommand
             var storage = TensorDTypes.ParseFloat(r.GetValue(dumpDType)!);
             if (storage is not (TensorDType.F32 or TensorDType.F16)) throw new ArgumentException("--dump-dtype must be f32 or f16");
             if (r.GetValue(perShard) < 1) throw new ArgumentException("--windows-per-shard must be at least 1");
+            if (r.GetValue(checkpointWindows) < 0) throw new ArgumentException("--checkpoint-windows must not be negative");
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
                 CollectorFactory = RecordCollectors.For(dev),
+                CheckpointEveryWindows = r.GetValue(checkpointWindows),
                 DumpDirectory = r.GetValue(dumpOut),
                 ShardSinks = DeviceShardSink.For(dev),
                 Dump = new DumpSettings
@@ -91,6 +94,7 @@ public static class RecordsCommand
             };
             bool ran = ConsoleProgress.Run("records", p => run.Run(p));
             var range = shardSpec.Range(windows.Count);
+            if (run.ResumedFrom is { } from) Console.Error.WriteLine($"records: resumed from the checkpoint at window {from}");
             Console.Error.WriteLine(ran
                 ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: --format {layout} in {dir}"
                 : $"records: {dir} already holds these complete records; nothing to do");

@@ -24,6 +24,24 @@ public sealed class CpuRecordCollector : IMlpActivationSink
 
     public IReadOnlyDictionary<int, LayerRecordState> Layers => _layers;
 
+    /// <summary>Copies a checkpoint's state in (see <see cref="IRecordCollector.Restore"/>).</summary>
+    public void Restore(IReadOnlyList<LayerRecordState> states)
+    {
+        foreach (var from in states)
+        {
+            var to = _layers.TryGetValue(from.Layer, out var t) && from.Shape == Shape ? t
+                : throw new InvalidDataException($"the checkpoint's layer {from.Layer} does not belong to this run");
+            foreach (var (a, b) in new[] { (from.Top, to.Top), (from.Random, to.Random), (from.Quantile, to.Quantile) })
+            {
+                a.Keys.CopyTo(b.Keys, 0);
+                a.Activations.CopyTo(b.Activations, 0);
+                for (int g = 0; g < b.Groups; g++) b.CachedWorst[g] = b.WorstSlot(g);
+            }
+            from.Moments.CopyTo(to.Moments, 0);
+            from.Boundaries.CopyTo(to.Boundaries, 0);
+        }
+    }
+
     public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
     {
         if (!_layers.TryGetValue(layer, out var state)) return;

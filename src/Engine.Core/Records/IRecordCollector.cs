@@ -11,6 +11,9 @@ public interface IRecordCollector : IMlpActivationSink, IDisposable
 {
     /// <summary>The collected state of every requested layer (downloads it from the device where it lives there).</summary>
     IReadOnlyList<LayerRecordState> Collect();
+
+    /// <summary>Replaces the state with a checkpoint's (same layers, shape and boundaries), to resume a killed run.</summary>
+    void Restore(IReadOnlyList<LayerRecordState> states);
 }
 
 /// <summary>The managed collector behind <see cref="IRecordCollector"/>.</summary>
@@ -20,6 +23,8 @@ public sealed class CpuRecordCollectorAdapter(CpuRecordCollector inner) : IRecor
         inner.OnMlpActivations(layer, firstWindow, windows, seqLen, activations);
 
     public IReadOnlyList<LayerRecordState> Collect() => inner.Layers.Values.OrderBy(s => s.Layer).ToList();
+
+    public void Restore(IReadOnlyList<LayerRecordState> states) => inner.Restore(states);
 
     public void Dispose() { }
 }

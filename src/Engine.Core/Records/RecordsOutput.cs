@@ -18,7 +18,8 @@ public static class RecordsOutput
 
     /// <summary>
     /// Makes <paramref name="dir"/> ready for a run: true if it already holds this exact complete result (nothing to do).
-    /// An incomplete earlier attempt with the same settings is cleared; a directory holding other settings, or files
+    /// An incomplete earlier attempt with the same settings is cleared except for its checkpoint (which the run resumes
+    /// from if it matches); a directory holding other settings, or files
     /// that are not records output, is refused.
     /// </summary>
     public static bool PrepareDirectory(string dir, RecordsManifest planned)
@@ -28,7 +29,8 @@ public static class RecordsOutput
         string manifestPath = RecordsManifest.PathIn(dir);
         if (existing is null)
         {
-            var strangers = Directory.EnumerateFileSystemEntries(dir).Where(p => !IsOutputEntry(p)).Take(1).ToList();
+            var strangers = Directory.EnumerateFileSystemEntries(dir)
+                .Where(p => !IsOutputEntry(p) && !RecordsCheckpoint.IsCheckpointEntry(Path.GetFileName(p))).Take(1).ToList();
             if (strangers.Count > 0) throw new InvalidDataException($"{dir}: the directory holds other files ({Path.GetFileName(strangers[0])}) and no {RecordsManifest.FileName}; use a new --out");
         }
         else

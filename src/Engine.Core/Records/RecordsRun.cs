@@ -4,29 +4,13 @@ using NeuronEngine.Runtime;
 
 namespace NeuronEngine.Records;
 
-/// <summary>`--shard i/N`: the i-th of N equal parts of the corpus windows, [⌊i·S/N⌋, ⌊(i+1)·S/N⌋).</summary>
-public readonly record struct ShardSpec(int Index, int Count)
-{
-    public static readonly ShardSpec Whole = new(0, 1);
-
-    public static ShardSpec Parse(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text)) return Whole;
-        var parts = text.Split('/');
-        if (parts.Length != 2 || !int.TryParse(parts[0], out int i) || !int.TryParse(parts[1], out int n) || n < 1 || i < 0 || i >= n)
-            throw new ArgumentException($"--shard: '{text}' is not i/N with 0 ≤ i < N (e.g. 0/4)");
-        return new(i, n);
-    }
-
-    public WindowRange Range(long totalWindows) =>
-        new((long)((Int128)Index * totalWindows / Count), (long)((Int128)(Index + 1) * totalWindows / Count));
-}
-
 /// <summary>
 /// `engine records` (DESIGN §4, §6): a pilot pass fixes the quantile boundaries (<see cref="QuantileBoundaries"/>),
 /// the main pass feeds the shard's windows in corpus order to a collector, and the records are written by
-/// <see cref="RecordsOutput"/>. A killed run restarts from scratch on the next invocation (the state lives in
-/// memory or on the device; outputs are atomic and the manifest is marked complete last).
+/// <see cref="RecordsOutput"/>. The state lives in memory or on the device and is checkpointed every
+/// <see cref="CheckpointEveryWindows"/> windows or <see cref="CheckpointInterval"/> (<see cref="RecordsCheckpoint"/>);
+/// a killed run resumes from its last checkpoint on the next invocation. Outputs are atomic and the manifest is
+/// marked complete last.
 /// </summary>
 public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, RecordsSettings settings, string layout, ShardSpec shard, string outDir)
 {
@@ -43,6 +27,15 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     /// <summary>How the dump's shard writers are fed (device-specific overlap of copies and writes).</summary>
     public ShardSinkFactory ShardSinks { get; init; } = OverlappedShardSink.Factory;
 
+    /// <summary>Checkpoint after this many windows (0: by time only, see <see cref="CheckpointInterval"/>).</summary>
+    public long CheckpointEveryWindows { get; init; }
+
+    /// <summary>Checkpoint at least this often (wall time); <see cref="Timeout.InfiniteTimeSpan"/> turns time-based checkpoints off.</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The window a checkpoint let this run resume from (null when it started afresh).</summary>
+    public long? ResumedFrom { get; private set; }
+
     /// <summary>Runs unless the directory already holds this result; returns false when there was nothing to do.</summary>
     public bool Run(IProgress<RunProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -58,11 +51,18 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         if (RecordsOutput.PrepareDirectory(outDir, manifest) && !dumpPending) return false;
         (manifest with { Complete = false }).Save(outDir);
 
-        long pilot = settings.QuantileSamples > 0 ? Math.Min(settings.TotalWindows, settings.PilotWindows) : 0;
+        var checkpoint = DumpDirectory is null ? RecordsCheckpoint.TryLoad(outDir, settings, range) : null;
+        if (checkpoint is null) RecordsCheckpoint.Remove(outDir);
+        long pilot = settings.QuantileSamples > 0 && checkpoint is null ? Math.Min(settings.TotalWindows, settings.PilotWindows) : 0;
         long total = pilot + (range.End - range.First);
-        var boundaries = PilotBoundaries(progress, total, cancel);
+        var boundaries = checkpoint is { } c ? c.States.ToDictionary(s => s.Layer, s => s.Boundaries) : PilotBoundaries(progress, total, cancel);
 
         using var collector = CollectorFactory(shape, boundaries);
+        if (checkpoint is { } restored)
+        {
+            collector.Restore(restored.States);
+            ResumedFrom = restored.NextWindow;
+        }
         if (DumpDirectory is not null)
         {
             // One pass, two outputs: the dumper drives the forward pass (and its resume) and feeds the collector too.
@@ -76,7 +76,11 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
             return Finish(collector, manifest);
         }
         var tokens = new int[BatchWindows * settings.SeqLen];
-        for (long w = range.First; w < range.End;)
+        int killAfter = int.TryParse(Environment.GetEnvironmentVariable(RecordsCheckpoint.KillAfterCheckpointsVariable), out var k) ? k : -1;
+        int checkpoints = 0;
+        long lastCheckpoint = ResumedFrom ?? range.First;
+        var sinceCheckpoint = System.Diagnostics.Stopwatch.StartNew();
+        for (long w = ResumedFrom ?? range.First; w < range.End;)
         {
             cancel.ThrowIfCancellationRequested();
             int batch = (int)Math.Min(BatchWindows, range.End - w);
@@ -85,6 +89,15 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
             device.Run(span, batch, settings.SeqLen, settings.Layers, collector, w);
             w += batch;
             progress?.Report(new(pilot + w - range.First, total));
+            if (checkpoints == killAfter) System.Diagnostics.Process.GetCurrentProcess().Kill();
+            bool due = (CheckpointEveryWindows > 0 && w - lastCheckpoint >= CheckpointEveryWindows) || sinceCheckpoint.Elapsed >= CheckpointInterval;
+            if (due && w < range.End)
+            {
+                RecordsCheckpoint.Save(outDir, settings, range, w, collector.Collect());
+                lastCheckpoint = w;
+                checkpoints++;
+                sinceCheckpoint.Restart();
+            }
         }
         return Finish(collector, manifest);
     }
@@ -96,6 +109,7 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         foreach (long window in states.SelectMany(OpenAiRecords.Windows))
             if (!table.ContainsKey(window)) table[window] = windows.Window(window);
         RecordsOutput.Write(outDir, manifest, states, table);
+        RecordsCheckpoint.Remove(outDir);
         return true;
     }
 
@@ -120,50 +134,3 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     }
 }
 
-/// <summary>Reports on the caller's thread.</summary>
-internal sealed class InlineProgress(Action<RunProgress> report) : IProgress<RunProgress>
-{
-    public void Report(RunProgress value) => report(value);
-}
-
-/// <summary>`engine merge`: combines packed records of disjoint window ranges of one run into that run's result.</summary>
-public static class RecordsMerge
-{
-    public static RecordsManifest Run(IReadOnlyList<string> inputs, string outDir, string layout)
-    {
-        if (inputs.Count == 0) throw new ArgumentException("--inputs: give at least one records directory");
-        if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
-        var (first, states, tokens) = RecordsOutput.ReadPacked(inputs[0]);
-        var ranges = new List<WindowRange>(first.Windows);
-        foreach (var input in inputs.Skip(1))
-        {
-            var (m, more, moreTokens) = RecordsOutput.ReadPacked(input);
-            if (m.Settings.FirstDifference(first.Settings) is { } diff)
-                throw new InvalidDataException($"{RecordsManifest.PathIn(input)}: records of a different {diff} than {inputs[0]}");
-            foreach (var r in m.Windows)
-                if (ranges.FirstOrDefault(o => r.First < o.End && o.First < r.End) is { } clash)
-                    throw new InvalidDataException($"{input}: windows {r.First}-{r.End - 1} overlap windows {clash.First}-{clash.End - 1} of another input");
-            ranges.AddRange(m.Windows);
-            for (int i = 0; i < states.Count; i++) states[i].MergeFrom(more[i]);
-            foreach (var (w, t) in moreTokens) tokens.TryAdd(w, t);
-        }
-        // Keep only the token rows the merged selections still refer to.
-        var used = states.SelectMany(OpenAiRecords.Windows).ToHashSet();
-        var table = tokens.Where(kv => used.Contains(kv.Key)).ToDictionary();
-        var manifest = new RecordsManifest { Layout = layout, Settings = first.Settings, Windows = Coalesce(ranges) };
-        if (RecordsOutput.PrepareDirectory(outDir, manifest)) return manifest;
-        RecordsOutput.Write(outDir, manifest, states, table);
-        return manifest;
-    }
-
-    private static List<WindowRange> Coalesce(List<WindowRange> ranges)
-    {
-        var result = new List<WindowRange>();
-        foreach (var r in ranges.OrderBy(r => r.First))
-        {
-            if (result.Count > 0 && result[^1].End == r.First) result[^1] = result[^1] with { End = r.End };
-            else result.Add(r);
-        }
-        return result;
-    }
-}

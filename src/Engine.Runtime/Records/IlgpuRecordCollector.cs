@@ -99,6 +99,24 @@ public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollect
         return result;
     }
 
+    public void Restore(IReadOnlyList<LayerRecordState> states)
+    {
+        foreach (var state in states)
+        {
+            var l = _layers.TryGetValue(state.Layer, out var b) && state.Shape == _shape ? b
+                : throw new InvalidDataException($"the checkpoint's layer {state.Layer} does not belong to this run");
+            Upload(state.Top.Keys, l.TopKeys); Upload(state.Top.Activations, l.TopActs);
+            Upload(state.Random.Keys, l.RandomKeys); Upload(state.Random.Activations, l.RandomActs);
+            Upload(state.Quantile.Keys, l.QuantileKeys); Upload(state.Quantile.Activations, l.QuantileActs);
+            Upload(state.Moments, l.Moments); Upload(state.Boundaries, l.Boundaries);
+        }
+    }
+
+    private static void Upload<T>(T[] source, MemoryBuffer1D<T, Stride1D.Dense> buffer) where T : unmanaged
+    {
+        if (source.Length > 0) buffer.View.SubView(0, source.Length).AsContiguous().CopyFromCPU(source);
+    }
+
     private static void Download<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer, T[] destination) where T : unmanaged
     {
         if (destination.Length > 0) buffer.View.SubView(0, destination.Length).AsContiguous().CopyToCPU(destination);

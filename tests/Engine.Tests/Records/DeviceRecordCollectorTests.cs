@@ -18,7 +18,7 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
     public void Dispose() => _cpu.Dispose();
 
     [Fact]
-    public void DeviceCollectorEqualsTheCpuCollectorOnTheSameActivations()
+    public void DeviceCollectorEqualsTheCpuCollectorOnTheSameActivationsAcrossARestore()
     {
         var shape = new RecordShape(Neurons: 12, SeqLen: 5, TopK: 3, RandomCount: 2, PerBand: 2, Seed: 99);
         var rng = new Random(1);
@@ -30,10 +30,18 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
             [4] = new float[12 * RecordShape.Boundaries],
         };
         var cpu = new CpuRecordCollector(shape, boundaries);
-        using var device = new IlgpuRecordCollector(_cpu.Accelerator, shape, boundaries);
+        var device = new IlgpuRecordCollector(_cpu.Accelerator, shape, boundaries);
         long first = 0;
         foreach (int windows in new[] { 4, 1, 7, 3 })
         {
+            if (first == 5)
+            {
+                // Halfway, continue on a new collector restored from the first one's state (a resumed checkpoint).
+                var state = device.Collect();
+                device.Dispose();
+                device = new IlgpuRecordCollector(_cpu.Accelerator, shape, boundaries);
+                device.Restore(state);
+            }
             foreach (int layer in new[] { 1, 4 })
             {
                 var acts = Enumerable.Range(0, windows * 5 * 12).Select(_ => Next()).ToArray();
@@ -43,6 +51,7 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
             first += windows;
         }
         var fromDevice = device.Collect();
+        device.Dispose();
         Assert.Equal([1, 4], fromDevice.Select(s => s.Layer));
         foreach (var d in fromDevice)
         {

@@ -127,6 +127,36 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
         Assert.Contains("nothing to do", again.StdErr);
     }
 
+    [Fact]
+    public void KilledRunResumesFromItsCheckpointToTheSameRecords()
+    {
+        string[] Args(string dir) => f.RecordsArgs(dir, "--device", "cpu", "--format", "packed", "--batch", "4", "--checkpoint-windows", "20");
+        Assert.Equal(0, EngineCli.Run(Args(f.Dir["c-full"])));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(f.Dir["c-full"], "checkpoint*")); // removed once complete
+
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [RecordsCheckpoint.KillAfterCheckpointsVariable] = "2" }, Args(f.Dir["c-resumed"]));
+        Assert.NotEqual(0, killed.ExitCode);
+        Assert.True(File.Exists(Path.Combine(f.Dir["c-resumed"], RecordsCheckpoint.FileName)));
+        Assert.False(RecordsManifest.TryLoad(f.Dir["c-resumed"])!.Complete);
+
+        var resumed = EngineProcess.Run(null, Args(f.Dir["c-resumed"]));
+        Assert.Equal(0, resumed.ExitCode);
+        Assert.Contains("resumed from the checkpoint at window 40", resumed.StdErr);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(f.Dir["c-resumed"], "checkpoint*"));
+        var (_, expected, expectedTokens) = RecordsOutput.ReadPacked(f.Dir["c-full"]);
+        var (_, actual, actualTokens) = RecordsOutput.ReadPacked(f.Dir["c-resumed"]);
+        Assert.Equal(expectedTokens.Keys.Order(), actualTokens.Keys.Order());
+        for (int i = 0; i < expected.Count; i++)
+        {
+            foreach (var (a, b) in new[] { (expected[i].Top, actual[i].Top), (expected[i].Random, actual[i].Random), (expected[i].Quantile, actual[i].Quantile) })
+            {
+                Assert.Equal(a.Keys, b.Keys);
+                Assert.Equal(a.Activations, b.Activations);
+            }
+            Assert.Equal(expected[i].Moments, actual[i].Moments); // the same sequential sums: bit for bit
+        }
+    }
+
     [Theory]
     [InlineData("--shard", "3/3", "not i/N")]
     [InlineData("--format", "xml", "'xml' is not openai or packed")]
