@@ -38,18 +38,20 @@ public static class RecordKernels
     }
 
     /// <summary>
-    /// Adds every activation of neuron n, in (window, token) order, to its moments [count, mean, M2, M3, M4]
-    /// (Pébay 2008, one value at a time: n' = n+1, δ = x − mean, δn = δ/n', term = δ·δn·n;
-    /// mean += δn; M4 += term·δn²·(n'² − 3n' + 3) + 6δn²·M2 − 4δn·M3; M3 += term·δn·(n' − 2) − 3δn·M2; M2 += term).
+    /// Moments, step 1 of 2 — thread i = w·N + n (adjacent threads read adjacent neurons: coalesced, and W·N threads
+    /// fill the GPU where one thread per neuron would leave it idle): the moments of window w's T activations of
+    /// neuron n, by Welford/Pébay one value at a time — n' = k+1, δ = x − mean, δn = δ/n', term = δ·δn·k;
+    /// mean += δn; M4 += term·δn²·(n'² − 3n' + 3) + 6δn²·M2 − 4δn·M3; M3 += term·δn·(n' − 2) − 3δn·M2; M2 += term —
+    /// written to partial[i·5 ..] as [count, mean, M2, M3, M4].
     /// </summary>
-    public static void Moments(Index1D n, ArrayView<float> acts, ArrayView<double> moments, RecordBatch b)
+    public static void WindowMoments(Index1D i, ArrayView<float> acts, ArrayView<double> partial, int seqLen, int neurons)
     {
-        int at = n * 5;
-        double count = moments[at], mean = moments[at + 1], m2 = moments[at + 2], m3 = moments[at + 3], m4 = moments[at + 4];
-        long values = (long)b.Windows * b.SeqLen;
-        for (long i = 0; i < values; i++)
+        int w = i / neurons, n = i - w * neurons;
+        long at = (long)w * seqLen * neurons + n;
+        double count = 0, mean = 0, m2 = 0, m3 = 0, m4 = 0;
+        for (int t = 0; t < seqLen; t++)
         {
-            double x = acts[i * b.Neurons + n];
+            double x = acts[at + (long)t * neurons];
             double n1 = count, nn = n1 + 1;
             double delta = x - mean, dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
             mean += dn;
@@ -58,7 +60,37 @@ public static class RecordKernels
             m2 += term1;
             count = nn;
         }
-        moments[at] = count; moments[at + 1] = mean; moments[at + 2] = m2; moments[at + 3] = m3; moments[at + 4] = m4;
+        long o = (long)(int)i * 5;
+        partial[o] = count; partial[o + 1] = mean; partial[o + 2] = m2; partial[o + 3] = m3; partial[o + 4] = m4;
+    }
+
+    /// <summary>
+    /// Moments, step 2 of 2 — thread n merges the batch's per-window moments into neuron n's running moments, in
+    /// window order (Chan et al. / Pébay 2008: with δ = mean_b − mean_a, n = n_a + n_b,
+    /// mean = mean_a + δ·n_b/n, M2 = M2a + M2b + δ²·n_a·n_b/n,
+    /// M3 = M3a + M3b + δ³·n_a·n_b·(n_a − n_b)/n² + 3δ·(n_a·M2b − n_b·M2a)/n,
+    /// M4 = M4a + M4b + δ⁴·n_a·n_b·(n_a² − n_a·n_b + n_b²)/n³ + 6δ²·(n_a²·M2b + n_b²·M2a)/n² + 4δ·(n_a·M3b − n_b·M3a)/n).
+    /// The same formulas as NeuronEngine.Records.Moments.Merge; differs from the CPU's value-by-value sum by rounding only.
+    /// </summary>
+    public static void MergeMoments(Index1D n, ArrayView<double> partial, ArrayView<double> moments, int windows, int neurons)
+    {
+        int at = n * 5;
+        double na = moments[at], ma = moments[at + 1], m2a = moments[at + 2], m3a = moments[at + 3], m4a = moments[at + 4];
+        for (int w = 0; w < windows; w++)
+        {
+            long o = ((long)w * neurons + n) * 5;
+            double nb = partial[o], mb = partial[o + 1], m2b = partial[o + 2], m3b = partial[o + 3], m4b = partial[o + 4];
+            if (nb == 0) continue;
+            if (na == 0) { na = nb; ma = mb; m2a = m2b; m3a = m3b; m4a = m4b; continue; }
+            double nn = na + nb, delta = mb - ma, d2 = delta * delta;
+            m4a = m4a + m4b + d2 * d2 * na * nb * (na * na - na * nb + nb * nb) / (nn * nn * nn)
+                + 6 * d2 * (na * na * m2b + nb * nb * m2a) / (nn * nn) + 4 * delta * (na * m3b - nb * m3a) / nn;
+            m3a = m3a + m3b + d2 * delta * na * nb * (na - nb) / (nn * nn) + 3 * delta * (na * m2b - nb * m2a) / nn;
+            m2a = m2a + m2b + d2 * na * nb / nn;
+            ma += delta * nb / nn;
+            na = nn;
+        }
+        moments[at] = na; moments[at + 1] = ma; moments[at + 2] = m2a; moments[at + 3] = m3a; moments[at + 4] = m4a;
     }
 
     /// <summary>Top-k by window maximum: key = TopKey(max, window); group = neuron.</summary>

@@ -22,8 +22,9 @@ public static class RecordKeyMath
         return (u & 0x80000000u) != 0 ? ~u : u | 0x80000000u;
     }
 
+    /// <summary>−0 counts as +0 (a maximum of −0 ties with one of +0, as numbers do).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong TopKey(float windowMax, uint window) => ((ulong)~OrderedBits(windowMax) << 32) | window;
+    public static ulong TopKey(float windowMax, uint window) => ((ulong)~OrderedBits(windowMax == 0f ? 0f : windowMax) << 32) | window;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong SampleKey(uint hash, uint window) => ((ulong)hash << 32) | window;

@@ -34,7 +34,12 @@ public static class RecordKeys
     public static float FromOrderedBits(uint ordered) =>
         BitConverter.UInt32BitsToSingle((ordered & 0x80000000u) != 0 ? ordered & 0x7FFFFFFFu : ~ordered);
 
-    public static ulong TopKey(float windowMax, uint window) => ((ulong)~OrderedBits(windowMax) << 32) | window;
+    /// <summary>−0 counts as +0 (GELU gives −0 for very negative inputs; a maximum of −0 ties with one of +0, as numbers do).</summary>
+    public static ulong TopKey(float windowMax, uint window)
+    {
+        if (windowMax == 0f) windowMax = 0f;
+        return ((ulong)~OrderedBits(windowMax) << 32) | window;
+    }
 
     /// <summary>The window maximum a top-k key was built from.</summary>
     public static float TopMax(ulong key) => FromOrderedBits(~(uint)(key >> 32));

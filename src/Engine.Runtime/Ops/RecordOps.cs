@@ -9,8 +9,10 @@ public sealed class RecordOps(Accelerator accelerator)
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int> _windowMax =
         accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(RecordKernels.WindowMax);
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<double>, RecordBatch> _moments =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<double>, RecordBatch>(RecordKernels.Moments);
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<double>, int, int> _windowMoments =
+        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<double>, int, int>(RecordKernels.WindowMoments);
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<double>, int, int> _mergeMoments =
+        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<double>, ArrayView<double>, int, int>(RecordKernels.MergeMoments);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch> _top =
         accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectTop);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch> _random =
@@ -22,8 +24,12 @@ public sealed class RecordOps(Accelerator accelerator)
     public void WindowMax(AcceleratorStream s, ArrayView<float> acts, ArrayView<float> maxes, RecordBatch b) =>
         _windowMax(s, b.Windows * b.Neurons, acts, maxes, b.SeqLen, b.Neurons);
 
-    public void Moments(AcceleratorStream s, ArrayView<float> acts, ArrayView<double> moments, RecordBatch b) =>
-        _moments(s, b.Neurons, acts, moments, b);
+    /// <summary>Adds the batch to the running moments: per-window moments (W·N threads), then merged per neuron in window order.</summary>
+    public void Moments(AcceleratorStream s, ArrayView<float> acts, ArrayView<double> partial, ArrayView<double> moments, RecordBatch b)
+    {
+        _windowMoments(s, b.Windows * b.Neurons, acts, partial, b.SeqLen, b.Neurons);
+        _mergeMoments(s, b.Neurons, partial, moments, b.Windows, b.Neurons);
+    }
 
     public void SelectTop(AcceleratorStream s, ArrayView<float> acts, ArrayView<float> maxes, ArrayView<ulong> keys, ArrayView<float> slotActs, RecordBatch b)
     {

@@ -13,7 +13,8 @@ namespace NeuronEngine.Runtime.Records;
 /// update the state in place, on the forward pass's stream, so nothing crosses to the host until
 /// <see cref="Collect"/>. Host activations (<see cref="OnMlpActivations"/>) are uploaded first — used by tests to feed
 /// both collectors identical input. Selections equal the CPU collector's exactly; moments agree to double
-/// rounding (the GPU may contract a·b + c into FMAs), tested to 1e-12 relative on the CPU accelerator.
+/// rounding (per-window moments merged pairwise instead of one value at a time, and the GPU may contract a·b + c
+/// into FMAs), tested to 1e-12 relative on the CPU accelerator.
 /// </summary>
 public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollector
 {
@@ -39,6 +40,7 @@ public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollect
     private readonly RecordOps _ops;
     private readonly Dictionary<int, LayerBuffers> _layers;
     private MemoryBuffer1D<float, Stride1D.Dense>? _maxes, _upload;
+    private MemoryBuffer1D<double, Stride1D.Dense>? _partialMoments;
 
     public IlgpuRecordCollector(Accelerator accelerator, RecordShape shape, IReadOnlyDictionary<int, float[]> boundariesByLayer)
     {
@@ -63,11 +65,16 @@ public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollect
         if (firstWindow < 0 || firstWindow + windows > RecordKeys.MaxWindows)
             throw new ArgumentException($"window index {firstWindow + windows} exceeds the {RecordKeys.MaxWindows} the record keys can hold");
         Ensure(ref _maxes, (long)windows * n);
+        if (_partialMoments is null || _partialMoments.Length < (long)windows * n * NeuronEngine.Records.Moments.Stride)
+        {
+            _partialMoments?.Dispose();
+            _partialMoments = _accelerator.Allocate1D<double>((long)windows * n * NeuronEngine.Records.Moments.Stride);
+        }
         var s = _accelerator.DefaultStream;
         var maxes = _maxes!.View.SubView(0, (long)windows * n);
         RecordBatch Batch(int capacity) => new(windows, seqLen, n, firstWindow, layer, _shape.Seed, capacity);
         _ops.WindowMax(s, activations, maxes, Batch(0));
-        _ops.Moments(s, activations, l.Moments.View, Batch(0));
+        _ops.Moments(s, activations, _partialMoments.View, l.Moments.View, Batch(0));
         _ops.SelectTop(s, activations, maxes, l.TopKeys.View, l.TopActs.View, Batch(_shape.TopK));
         _ops.SelectRandom(s, activations, l.RandomKeys.View, l.RandomActs.View, Batch(_shape.RandomCount));
         _ops.SelectQuantile(s, activations, maxes, l.Boundaries.View, l.QuantileKeys.View, l.QuantileActs.View, Batch(_shape.PerBand));
@@ -150,5 +157,6 @@ public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollect
         foreach (var l in _layers.Values) l.Dispose();
         _maxes?.Dispose();
         _upload?.Dispose();
+        _partialMoments?.Dispose();
     }
 }

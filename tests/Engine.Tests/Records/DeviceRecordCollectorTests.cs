@@ -22,8 +22,8 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
     {
         var shape = new RecordShape(Neurons: 12, SeqLen: 5, TopK: 3, RandomCount: 2, PerBand: 2, Seed: 99);
         var rng = new Random(1);
-        // Quantised values (steps of 0.25, negatives included) so that window maxima tie across windows: the tie rule matters.
-        float Next() => (rng.Next(-8, 9)) * 0.25f;
+        // Quantised values (steps of 0.25, negatives and −0 included) so that window maxima tie across windows: the tie rule matters.
+        float Next() => rng.Next(-8, 9) is var k && k == 0 && rng.Next(2) == 0 ? -0f : k * 0.25f;
         var boundaries = new Dictionary<int, float[]>
         {
             [1] = Enumerable.Range(0, 12).SelectMany(_ => new[] { -0.5f, 0.25f, 1f, 1.75f }).ToArray(),
@@ -78,6 +78,7 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
             if (float.IsNaN(v)) continue;
             uint w = (uint)rng.Next();
             Assert.Equal(RecordKeys.TopKey(v, w), RecordKeyMath.TopKey(v, w));
+            Assert.Equal(RecordKeys.TopKey(-0f, w), RecordKeyMath.TopKey(-0f, w));
             ulong seed = (ulong)rng.NextInt64();
             int neuron = rng.Next(6400);
             Assert.Equal(RecordKeys.Hash(seed, i % 48, neuron, w, RecordKeys.QuantileSalt), RecordKeyMath.Hash(seed, i % 48, neuron, w, RecordKeyMath.QuantileSalt));
@@ -86,7 +87,8 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
 
     [Theory]
     [InlineData(nameof(RecordKernels.WindowMax))]
-    [InlineData(nameof(RecordKernels.Moments))]
+    [InlineData(nameof(RecordKernels.WindowMoments))]
+    [InlineData(nameof(RecordKernels.MergeMoments))]
     [InlineData(nameof(RecordKernels.SelectTop))]
     [InlineData(nameof(RecordKernels.SelectRandom))]
     [InlineData(nameof(RecordKernels.SelectQuantile))]

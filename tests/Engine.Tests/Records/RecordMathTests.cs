@@ -11,7 +11,7 @@ public class RecordMathTests
         float[] values = [float.NegativeInfinity, -3.4e38f, -2f, -1e-30f, -0f, 0f, 1e-45f, 0.5f, 7f, float.PositiveInfinity];
         for (int i = 1; i < values.Length; i++)
             Assert.True(RecordKeys.OrderedBits(values[i - 1]) < RecordKeys.OrderedBits(values[i]), $"{values[i - 1]} vs {values[i]}");
-        foreach (var v in values) Assert.Equal(BitConverter.SingleToUInt32Bits(v), BitConverter.SingleToUInt32Bits(RecordKeys.TopMax(RecordKeys.TopKey(v, 9))));
+        foreach (var v in values) Assert.Equal(v == 0 ? 0u : BitConverter.SingleToUInt32Bits(v), BitConverter.SingleToUInt32Bits(RecordKeys.TopMax(RecordKeys.TopKey(v, 9))));
     }
 
     [Fact]
@@ -20,6 +20,8 @@ public class RecordMathTests
         Assert.True(RecordKeys.TopKey(2f, 100) < RecordKeys.TopKey(1f, 0));
         Assert.True(RecordKeys.TopKey(-1f, 100) < RecordKeys.TopKey(-2f, 0));
         Assert.True(RecordKeys.TopKey(1f, 3) < RecordKeys.TopKey(1f, 4));
+        Assert.True(RecordKeys.TopKey(-0f, 3) < RecordKeys.TopKey(0f, 4)); // −0 and +0 tie: the lower window wins
+        Assert.True(RecordKeys.TopKey(0f, 3) < RecordKeys.TopKey(-0f, 4));
         Assert.True(RecordKeys.TopKey(float.NegativeInfinity, (uint)RecordKeys.MaxWindows) < RecordKeys.Empty);
     }
 
