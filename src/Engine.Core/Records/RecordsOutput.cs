@@ -120,7 +120,12 @@ public static class RecordsOutput
         var m = RecordsManifest.TryLoad(dir) ?? throw new InvalidDataException($"{dir}: no {RecordsManifest.FileName}: not a records directory");
         if (!m.Complete) throw new InvalidDataException($"{RecordsManifest.PathIn(dir)}: the run that wrote it did not finish; rerun it first");
         if (m.Layout != "packed") throw new InvalidDataException($"{dir}: holds --format {m.Layout} records; merge needs --format packed inputs");
-        var states = m.Settings.Layers.Select(l => PackedRecordsFile.Read(Path.Combine(dir, PackedRecordsFile.FileName(l)), m.Settings.Shape)).ToList();
+        var states = m.Settings.Layers.Select(l =>
+        {
+            string path = Path.Combine(dir, PackedRecordsFile.FileName(l));
+            var state = PackedRecordsFile.Read(path, m.Settings.Shape);
+            return state.Layer == l ? state : throw new InvalidDataException($"{path}: holds layer {state.Layer}, expected {l}");
+        }).ToList();
         return (m, states, TokenTableFile.Read(Path.Combine(dir, TokenTableFile.FileName)));
     }
 }

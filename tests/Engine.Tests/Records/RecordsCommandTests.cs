@@ -183,5 +183,20 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
         r = EngineProcess.Run(null, "merge", "--inputs", a, a, "--out", f.Dir["x-out2"]);
         Assert.Equal(CommandRunner.BadInput, r.ExitCode);
         Assert.Contains("overlap", r.StdErr);
+
+        string otherSeed = f.Dir["x-seed"];
+        Assert.Equal(0, EngineCli.Run([.. f.RecordsArgs(otherSeed, "--device", "cpu", "--layers", "0", "--format", "packed", "--max-windows", "6")
+            .Select(x => x == "7" ? "8" : x)])); // --seed 8
+        r = EngineProcess.Run(null, "merge", "--inputs", a, otherSeed, "--out", f.Dir["x-out3"]);
+        Assert.Equal(CommandRunner.BadInput, r.ExitCode);
+        Assert.Contains("different seed (8 vs 7)", r.StdErr);
+
+        // A damaged layer file: one line naming the file.
+        string layerFile = Path.Combine(a, PackedRecordsFile.FileName(0));
+        File.WriteAllBytes(layerFile, File.ReadAllBytes(layerFile)[..1000]);
+        r = EngineProcess.Run(null, "merge", "--inputs", a, "--out", f.Dir["x-out4"]);
+        Assert.Equal(CommandRunner.BadInput, r.ExitCode);
+        Assert.Single(r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("layer-0.safetensors", r.StdErr);
     }
 }
