@@ -82,6 +82,7 @@ public static class RecordsCommand
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
                 CollectorFactory = RecordCollectors.For(dev),
+                PilotSinkFactory = RecordCollectors.PilotFor(dev),
                 CheckpointEveryWindows = r.GetValue(checkpointWindows),
                 DumpDirectory = r.GetValue(dumpOut),
                 ShardSinks = DeviceShardSink.For(dev),

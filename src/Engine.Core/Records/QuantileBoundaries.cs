@@ -36,15 +36,23 @@ public static class QuantileBoundaries
         return result;
     }
 
-    /// <summary>Collects the window maxima of each layer for the pilot windows, in the order they arrive.</summary>
-    public sealed class PilotSink(int neurons) : IMlpActivationSink
+    /// <summary>
+    /// Collects the window maxima [windows, neurons] of each layer for the pilot windows, in the order they arrive.
+    /// Device sinks derive from it and compute the maxima where the activations are (only the maxima cross to the host).
+    /// </summary>
+    public class PilotSink(int neurons) : IMlpActivationSink
     {
         private readonly Dictionary<int, List<float>> _maxes = [];
 
-        public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
+        public int Neurons => neurons;
+
+        public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations) =>
+            AddMaxima(layer, CpuRecordCollector.WindowMaxima(activations, windows, seqLen, neurons));
+
+        protected void AddMaxima(int layer, float[] maxima)
         {
             if (!_maxes.TryGetValue(layer, out var list)) _maxes[layer] = list = [];
-            list.AddRange(CpuRecordCollector.WindowMaxima(activations, windows, seqLen, neurons));
+            list.AddRange(maxima);
         }
 
         public float[] Boundaries(int layer)

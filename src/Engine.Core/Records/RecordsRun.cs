@@ -20,6 +20,9 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     public Func<RecordShape, IReadOnlyDictionary<int, float[]>, IRecordCollector> CollectorFactory { get; init; } =
         (shape, boundaries) => new CpuRecordCollectorAdapter(new CpuRecordCollector(shape, boundaries));
 
+    /// <summary>Builds the pilot pass's window-max sink (the ILGPU one computes the maxima on the device).</summary>
+    public Func<int, QuantileBoundaries.PilotSink> PilotSinkFactory { get; init; } = neurons => new QuantileBoundaries.PilotSink(neurons);
+
     /// <summary>With <see cref="DumpDirectory"/>: also write `engine dump` shards of these settings in the same pass.</summary>
     public DumpSettings? Dump { get; init; }
     public string? DumpDirectory { get; init; }
@@ -119,7 +122,8 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         if (settings.QuantileSamples == 0)
             return settings.Layers.ToDictionary(l => l, _ => new float[neurons * RecordShape.Boundaries]);
         var pilot = QuantileBoundaries.PilotWindows(settings.TotalWindows, settings.PilotWindows);
-        var sink = new QuantileBoundaries.PilotSink(neurons);
+        var sink = PilotSinkFactory(neurons);
+        using var ownedSink = sink as IDisposable;
         var tokens = new int[BatchWindows * settings.SeqLen];
         for (int i = 0; i < pilot.Length;)
         {

@@ -10,4 +10,11 @@ public static class RecordCollectors
         IlgpuForwardDevice ilgpu => (shape, boundaries) => new IlgpuRecordCollector(ilgpu.Accelerator, shape, boundaries),
         _ => (shape, boundaries) => new CpuRecordCollectorAdapter(new CpuRecordCollector(shape, boundaries)),
     };
+
+    /// <summary>The pilot pass's window-max sink: on ILGPU devices the maxima are computed on the device.</summary>
+    public static Func<int, QuantileBoundaries.PilotSink> PilotFor(IForwardDevice device) => device switch
+    {
+        IlgpuForwardDevice ilgpu => neurons => new IlgpuPilotSink(ilgpu.Accelerator, neurons),
+        _ => neurons => new QuantileBoundaries.PilotSink(neurons),
+    };
 }
