@@ -12,6 +12,8 @@ public static class EngineCli
         DumpCommand.Create(),
         BenchCommand.Create(),
         ScoreCommand.Create(),
+        RecordsCommand.Create(),
+        MergeCommand.Create(),
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),

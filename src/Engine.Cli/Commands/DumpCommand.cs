@@ -56,7 +56,11 @@ public static class DumpCommand
                 TotalWindows = windows.Count,
             };
             string dir = r.GetValue(outDir)!;
-            var dumper = new ActivationDumper(dev, windows, settings, dir) { BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows };
+            var dumper = new ActivationDumper(dev, windows, settings, dir)
+            {
+                BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
+                ShardSinks = DeviceShardSink.For(dev),
+            };
             int written = ConsoleProgress.Run("dump", p => dumper.Run(p));
             int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
             Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: " +

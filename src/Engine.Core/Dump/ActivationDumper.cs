@@ -18,6 +18,16 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
 
     public int BatchWindows { get; init; } = device.DefaultBatchWindows;
 
+    /// <summary>How each shard's writer is wrapped for the forward device (background writes; devices may overlap the copies too).</summary>
+    public ShardSinkFactory ShardSinks { get; init; } = OverlappedShardSink.Factory;
+
+    /// <summary>
+    /// A second consumer of every window's neurons, in corpus order (records in the same pass as the dump). On resume
+    /// it is first fed the kept shards, read back from disk — the same values when the dump is f32, the f16-rounded
+    /// ones when it is f16.
+    /// </summary>
+    public IMlpActivationSink? AlsoFeed { get; init; }
+
     public static string ShardFileName(int index) => $"shard-{index:D5}.safetensors";
 
     /// <summary>Writes the missing shards; returns the number of shards this call wrote.</summary>
@@ -31,12 +41,14 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
         int written = 0;
         var tokens = new int[BatchWindows * settings.SeqLen];
         progress?.Report(new(manifest.Shards.Sum(s => (long)s.Windows), total));
+        if (AlsoFeed is not null) FeedKeptShards(manifest);
         for (int shard = manifest.Shards.Count; shard < shardCount; shard++)
         {
             long first = (long)shard * settings.WindowsPerShard;
             int count = (int)Math.Min(settings.WindowsPerShard, total - first);
             string name = ShardFileName(shard);
             using (var writer = new MlpActivationShardWriter(Path.Combine(outDir, name), settings, settings.Model, first, count))
+            using (var sink = ShardSinks(writer, AlsoFeed))
             {
                 for (int done = 0; done < count;)
                 {
@@ -45,11 +57,12 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
                     var batchTokens = tokens.AsSpan(0, batch * settings.SeqLen);
                     windows.CopyWindows(first + done, batch, batchTokens);
                     writer.WriteTokens(first + done, batchTokens);
-                    device.Run(batchTokens, batch, settings.SeqLen, settings.Layers, writer, first + done);
+                    device.Run(batchTokens, batch, settings.SeqLen, settings.Layers, sink, first + done);
                     done += batch;
                     if (written == killAfter && done * 2 >= count) System.Diagnostics.Process.GetCurrentProcess().Kill();
                     progress?.Report(new(first + done, total));
                 }
+                sink.Drain();
                 writer.Commit();
             }
             manifest.Shards.Add(new ShardEntry(name, first, count));
@@ -59,6 +72,17 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
         }
         if (shardCount == 0 || !manifest.Complete) (manifest with { Complete = true }).Save(outDir);
         return written;
+    }
+
+    private void FeedKeptShards(DumpManifest manifest)
+    {
+        foreach (var s in manifest.Shards)
+        {
+            using var shard = Format.SafeTensorsFile.Open(Path.Combine(outDir, s.File));
+            foreach (int layer in settings.Layers)
+                AlsoFeed!.OnMlpActivations(layer, s.FirstWindow, s.Windows, settings.SeqLen,
+                    shard.ReadAsFloat(shard.Get(MlpActivationShardWriter.TensorName(layer))));
+        }
     }
 
     /// <summary>Keeps the complete shards of an earlier run with the same settings; refuses a directory holding another dump.</summary>

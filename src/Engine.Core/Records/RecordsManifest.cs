@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using NeuronEngine.IO;
+
+namespace NeuronEngine.Records;
+
+/// <summary>Everything that determines a records run's content; a rerun or a merge must match it.</summary>
+public sealed record RecordsSettings
+{
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("model_fingerprint")] public required string ModelFingerprint { get; init; }
+    [JsonPropertyName("corpus")] public required string Corpus { get; init; }
+    [JsonPropertyName("corpus_fingerprint")] public required string CorpusFingerprint { get; init; }
+    /// <summary>The device kind: activations (hence records) differ in the last bits between devices.</summary>
+    [JsonPropertyName("device")] public required string Device { get; init; }
+    [JsonPropertyName("neurons_per_layer")] public required int NeuronsPerLayer { get; init; }
+    [JsonPropertyName("layers")] public required int[] Layers { get; init; }
+    [JsonPropertyName("seq_len")] public required int SeqLen { get; init; }
+    [JsonPropertyName("top_k")] public required int TopK { get; init; }
+    [JsonPropertyName("random")] public required int Random { get; init; }
+    [JsonPropertyName("quantile_samples")] public required int QuantileSamples { get; init; }
+    [JsonPropertyName("seed")] public required ulong Seed { get; init; }
+    [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
+    [JsonPropertyName("pilot_windows")] public required int PilotWindows { get; init; }
+
+    public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
+
+    /// <summary>Names the first setting that differs (for resume and merge errors), or null.</summary>
+    public string? FirstDifference(RecordsSettings o)
+    {
+        if (ModelFingerprint != o.ModelFingerprint) return $"model ({Model} vs {o.Model})";
+        if (CorpusFingerprint != o.CorpusFingerprint) return $"corpus ({Corpus} vs {o.Corpus})";
+        if (Device != o.Device) return $"device ({Device} vs {o.Device})";
+        if (!Layers.SequenceEqual(o.Layers)) return "layers";
+        if (SeqLen != o.SeqLen) return $"seq-len ({SeqLen} vs {o.SeqLen})";
+        if (TopK != o.TopK) return $"top-k ({TopK} vs {o.TopK})";
+        if (Random != o.Random) return $"random ({Random} vs {o.Random})";
+        if (QuantileSamples != o.QuantileSamples) return $"quantile-samples ({QuantileSamples} vs {o.QuantileSamples})";
+        if (Seed != o.Seed) return $"seed ({Seed} vs {o.Seed})";
+        if (TotalWindows != o.TotalWindows) return $"window count ({TotalWindows} vs {o.TotalWindows})";
+        if (PilotWindows != o.PilotWindows) return $"pilot windows ({PilotWindows} vs {o.PilotWindows})";
+        if (NeuronsPerLayer != o.NeuronsPerLayer) return "neurons per layer";
+        return null;
+    }
+}
+
+/// <summary>A half-open range of corpus windows [First, End).</summary>
+public sealed record WindowRange([property: JsonPropertyName("first")] long First, [property: JsonPropertyName("end")] long End);
+
+/// <summary>
+/// OUT/records.json: the settings, the format, the windows covered (one range for a run or shard, several after a
+/// merge) and whether the output is complete. Written with complete = false before any output file and with
+/// complete = true after the last one, so a directory whose manifest is not complete is never mistaken for a result.
+/// </summary>
+public sealed record RecordsManifest
+{
+    public const string FileName = "records.json";
+    public const string CurrentFormat = "neuron-engine/records/v1";
+
+    [JsonPropertyName("format")] public string Format { get; init; } = CurrentFormat;
+    /// <summary>"openai" or "packed".</summary>
+    [JsonPropertyName("layout")] public required string Layout { get; init; }
+    [JsonPropertyName("settings")] public required RecordsSettings Settings { get; init; }
+    [JsonPropertyName("windows")] public required List<WindowRange> Windows { get; init; }
+    [JsonPropertyName("complete")] public bool Complete { get; init; }
+
+    public static string PathIn(string dir) => Path.Combine(dir, FileName);
+
+    public static RecordsManifest? TryLoad(string dir)
+    {
+        string path = PathIn(dir);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var m = JsonSerializer.Deserialize<RecordsManifest>(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path}: empty manifest");
+            if (m.Format != CurrentFormat) throw new InvalidDataException($"{path}: format '{m.Format}' is not {CurrentFormat}");
+            return m;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not a valid records manifest ({e.Message})");
+        }
+    }
+
+    public void Save(string dir) =>
+        AtomicFile.WriteAllText(PathIn(dir), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+}
