@@ -31,30 +31,11 @@ public static class DumpCommand
         };
         cmd.SetAction(r =>
         {
-            var storage = TensorDTypes.ParseFloat(r.GetValue(dtype)!);
-            if (storage is not (TensorDType.F32 or TensorDType.F16)) throw new ArgumentException("--dtype must be f32 or f16");
-            if (r.GetValue(perShard) < 1) throw new ArgumentException("--windows-per-shard must be at least 1");
-            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(seed));
-            string corpusPath = ModelSource.ResolveCorpus(r.GetValue(corpus));
-            using var weights = Gpt2Weights.Open(modelPath);
-            var c = weights.Config;
-            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
-            using var windows = CorpusReader.Open(corpusPath, r.GetValue(seqLen), c.NPositions, c.VocabSize, maxWindows: r.GetValue(maxWindows));
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights);
-            var settings = new DumpSettings
-            {
-                Model = modelName,
-                ModelFingerprint = Fingerprint.OfFile(weights.File.Path),
-                Corpus = Path.GetFullPath(corpusPath),
-                CorpusFingerprint = Fingerprint.OfFile(corpusPath),
-                NLayer = c.NLayer,
-                NeuronsPerLayer = c.DMlp,
-                Layers = selected,
-                SeqLen = windows.SeqLen,
-                DType = storage.ToString(),
-                WindowsPerShard = r.GetValue(perShard),
-                TotalWindows = windows.Count,
-            };
+            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(seed), r.GetValue(corpus),
+                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard));
+            var windows = inputs.Windows;
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             string dir = r.GetValue(outDir)!;
             var dumper = new ActivationDumper(dev, windows, settings, dir)
             {
@@ -63,7 +44,7 @@ public static class DumpCommand
             };
             int written = ConsoleProgress.Run("dump", p => dumper.Run(p));
             int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
-            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: " +
+            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name}: " +
                 $"{shards} shard(s) in {dir} ({written} written now, {shards - written} kept from an earlier run)");
             return 0;
         });

@@ -47,20 +47,18 @@ public static class RecordsCommand
             if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
             var shardSpec = ShardSpec.Parse(r.GetValue(shard));
             if (r.GetValue(pilot) < 1) throw new ArgumentException("--pilot-windows must be at least 1");
-            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
-            string corpusPath = ModelSource.ResolveCorpus(r.GetValue(corpus));
-            using var weights = Gpt2Weights.Open(modelPath);
-            var c = weights.Config;
-            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
-            using var windows = CorpusReader.Open(corpusPath, r.GetValue(seqLen), c.NPositions, c.VocabSize, maxWindows: r.GetValue(maxWindows));
+            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
+                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            var (windows, selected) = (inputs.Windows, inputs.Layers);
+            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard));
             var settings = new RecordsSettings
             {
-                Model = modelName,
-                ModelFingerprint = Fingerprint.OfFile(weights.File.Path),
-                Corpus = Path.GetFullPath(corpusPath),
-                CorpusFingerprint = Fingerprint.OfFile(corpusPath),
+                Model = inputs.ModelName,
+                ModelFingerprint = inputs.ModelFingerprint,
+                Corpus = inputs.Corpus,
+                CorpusFingerprint = inputs.CorpusFingerprint,
                 Device = "pending",
-                NeuronsPerLayer = c.DMlp,
+                NeuronsPerLayer = inputs.Config.DMlp,
                 Layers = selected,
                 SeqLen = windows.SeqLen,
                 TopK = r.GetValue(topK),
@@ -71,12 +69,9 @@ public static class RecordsCommand
                 PilotWindows = r.GetValue(pilot),
             };
             settings.Shape.Validate();
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             settings = settings with { Device = dev.Name };
             string dir = r.GetValue(outDir)!;
-            var storage = TensorDTypes.ParseFloat(r.GetValue(dumpDType)!);
-            if (storage is not (TensorDType.F32 or TensorDType.F16)) throw new ArgumentException("--dump-dtype must be f32 or f16");
-            if (r.GetValue(perShard) < 1) throw new ArgumentException("--windows-per-shard must be at least 1");
             if (r.GetValue(checkpointWindows) < 0) throw new ArgumentException("--checkpoint-windows must not be negative");
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
@@ -86,12 +81,7 @@ public static class RecordsCommand
                 CheckpointEveryWindows = r.GetValue(checkpointWindows),
                 DumpDirectory = r.GetValue(dumpOut),
                 ShardSinks = DeviceShardSink.For(dev),
-                Dump = new DumpSettings
-                {
-                    Model = settings.Model, ModelFingerprint = settings.ModelFingerprint, Corpus = settings.Corpus,
-                    CorpusFingerprint = settings.CorpusFingerprint, NLayer = c.NLayer, NeuronsPerLayer = c.DMlp, Layers = selected,
-                    SeqLen = windows.SeqLen, DType = storage.ToString(), WindowsPerShard = r.GetValue(perShard), TotalWindows = windows.Count,
-                },
+                Dump = dump,
             };
             bool ran = ConsoleProgress.Run("records", p => run.Run(p));
             var range = shardSpec.Range(windows.Count);
