@@ -35,12 +35,7 @@ public class ForwardBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
-        _device = DeviceCatalog.Create(Device, _weights);
-        _batch = Device == "cpu" ? 4 : 256;
-        var rng = new Random(0);
-        _tokens = Enumerable.Range(0, _batch * SeqLen).Select(_ => rng.Next(_weights.Config.VocabSize)).ToArray();
-        _layers = Enumerable.Range(0, _weights.Config.NLayer).ToArray();
+        (_weights, _device, _tokens, _layers, _batch) = SyntheticForwardSetup.Open(Device);
         _device.Run(_tokens, _batch, SeqLen, _layers, NullActivationSink.Instance, 0); // compile kernels, upload weights
     }
 

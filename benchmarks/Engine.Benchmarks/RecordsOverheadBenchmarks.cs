@@ -33,12 +33,7 @@ public class RecordsOverheadBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
-        _device = DeviceCatalog.Create(Device, _weights);
-        _batch = Device == "cpu" ? 4 : 256;
-        var rng = new Random(0);
-        _tokens = Enumerable.Range(0, _batch * SeqLen).Select(_ => rng.Next(_weights.Config.VocabSize)).ToArray();
-        _layers = Enumerable.Range(0, _weights.Config.NLayer).ToArray();
+        (_weights, _device, _tokens, _layers, _batch) = SyntheticForwardSetup.Open(Device);
         if (Sink == "records")
         {
             var c = _weights.Config;
