@@ -36,8 +36,8 @@ public static unsafe class CpuMath
 
     /// <summary>
     /// y[M,N] = x[M,K]·W[K,N] + b (W in Conv1D layout [in, out]), optionally followed by GELU. Register-blocked:
-    /// 4 rows × 16 columns of accumulators, parallel over 16-column strips so a strip of W stays in cache while
-    /// all rows stream past it. Each element is one FMA chain over k = 0..K−1, then + b.
+    /// 6 (or 4) rows × 16 columns of accumulators, parallel over 16-column strips; each strip of W is packed
+    /// contiguously and stays in cache while all rows stream past it. Each element is one FMA chain over k = 0..K−1, then + b.
     /// </summary>
     public static void MatMulBias(float* x, float* w, float* bias, float* y, int m, int k, int n, bool gelu)
     {
@@ -45,10 +45,19 @@ public static unsafe class CpuMath
         Parallel.For(0, strips, s =>
         {
             int c0 = s * 16, width = Math.Min(16, n - c0);
+            // Copy the strip W[:, c0..c0+16) into a contiguous [K, 16] buffer: read in place, its rows sit N floats
+            // apart — a multiple of 4 KiB for GPT-2's widths — so they collide in the same cache sets and every
+            // row block would fetch the strip from memory again. Packing changes no arithmetic.
+            float* packed = PackedStrip(k);
+            for (int i = 0; i < k; i++)
+                new ReadOnlySpan<float>(w + (long)i * n + c0, width).CopyTo(new Span<float>(packed + (long)i * 16, width));
             int r = 0;
             if (width == 16 && Vector256.IsHardwareAccelerated)
-                for (; r + 4 <= m; r += 4) Block4x16(x + (long)r * k, w + c0, y + (long)r * n + c0, k, n);
-            for (; r < m; r++) RowStrip(x + (long)r * k, w + c0, y + (long)r * n + c0, k, n, width);
+            {
+                for (; r + 6 <= m; r += 6) Block6x16(x + (long)r * k, packed, 16, y + (long)r * n + c0, k, n);
+                for (; r + 4 <= m; r += 4) Block4x16(x + (long)r * k, packed, 16, y + (long)r * n + c0, k, n);
+            }
+            for (; r < m; r++) RowStrip(x + (long)r * k, packed, 16, y + (long)r * n + c0, k, width);
             for (r = 0; r < m; r++)
             {
                 float* yr = y + (long)r * n + c0;
@@ -61,14 +70,56 @@ public static unsafe class CpuMath
         });
     }
 
-    private static void Block4x16(float* x, float* w, float* y, int k, int n)
+    [ThreadStatic] private static float[]? _packedStrip;
+
+    /// <summary>This thread's strip buffer of at least k·16 floats (pinned, reused across calls).</summary>
+    private static float* PackedStrip(int k)
+    {
+        if (_packedStrip is null || _packedStrip.Length < k * 16)
+            _packedStrip = GC.AllocateUninitializedArray<float>(k * 16, pinned: true);
+        fixed (float* p = _packedStrip) return p;
+    }
+
+    /// <summary>6 rows × 16 columns: 12 accumulators + 2 weight vectors + 1 broadcast fill AVX2's 16 registers.</summary>
+    private static void Block6x16(float* x, float* w, int ws, float* y, int k, int n)
+    {
+        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default,
+                         a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
+        float* x1 = x + k, x2 = x1 + k, x3 = x2 + k, x4 = x3 + k, x5 = x4 + k;
+        for (int i = 0; i < k; i++)
+        {
+            float* wr = w + (long)i * ws;
+            var w0 = Vector256.Load(wr);
+            var w1 = Vector256.Load(wr + 8);
+            var b = Vector256.Create(x[i]);
+            a00 = Vector256.FusedMultiplyAdd(b, w0, a00); a01 = Vector256.FusedMultiplyAdd(b, w1, a01);
+            b = Vector256.Create(x1[i]);
+            a10 = Vector256.FusedMultiplyAdd(b, w0, a10); a11 = Vector256.FusedMultiplyAdd(b, w1, a11);
+            b = Vector256.Create(x2[i]);
+            a20 = Vector256.FusedMultiplyAdd(b, w0, a20); a21 = Vector256.FusedMultiplyAdd(b, w1, a21);
+            b = Vector256.Create(x3[i]);
+            a30 = Vector256.FusedMultiplyAdd(b, w0, a30); a31 = Vector256.FusedMultiplyAdd(b, w1, a31);
+            b = Vector256.Create(x4[i]);
+            a40 = Vector256.FusedMultiplyAdd(b, w0, a40); a41 = Vector256.FusedMultiplyAdd(b, w1, a41);
+            b = Vector256.Create(x5[i]);
+            a50 = Vector256.FusedMultiplyAdd(b, w0, a50); a51 = Vector256.FusedMultiplyAdd(b, w1, a51);
+        }
+        a00.Store(y); a01.Store(y + 8);
+        a10.Store(y + n); a11.Store(y + n + 8);
+        a20.Store(y + 2L * n); a21.Store(y + 2L * n + 8);
+        a30.Store(y + 3L * n); a31.Store(y + 3L * n + 8);
+        a40.Store(y + 4L * n); a41.Store(y + 4L * n + 8);
+        a50.Store(y + 5L * n); a51.Store(y + 5L * n + 8);
+    }
+
+    private static void Block4x16(float* x, float* w, int ws, float* y, int k, int n)
     {
         Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default,
                          a20 = default, a21 = default, a30 = default, a31 = default;
         float* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
         for (int i = 0; i < k; i++)
         {
-            float* wr = w + (long)i * n;
+            float* wr = w + (long)i * ws;
             var w0 = Vector256.Load(wr);
             var w1 = Vector256.Load(wr + 8);
             var b0 = Vector256.Create(x[i]);
@@ -87,14 +138,14 @@ public static unsafe class CpuMath
     }
 
     /// <summary>One row of a strip, scalar FMAs in the same k order as the vector block (bitwise identical).</summary>
-    private static void RowStrip(float* x, float* w, float* y, int k, int n, int width)
+    private static void RowStrip(float* x, float* w, int ws, float* y, int k, int width)
     {
         float* acc = stackalloc float[16];
         for (int j = 0; j < width; j++) acc[j] = 0;
         for (int i = 0; i < k; i++)
         {
             float xi = x[i];
-            float* wr = w + (long)i * n;
+            float* wr = w + (long)i * ws;
             for (int j = 0; j < width; j++) acc[j] = MathF.FusedMultiplyAdd(xi, wr[j], acc[j]);
         }
         for (int j = 0; j < width; j++) y[j] = acc[j];
