@@ -9,7 +9,7 @@ namespace NeuronEngine.Benchmarks;
 /// <summary>
 /// <see cref="ScoringBenchmarks"/>' batch (307,200 neurons × 10 sequences × 64 tokens, 1.6 GB of floats) scored by
 /// <see cref="IlgpuBatchScorer"/> on the first CUDA device, upload and download included in every call.
-/// Without a CUDA device the setup says so and the benchmark does nothing (it measures an empty call).
+/// Without a CUDA device the class lists no cases (nothing is timed).
 /// Before measuring, the first 4096 neurons are checked against <see cref="CpuBatchScorer"/> (1e-6 absolute).
 /// Run: dotnet run -c Release --project benchmarks/Engine.Benchmarks -- --filter '*IlgpuScoreAllNeurons*'
 /// </summary>
@@ -17,6 +17,10 @@ namespace NeuronEngine.Benchmarks;
 public class IlgpuScoringBenchmarks
 {
     private const int CheckedNeurons = 4096;
+
+    public static IEnumerable<string> Devices() => ForwardBenchmarks.Devices().Where(d => d == "cuda");
+
+    [ParamsSource(nameof(Devices))] public string Device { get; set; } = "cuda";
 
     private Context? _context;
     private Accelerator? _accelerator;
@@ -26,13 +30,8 @@ public class IlgpuScoringBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var cuda = IlgpuContexts.TryCreateCuda();
-        if (cuda is null)
-        {
-            Console.WriteLine("// IlgpuScoreAllNeurons: no CUDA device here; skipped (the benchmark is an empty call).");
-            return;
-        }
-        var (context, accelerator) = cuda.Value;
+        var (context, accelerator) = IlgpuContexts.TryCreateCuda()
+            ?? throw new InvalidOperationException("IlgpuScoreAllNeurons needs a CUDA device");
         (_context, _accelerator) = (context, accelerator);
         Console.WriteLine($"// IlgpuScoreAllNeurons on {accelerator.Name}");
         _scorer = new IlgpuBatchScorer(accelerator);
@@ -41,7 +40,7 @@ public class IlgpuScoringBenchmarks
     }
 
     [Benchmark]
-    public ScoreTriple[] IlgpuScoreAllNeurons() => _scorer is null ? [] : _scorer.Score(_batch!);
+    public ScoreTriple[] IlgpuScoreAllNeurons() => _scorer!.Score(_batch!);
 
     [GlobalCleanup]
     public void Cleanup()
