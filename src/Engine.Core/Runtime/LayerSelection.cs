@@ -1,26 +1,38 @@
+using System.Globalization;
+
 namespace NeuronEngine.Runtime;
 
-/// <summary>Parses `--layers`: "all", or a comma list of indices and inclusive ranges ("0,3,5-7").</summary>
+/// <summary>Parses `--layers` (and other index options): "all", or a comma list of indices and inclusive ranges ("0,3,5-7").</summary>
 public static class LayerSelection
 {
     public static int[] Parse(string spec, int layerCount)
     {
-        if (string.IsNullOrWhiteSpace(spec) || spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase))
-            return Enumerable.Range(0, layerCount).ToArray();
-        var layers = new SortedSet<int>();
+        var layers = ParseIndexSet(spec, "--layers", "a layer index");
+        if (layers is null) return Enumerable.Range(0, layerCount).ToArray();
+        if (layers.Max >= layerCount)
+            throw new ArgumentException($"--layers: '{layers.Max}' is outside the model's layers 0-{layerCount - 1}");
+        return layers.ToArray();
+    }
+
+    /// <summary>
+    /// "all" (or nothing) → null; otherwise the set of indices and inclusive ranges ("0,3,5-7"). Errors name
+    /// <paramref name="option"/> and say what an item should be (<paramref name="item"/>, e.g. "an index").
+    /// </summary>
+    public static SortedSet<int>? ParseIndexSet(string? spec, string option, string item = "an index")
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
+        var set = new SortedSet<int>();
         foreach (var raw in spec.Split(','))
         {
             var part = raw.Trim();
             var bounds = part.Split('-');
-            if (bounds.Length is < 1 or > 2 || !bounds.All(b => int.TryParse(b, out _)))
-                throw new ArgumentException($"--layers: '{part}' is not a layer index or range (expected e.g. all, 0,3,5-7)");
-            int lo = int.Parse(bounds[0]), hi = int.Parse(bounds[^1]);
-            if (lo > hi) throw new ArgumentException($"--layers: range '{part}' runs backwards");
-            if (lo < 0 || hi >= layerCount)
-                throw new ArgumentException($"--layers: '{part}' is outside the model's layers 0-{layerCount - 1}");
-            for (int l = lo; l <= hi; l++) layers.Add(l);
+            if (bounds.Length is < 1 or > 2 || !bounds.All(b => int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                throw new ArgumentException($"{option}: '{part}' is not {item} or range (expected e.g. all, 0,3,5-7)");
+            int lo = int.Parse(bounds[0], CultureInfo.InvariantCulture), hi = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
+            if (lo > hi) throw new ArgumentException($"{option}: range '{part}' runs backwards");
+            for (int i = lo; i <= hi; i++) set.Add(i);
         }
-        return layers.ToArray();
+        return set;
     }
 
     /// <summary>The compact form written to manifests and metadata: "0-2,5".</summary>
