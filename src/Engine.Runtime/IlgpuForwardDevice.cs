@@ -47,16 +47,10 @@ public sealed class IlgpuForwardDevice : IForwardDevice
         _weights = new DeviceWeights(accelerator, weights, _elementwise);
     }
 
-    public string Describe() => $"{Name}: {_accelerator.Name} ({_accelerator.AcceleratorType}, {_accelerator.MemorySize / (1 << 20):N0} MiB)";
-
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow)
     {
         int m = windows * seqLen, d = _c.NEmbd, last = layers.Count == 0 ? -1 : layers.Max();
-        if (tokens.Length != m) throw new ArgumentException($"expected {m} token ids, got {tokens.Length}");
-        if (seqLen > _c.NPositions) throw new ArgumentException($"window length {seqLen} exceeds n_positions {_c.NPositions}");
-        if (last >= _c.NLayer) throw new ArgumentException($"layer {last} does not exist (the model has {_c.NLayer})");
-        for (int i = 0; i < tokens.Length; i++)
-            if ((uint)tokens[i] >= (uint)_c.VocabSize) throw new ArgumentException($"token id {tokens[i]} at position {i} is outside the vocabulary ({_c.VocabSize})");
+        _c.ValidateBatch(tokens, windows, seqLen, last);
         EnsureCapacity(m);
         var s = _accelerator.DefaultStream;
         _tokens!.View.SubView(0, m).AsContiguous().CopyFromCPU(tokens);

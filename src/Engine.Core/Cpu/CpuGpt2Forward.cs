@@ -21,7 +21,6 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
         IMlpActivationSink sink, long firstWindow = 0)
     {
         int last = layers.Count == 0 ? -1 : layers.Max();
-        if (last >= _c.NLayer) throw new ArgumentException($"layer {last} does not exist (the model has {_c.NLayer})");
         RunLayers(tokens, windows, seqLen, last, (layer, h) =>
         {
             if (layers.Contains(layer)) sink.OnMlpActivations(layer, firstWindow, windows, seqLen, h);
@@ -53,8 +52,7 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
     private void RunLayers(ReadOnlySpan<int> tokens, int windows, int seqLen, int last, LayerCallback? onNeurons, bool fullLastLayer = false)
     {
         int m = windows * seqLen, d = _c.NEmbd;
-        if (tokens.Length != m) throw new ArgumentException($"expected {m} token ids, got {tokens.Length}");
-        if (seqLen > _c.NPositions) throw new ArgumentException($"window length {seqLen} exceeds n_positions {_c.NPositions}");
+        _c.ValidateBatch(tokens, windows, seqLen, last);
         Ensure(ref _x, m * d); Ensure(ref _ln, m * d); Ensure(ref _qkv, m * 3 * d);
         Ensure(ref _att, m * d); Ensure(ref _proj, m * d); Ensure(ref _h, m * 4 * d);
         fixed (float* x = _x, ln = _ln, qkv = _qkv, att = _att, proj = _proj, h = _h)
@@ -87,9 +85,7 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
         float* wte = W("wte.weight"), wpe = W("wpe.weight");
         for (int i = 0; i < tokens.Length; i++)
         {
-            int id = tokens[i];
-            if ((uint)id >= (uint)_c.VocabSize) throw new ArgumentException($"token id {id} at position {i} is outside the vocabulary ({_c.VocabSize})");
-            float* row = x + (long)i * d, te = wte + (long)id * d, pe = wpe + (long)(i % seqLen) * d;
+            float* row = x + (long)i * d, te = wte + (long)tokens[i] * d, pe = wpe + (long)(i % seqLen) * d;
             for (int j = 0; j < d; j++) row[j] = te[j] + pe[j];
         }
     }

@@ -48,6 +48,21 @@ public sealed record Gpt2Config(int NLayer, int NHead, int NEmbd, int NPositions
     public double FlopsPerToken(int lastLayer, int seqLen) =>
         Enumerable.Range(0, lastLayer + 1).Sum(l => LayerFlopsPerToken(seqLen, includeMlpProjection: l < lastLayer));
 
+    /// <summary>
+    /// Checks one forward batch against the model, as every device must before computing: windows·seqLen ids, a
+    /// window no longer than n_positions, ids inside the vocabulary, and a last layer that exists.
+    /// </summary>
+    public void ValidateBatch(ReadOnlySpan<int> tokens, int windows, int seqLen, int lastLayer)
+    {
+        long m = (long)windows * seqLen;
+        if (tokens.Length != m) throw new ArgumentException($"expected {m} token ids, got {tokens.Length}");
+        if (seqLen > NPositions) throw new ArgumentException($"window length {seqLen} exceeds n_positions {NPositions}");
+        if (lastLayer >= NLayer) throw new ArgumentException($"layer {lastLayer} does not exist (the model has {NLayer})");
+        for (int i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)VocabSize)
+                throw new ArgumentException($"token id {tokens[i]} at position {i} is outside the vocabulary ({VocabSize})");
+    }
+
     public void Validate(string source)
     {
         if (NLayer < 1 || NHead < 1 || NEmbd < 1 || NPositions < 1 || VocabSize < 1)
