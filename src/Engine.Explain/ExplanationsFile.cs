@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -14,8 +13,7 @@ public static class ExplanationsFile
         new JsonSerializerOptions(ExplainJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
             .GetTypeInfo(typeof(NeuronExplanations));
 
-    public static string PathFor(string directory, int layer, int neuron) =>
-        Path.Combine(directory, layer.ToString(CultureInfo.InvariantCulture), neuron.ToString(CultureInfo.InvariantCulture) + ".json");
+    public static string PathFor(string directory, int layer, int neuron) => NeuronFileLayout.PathFor(directory, layer, neuron, ".json");
 
     public static void Write(string path, NeuronExplanations explanations) =>
         AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(explanations, TypeInfo) + "\n"));

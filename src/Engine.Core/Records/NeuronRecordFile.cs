@@ -25,8 +25,7 @@ public static class NeuronRecordFile
         }.GetTypeInfo(typeof(NeuronRecord));
 
     /// <summary>OpenAI's layout: DIR/{layer}/{neuron}.json.</summary>
-    public static string PathFor(string directory, int layer, int neuron) =>
-        Path.Combine(directory, layer.ToString(CultureInfo.InvariantCulture), neuron.ToString(CultureInfo.InvariantCulture) + ".json");
+    public static string PathFor(string directory, int layer, int neuron) => NeuronFileLayout.PathFor(directory, layer, neuron, ".json");
 
     public static string Serialize(NeuronRecord record) => JsonSerializer.Serialize(record, TypeInfo);
 

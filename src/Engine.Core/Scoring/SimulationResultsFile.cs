@@ -31,9 +31,7 @@ public static class SimulationResultsFile
         }.GetTypeInfo(typeof(NeuronSimulationResults));
 
     /// <summary>OpenAI's layout: DIR/{layer}/{neuron}.jsonl.</summary>
-    public static string PathFor(string directory, int layer, int neuron) =>
-        Path.Combine(directory, layer.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            neuron.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".jsonl");
+    public static string PathFor(string directory, int layer, int neuron) => NeuronFileLayout.PathFor(directory, layer, neuron, ".jsonl");
 
     /// <summary>Compact one-line JSON, "dataclass_name" first in every object, NaN as null.</summary>
     public static string Serialize(NeuronSimulationResults results) =>
