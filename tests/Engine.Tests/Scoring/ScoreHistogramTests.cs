@@ -1,14 +1,16 @@
 using NeuronEngine.Scoring;
 using Xunit;
+using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Scoring;
 
 public sealed class ScoreHistogramTests : IDisposable
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    private readonly string _dir = SimulationResultsFixtures.NewTempDirectory();
+    private readonly TempDir _temp = new();
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void WritesAPngFile()

@@ -1,16 +1,18 @@
 using System.Text.Json;
 using NeuronEngine.Scoring;
 using Xunit;
+using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Scoring;
 
 public sealed class ScoreRunnerTests : IDisposable
 {
-    private readonly string _root = SimulationResultsFixtures.NewTempDirectory();
+    private readonly TempDir _temp = new();
+    private string _root => _temp.Path;
     private string InputDir => Path.Combine(_root, "in");
     private string OutputDir => Path.Combine(_root, "out");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void WrongStoredScoresAreRecomputedInScoresJsonlAndRescoredFiles()

@@ -1,14 +1,16 @@
 using System.Text.Json;
 using NeuronEngine.Scoring;
 using Xunit;
+using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Scoring;
 
 public sealed class SimulationResultsFileTests : IDisposable
 {
-    private readonly string _dir = SimulationResultsFixtures.NewTempDirectory();
+    private readonly TempDir _temp = new();
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void ReadsOpenAiStyleLine()

@@ -57,11 +57,4 @@ internal static class SimulationResultsFixtures
     public static NeuronSimulationResults HandCheckable(int layer, int neuron, double? storedScore = 0.999) =>
         Neuron(layer, neuron, " hand-checkable", [Sequence([0, 0.5, 2], [0, 1, 9]), Sequence([0.1, 0, 0], [0, 0, 0])],
             storedScore);
-
-    public static string NewTempDirectory()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "engine-score-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
 }
