@@ -83,11 +83,16 @@ public class PromptGoldenTests
     private static string Render(IReadOnlyList<LlmMessage> messages) =>
         string.Concat(messages.Select(m => $"=== {m.Role.ToString().ToLowerInvariant()} ===\n{m.Text}\n"));
 
+    /// <summary>
+    /// Compares with the golden file copied beside the test assembly (Explain/golden/, so the tests also run from the
+    /// GPU bundle, where there is no source tree). UPDATE_GOLDEN=1 rewrites the source copy (a developer machine).
+    /// </summary>
     private static void Golden(string name, string actual, [CallerFilePath] string source = "")
     {
-        string path = Path.Combine(Path.GetDirectoryName(source)!, "golden", name);
-        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1") File.WriteAllText(path, actual);
-        Assert.True(File.Exists(path), $"{path} is missing; run with UPDATE_GOLDEN=1 to create it");
+        if (Environment.GetEnvironmentVariable("UPDATE_GOLDEN") == "1")
+            File.WriteAllText(Path.Combine(Path.GetDirectoryName(source)!, "golden", name), actual);
+        string path = Path.Combine(AppContext.BaseDirectory, "Explain", "golden", name);
+        Assert.True(File.Exists(path), $"{path} is missing; run with UPDATE_GOLDEN=1 to create it, then rebuild");
         Assert.Equal(File.ReadAllText(path), actual);
     }
 }

@@ -4,7 +4,6 @@ using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime.Ops;
 using NeuronEngine.Tests.Support;
-using Xunit.Abstractions;
 
 namespace NeuronEngine.Tests.Kernels;
 

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NeuronEngine.Tests.Support;
 
 /// <summary>Whether this machine has a CUDA device; probed once per test run.</summary>
@@ -11,14 +13,15 @@ internal static class CudaAvailability
         return true;
     });
 
-    public const string SkipReason = "no CUDA device on this machine (run scripts/gpu-check.sh on a GPU box)";
+    public const string SkipReason = "no CUDA device on this machine (see README: running on a GPU box)";
     public static bool IsPresent => Present.Value;
 }
 
 /// <summary>A fact that runs only where a CUDA device exists and is reported as skipped elsewhere (never a vacuous pass).</summary>
 public sealed class CudaFactAttribute : FactAttribute
 {
-    public CudaFactAttribute()
+    public CudaFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
     {
         if (!CudaAvailability.IsPresent) Skip = CudaAvailability.SkipReason;
     }
@@ -27,7 +30,8 @@ public sealed class CudaFactAttribute : FactAttribute
 /// <summary>The theory form of <see cref="CudaFactAttribute"/>.</summary>
 public sealed class CudaTheoryAttribute : TheoryAttribute
 {
-    public CudaTheoryAttribute()
+    public CudaTheoryAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
     {
         if (!CudaAvailability.IsPresent) Skip = CudaAvailability.SkipReason;
     }

@@ -2,14 +2,19 @@ using System.Diagnostics;
 
 namespace NeuronEngine.Tests.Support;
 
-/// <summary>Runs the built `engine` as a separate process (for kills and exit codes), with its own cache dir.</summary>
+/// <summary>
+/// Runs the built `engine` as a separate process (for kills and exit codes), with its own cache dir. It starts the
+/// `engine` apphost beside the test assembly rather than `dotnet engine.dll`: in the self-contained GPU bundle there
+/// is no `dotnet` to start, and the apphost finds the runtime in both layouts.
+/// </summary>
 public static class EngineProcess
 {
+    public static string AppHost { get; } = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "engine.exe" : "engine");
+
     public static (int ExitCode, string StdOut, string StdErr) Run(IDictionary<string, string>? environment, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "engine.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
+        if (!File.Exists(AppHost)) throw new FileNotFoundException($"the engine executable is not beside the tests: {AppHost}");
+        var psi = new ProcessStartInfo(AppHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
