@@ -30,7 +30,7 @@ public static class DeviceCatalog
             case "cuda":
             {
                 var (context, accelerator) = IlgpuContexts.TryCreateCuda()
-                    ?? throw new NotSupportedException("--device cuda: no CUDA device found (is an NVIDIA driver with libcuda.so installed?)");
+                    ?? throw new NotSupportedException($"--device cuda: no CUDA device found: {CudaDriverProbe.Explain(IlgpuContexts.LastFailure)}");
                 return new IlgpuForwardDevice(name, context, accelerator, weights);
             }
             case "opencl":
@@ -68,7 +68,7 @@ public static class DeviceCatalog
         {
             lines.Add($"(ILGPU could not enumerate devices: {e.Message})");
         }
-        if (!lines.Any(l => l.StartsWith("cuda"))) lines.Add("cuda       none found");
+        if (!lines.Any(l => l.StartsWith("cuda"))) lines.Add($"cuda       none found: {CudaDriverProbe.Explain()}");
         if (!lines.Any(l => l.StartsWith("opencl"))) lines.Add("opencl     none found (needs OpenCL C 2.0+)");
         lines.Add($"cpu        managed forward pass, {Environment.ProcessorCount} threads");
         return lines;

@@ -59,6 +59,12 @@ public static class IlgpuContexts
     public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL() =>
         TryCreateFirst(b => b.OpenCL(), AcceleratorType.OpenCL);
 
+    /// <summary>
+    /// What made the last TryCreateCuda/TryCreateOpenCL return null when it was an exception (ILGPU's enumeration
+    /// itself swallows its own; <see cref="CudaDriverProbe"/> digs those out).
+    /// </summary>
+    public static string? LastFailure { get; private set; }
+
     private static (Context Context, Accelerator Accelerator)? TryCreateFirst(
         Func<Context.Builder, Context.Builder> backend, AcceleratorType type)
     {
@@ -72,6 +78,7 @@ public static class IlgpuContexts
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
         {
+            LastFailure = $"{e.GetType().Name}: {(e.InnerException ?? e).Message}";
             return null;
         }
     }

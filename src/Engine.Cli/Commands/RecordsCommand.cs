@@ -89,6 +89,13 @@ public static class RecordsCommand
             Console.Error.WriteLine(ran
                 ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: --format {layout} in {dir}"
                 : $"records: {dir} already holds these complete records; nothing to do");
+            if (ran)
+            {
+                var t = run.Timings;
+                double rate = t.PassWindows * windows.SeqLen / Math.Max(t.Pass.TotalSeconds, 1e-9);
+                Console.Error.WriteLine($"records: time: pilot {t.Pilot.TotalSeconds:F2} s ({t.PilotWindows} windows), " +
+                    $"pass {t.Pass.TotalSeconds:F2} s ({t.PassWindows} windows, {rate:F0} tokens/s), write {t.Write.TotalSeconds:F2} s");
+            }
             return 0;
         });
         return cmd;

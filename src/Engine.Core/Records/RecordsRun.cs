@@ -39,6 +39,9 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     /// <summary>The window a checkpoint let this run resume from (null when it started afresh).</summary>
     public long? ResumedFrom { get; private set; }
 
+    /// <summary>Where the time went, for throughput figures (pilot pass, main pass, writing the records).</summary>
+    public RecordsTimings Timings { get; private set; } = new(TimeSpan.Zero, 0, TimeSpan.Zero, 0, TimeSpan.Zero);
+
     /// <summary>Runs unless the directory already holds this result; returns false when there was nothing to do.</summary>
     public bool Run(IProgress<RunProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -58,7 +61,10 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         if (checkpoint is null) RecordsCheckpoint.Remove(outDir);
         long pilot = settings.QuantileSamples > 0 && checkpoint is null ? Math.Min(settings.TotalWindows, settings.PilotWindows) : 0;
         long total = pilot + (range.End - range.First);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var boundaries = checkpoint is { } c ? c.States.ToDictionary(s => s.Layer, s => s.Boundaries) : PilotBoundaries(progress, total, cancel);
+        Timings = Timings with { Pilot = clock.Elapsed, PilotWindows = pilot };
+        clock.Restart();
 
         using var collector = CollectorFactory(shape, boundaries);
         if (checkpoint is { } restored)
@@ -76,6 +82,7 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
                 AlsoFeed = collector,
             };
             dumper.Run(progress is null ? null : new InlineProgress(p => progress.Report(new(pilot + p.Done, total))), cancel);
+            Timings = Timings with { Pass = clock.Elapsed, PassWindows = range.End - range.First };
             return Finish(collector, manifest);
         }
         var tokens = new int[BatchWindows * settings.SeqLen];
@@ -102,17 +109,20 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
                 sinceCheckpoint.Restart();
             }
         }
+        Timings = Timings with { Pass = clock.Elapsed, PassWindows = range.End - (ResumedFrom ?? range.First) };
         return Finish(collector, manifest);
     }
 
     private bool Finish(IRecordCollector collector, RecordsManifest manifest)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var states = collector.Collect();
         var table = new Dictionary<long, int[]>();
         foreach (long window in states.SelectMany(OpenAiRecords.Windows))
             if (!table.ContainsKey(window)) table[window] = windows.Window(window);
         RecordsOutput.Write(outDir, manifest, states, table);
         RecordsCheckpoint.Remove(outDir);
+        Timings = Timings with { Write = clock.Elapsed };
         return true;
     }
 
@@ -138,3 +148,9 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     }
 }
 
+/// <summary>
+/// Wall time of a records run's stages: the pilot pass over <paramref name="PilotWindows"/> windows, the main pass
+/// over <paramref name="PassWindows"/> windows (forward + collection, this invocation only), and collecting and
+/// writing the records.
+/// </summary>
+public sealed record RecordsTimings(TimeSpan Pilot, long PilotWindows, TimeSpan Pass, long PassWindows, TimeSpan Write);

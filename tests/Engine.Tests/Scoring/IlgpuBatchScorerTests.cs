@@ -210,7 +210,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
     }
 
     /// <summary>Compares every score with the CPU scorer; returns how many correlations are defined.</summary>
-    private static int AssertMatchesCpu(ScoringBatch batch, ScoreTriple[] actual)
+    internal static int AssertMatchesCpu(ScoringBatch batch, ScoreTriple[] actual)
     {
         var expected = new CpuBatchScorer().Score(batch);
         Assert.Equal(expected.Length, actual.Length);

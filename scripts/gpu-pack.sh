@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the GPU bundle here, for a GPU box that has a driver, CUDA and Python but no .NET and no network.
+#
+#   scripts/gpu-pack.sh            → out/gpu/engine-gpu-bundle.tar.xz + out/gpu/gpu-run.sh (≤ 45 MiB together)
+#
+# `engine`, the test executable (xunit v3) and the benchmarks are published self-contained for linux-x64 into one
+# folder, so they share one runtime (no trimming and no AOT: ILGPU breaks under both). Binaries that no *.deps.json
+# refers to are pruned. The scripts the box runs (gpu-run.sh, ptx-report.sh, the PyTorch anchor) go inside. Before
+# it says "ready", the unpacked bundle is smoke-tested with no `dotnet` reachable (in a mount namespace that hides
+# the SDK where this machine allows one; otherwise with a PATH that has none).
+#
+# Carry out/gpu to the box and run `bash out/gpu/gpu-run.sh` there (README: "Running on a GPU box").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${PACK_OUT:-$root/out/gpu}
+stage=$(mktemp -d "${TMPDIR:-/tmp}/engine-pack.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+bundle=$stage/bundle
+start=$SECONDS
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+command -v dotnet >/dev/null || { echo "gpu-pack: the .NET SDK is needed here (dotnet not on PATH)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "gpu-pack: python3 is needed here (to prune the bundle)" >&2; exit 1; }
+
+echo "gpu-pack: publishing engine, tests and benchmarks (self-contained linux-x64) …"
+for project in src/Engine.Cli/Engine.Cli.csproj tests/Engine.Tests/Engine.Tests.csproj benchmarks/Engine.Benchmarks/Engine.Benchmarks.csproj; do
+  # English only (no satellite folders); the projects' own settings otherwise.
+  dotnet publish "$project" -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=false \
+    -p:SatelliteResourceLanguages=en -o "$bundle" -v quiet -nologo > "$stage/publish.log" 2>&1 \
+    || { tail -40 "$stage/publish.log" >&2; echo "gpu-pack: dotnet publish $project failed" >&2; exit 1; }
+done
+python3 scripts/lib/prune-bundle.py "$bundle" | tail -1
+
+# What the box runs besides the binaries: the run script and its helpers, the PyTorch anchor, the sample text.
+mkdir -p "$bundle/scripts/lib" "$bundle/anchors"
+cp scripts/gpu-run.sh scripts/ptx-report.sh "$bundle/scripts/"
+cp scripts/lib/*.py "$bundle/scripts/lib/"
+cp benchmarks/anchors/*.py "$bundle/anchors/"
+git rev-parse HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
+git status --porcelain 2>/dev/null | grep -q . && echo "dirty" >> "$bundle/COMMIT"
+echo "gpu-pack: bundle is $(du -sh "$bundle" | cut -f1) unpacked"
+
+echo "gpu-pack: compressing (xz -9) …"
+mkdir -p "$out"
+archive=$out/engine-gpu-bundle.tar.xz
+tar -C "$stage" -cf - bundle | xz -9 -T0 > "$archive.tmp"
+mv "$archive.tmp" "$archive"
+cp scripts/gpu-run.sh "$out/gpu-run.sh"
+size=$(stat -c %s "$archive")
+limit=$((45 * 1024 * 1024))
+(( size <= limit )) || { echo "gpu-pack: the archive is $((size >> 20)) MiB, over the 45 MiB limit" >&2; exit 1; }
+
+echo "gpu-pack: smoke test of the unpacked archive with no dotnet …"
+check=$stage/check
+mkdir -p "$check/home"
+tar -C "$check" -xJf "$archive"
+smoke='set -e
+cd "$1/bundle"
+if command -v dotnet >/dev/null 2>&1; then echo "dotnet is still reachable: $(command -v dotnet)" >&2; exit 1; fi
+./engine --help > /dev/null
+./engine info --preset gpt2 2>/dev/null | grep -q "^devices:"
+./Engine.Tests -list classes -noLogo | grep -q GemmKernelTests
+./Engine.Tests -class "*PromptGoldenTests" -noLogo -noColor > "$1/tests.txt" 2>&1 || { cat "$1/tests.txt" >&2; exit 1; }
+./Engine.Benchmarks --list flat | grep -q GemmBenchmarks'
+hidden=""
+for d in /usr/share/dotnet /usr/lib/dotnet "$HOME/.dotnet"; do [ -d "$d" ] && hidden="$hidden $d"; done
+# A mount namespace with the SDK folders covered proves the bundle needs no installed runtime. Where unshare is not
+# allowed (not root), a PATH holding only the few tools the smoke test uses is the next best check.
+if [ -n "$hidden" ] && unshare -m true 2>/dev/null; then
+  unshare -m bash -c 'for d in '"$hidden"'; do mount -t tmpfs tmpfs "$d"; done; exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$1/home" ENGINE_CACHE="$2" bash -c "$3" smoke "$1"' \
+    _ "$check" "${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" "$smoke"
+else
+  mkdir -p "$check/bin"
+  for tool in bash grep cat; do ln -s "$(command -v $tool)" "$check/bin/$tool"; done
+  env -i PATH="$check/bin" HOME="$check/home" ENGINE_CACHE="${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" "$check/bin/bash" -c "$smoke" smoke "$check"
+fi
+echo "gpu-pack: ready in $((SECONDS - start)) s: $archive ($((size >> 20)) MiB) and $out/gpu-run.sh"
+echo "gpu-pack: on the box: bash out/gpu/gpu-run.sh   (OUT=… for results; STEPS=…; see the script's header)"
