@@ -6,8 +6,7 @@
 # `engine`, the test executable (xunit v3) and the benchmarks are published self-contained for linux-x64 into one
 # folder, so they share one runtime (no trimming and no AOT: ILGPU breaks under both). Binaries that no *.deps.json
 # refers to are pruned. The scripts the box runs (gpu-run.sh, ptx-report.sh, the PyTorch anchor) go inside. Before
-# it says "ready", the unpacked bundle is smoke-tested with no `dotnet` reachable (in a mount namespace that hides
-# the SDK where this machine allows one; otherwise with a PATH that has none).
+# it says "ready", the unpacked bundle is smoke-tested with no `dotnet` reachable (scripts/lib/without-dotnet.sh).
 #
 # Carry out/gpu to the box and run `bash out/gpu/gpu-run.sh` there (README: "Running on a GPU box").
 set -euo pipefail
@@ -54,25 +53,14 @@ echo "gpu-pack: smoke test of the unpacked archive with no dotnet …"
 check=$stage/check
 mkdir -p "$check/home"
 tar -C "$check" -xJf "$archive"
+# The smoke test: the apphosts start, the tests find their data beside the test assembly, BenchmarkDotNet lists.
 smoke='set -e
 cd "$1/bundle"
-if command -v dotnet >/dev/null 2>&1; then echo "dotnet is still reachable: $(command -v dotnet)" >&2; exit 1; fi
 ./engine --help > /dev/null
 ./engine info --preset gpt2 2>/dev/null | grep -q "^devices:"
 ./Engine.Tests -list classes -noLogo | grep -q GemmKernelTests
 ./Engine.Tests -class "*PromptGoldenTests" -noLogo -noColor > "$1/tests.txt" 2>&1 || { cat "$1/tests.txt" >&2; exit 1; }
 ./Engine.Benchmarks --list flat | grep -q GemmBenchmarks'
-hidden=""
-for d in /usr/share/dotnet /usr/lib/dotnet "$HOME/.dotnet"; do [ -d "$d" ] && hidden="$hidden $d"; done
-# A mount namespace with the SDK folders covered proves the bundle needs no installed runtime. Where unshare is not
-# allowed (not root), a PATH holding only the few tools the smoke test uses is the next best check.
-if [ -n "$hidden" ] && unshare -m true 2>/dev/null; then
-  unshare -m bash -c 'for d in '"$hidden"'; do mount -t tmpfs tmpfs "$d"; done; exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$1/home" ENGINE_CACHE="$2" bash -c "$3" smoke "$1"' \
-    _ "$check" "${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" "$smoke"
-else
-  mkdir -p "$check/bin"
-  for tool in bash grep cat; do ln -s "$(command -v $tool)" "$check/bin/$tool"; done
-  env -i PATH="$check/bin" HOME="$check/home" ENGINE_CACHE="${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" "$check/bin/bash" -c "$smoke" smoke "$check"
-fi
+ENGINE_CACHE="${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" HOME="$check/home" scripts/lib/without-dotnet.sh bash -c "$smoke" smoke "$check"
 echo "gpu-pack: ready in $((SECONDS - start)) s: $archive ($((size >> 20)) MiB) and $out/gpu-run.sh"
 echo "gpu-pack: on the box: bash out/gpu/gpu-run.sh   (OUT=… for results; STEPS=…; see the script's header)"
