@@ -45,7 +45,7 @@ public class IlgpuForwardTests
         }
     }
 
-    /// <summary>The same check on CUDA, where a device exists (the GPU box; see scripts/gpu-check.sh); skipped elsewhere.</summary>
+    /// <summary>The same check on CUDA, where a device exists (the GPU box; scripts/gpu-run.sh); skipped elsewhere.</summary>
     [CudaFact]
     public void CudaMatchesTheCpuDevice()
     {
