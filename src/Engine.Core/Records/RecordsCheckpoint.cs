@@ -20,6 +20,12 @@ public static class RecordsCheckpoint
     /// <summary>For crash tests: SIGKILL this process one batch after writing this many checkpoints.</summary>
     public const string KillAfterCheckpointsVariable = "ENGINE_TEST_KILL_AFTER_CHECKPOINTS";
 
+    /// <summary>
+    /// For scale-out tests: after writing this many checkpoints, wait (a run too slow to finish) until cancelled or
+    /// killed from outside, e.g. by `scancel` of its Slurm array task.
+    /// </summary>
+    public const string HoldAfterCheckpointsVariable = "ENGINE_TEST_HOLD_AFTER_CHECKPOINTS";
+
     public sealed record CheckpointPointer(
         [property: JsonPropertyName("settings")] RecordsSettings Settings,
         [property: JsonPropertyName("windows")] WindowRange Windows,

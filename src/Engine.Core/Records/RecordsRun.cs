@@ -87,6 +87,7 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         }
         var tokens = new int[BatchWindows * settings.SeqLen];
         int killAfter = int.TryParse(Environment.GetEnvironmentVariable(RecordsCheckpoint.KillAfterCheckpointsVariable), out var k) ? k : -1;
+        int holdAfter = int.TryParse(Environment.GetEnvironmentVariable(RecordsCheckpoint.HoldAfterCheckpointsVariable), out var h) ? h : -1;
         int checkpoints = 0;
         long lastCheckpoint = ResumedFrom ?? range.First;
         var sinceCheckpoint = System.Diagnostics.Stopwatch.StartNew();
@@ -107,6 +108,11 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
                 lastCheckpoint = w;
                 checkpoints++;
                 sinceCheckpoint.Restart();
+                if (checkpoints == holdAfter)
+                {
+                    cancel.WaitHandle.WaitOne();
+                    cancel.ThrowIfCancellationRequested();
+                }
             }
         }
         Timings = Timings with { Pass = clock.Elapsed, PassWindows = range.End - (ResumedFrom ?? range.First) };

@@ -82,21 +82,7 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
         f.AssertMatchesBruteForce(s1[1], Enumerable.Range((int)range.First, (int)(range.End - range.First)), 1e-9);
 
         Assert.Equal(0, EngineCli.Run(["merge", "--inputs", shards[2], shards[0], shards[1], "--out", f.Dir["m-merged"], "--format", "packed"]));
-        var (wm, ws, wt) = RecordsOutput.ReadPacked(whole);
-        var (mm, ms, mt) = RecordsOutput.ReadPacked(f.Dir["m-merged"]);
-        Assert.Equal(wm.Windows, mm.Windows);
-        Assert.Equal(wt.Keys.Order(), mt.Keys.Order());
-        for (int i = 0; i < ws.Count; i++)
-        {
-            foreach (var (a, b) in new[] { (ws[i].Top, ms[i].Top), (ws[i].Random, ms[i].Random), (ws[i].Quantile, ms[i].Quantile) })
-            {
-                Assert.Equal(a.Keys, b.Keys);             // bit for bit: both sorted by the same keys
-                Assert.Equal(a.Activations, b.Activations);
-            }
-            Assert.Equal(ws[i].Boundaries, ms[i].Boundaries);
-            for (int k = 0; k < ws[i].Moments.Length; k++)
-                RecordsFixture.AssertClose(ws[i].Moments[k], ms[i].Moments[k], 1e-9, $"moment {k % 5} of neuron {k / 5}");
-        }
+        RecordsAssert.PackedEqual(whole, f.Dir["m-merged"], 1e-9);
         // Merging into OpenAI's layout gives the same JSON as a one-pass run straight to it (moments up to rounding).
         Assert.Equal(0, EngineCli.Run(["merge", "--inputs", .. shards, "--out", f.Dir["m-openai"]]));
         var one = NeuronRecordFile.Read(NeuronRecordFile.PathFor(f.Dir["m-openai"], 2, 3));
