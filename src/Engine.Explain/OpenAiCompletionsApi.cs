@@ -29,7 +29,7 @@ internal sealed class OpenAiCompletionsApi(ClientPipeline pipeline, string baseU
         message.Apply(new RequestOptions { CancellationToken = cancellationToken });
         await pipeline.SendAsync(message).ConfigureAwait(false);
         var response = message.Response ?? throw new LlmCallFailedException($"{request.Model}: no response from {baseUrl}/completions");
-        if (response.IsError) throw new ClientResultException(response);
+        if (response.IsError) throw await ClientResultException.CreateAsync(response).ConfigureAwait(false); // the message carries the body
         return ParseReply(response.Content.ToString(), request.Model);
     }
 
