@@ -43,7 +43,7 @@ public static class EchoSimulationParser
                 if (offsets[i] < scoringStart || responseTokens[i - 1] != "\t" || responseTokens[i] != ActivationFormat.UnknownValue) continue;
                 int j = i - 2;
                 string current = tokens[expected.Count];
-                if (current == responseTokens[j] || WasTokenSplit(current, responseTokens, j))
+                if (current == responseTokens[j] || WasTokenSplit(expected.Count, current, responseTokens, j))
                 {
                     var (values, probabilities, value) = Distribution(logprobs[i].Top);
                     if (values.Length == 0) withoutNumeric++;
@@ -106,20 +106,20 @@ public static class EchoSimulationParser
     /// OpenAI's was_token_split: merge response tokens backwards from <paramref name="startIndex"/> until
     /// they are at least as long as the token; they must end with it; true when more than one was needed.
     /// </summary>
-    private static bool WasTokenSplit(string current, string[] responseTokens, int startIndex)
+    private static bool WasTokenSplit(int position, string current, string[] responseTokens, int startIndex)
     {
         string merged = "";
         int index = startIndex;
         int length = CodePoints(current);
         while (CodePoints(merged) < length)
         {
-            if (index < 0) throw new ParseFailure($"token '{ActivationFormat.DisplayToken(current)}' runs past the start of the echoed prompt");
+            if (index < 0) throw new ParseFailure($"token {position}: '{ActivationFormat.DisplayToken(current)}' runs past the start of the echoed prompt");
             var (token, mergedIndex) = HandleByteEncoding(responseTokens, index);
             merged = token + merged;
             index = mergedIndex - 1;
         }
         if (!merged.EndsWith(current, StringComparison.Ordinal))
-            throw new ParseFailure($"expected '{ActivationFormat.DisplayToken(current)}' before its tab, the echoed prompt has '{ActivationFormat.DisplayToken(merged)}'");
+            throw new ParseFailure($"token {position}: expected '{ActivationFormat.DisplayToken(current)}' before its tab, the echoed prompt has '{ActivationFormat.DisplayToken(merged)}'");
         return startIndex - index > 1;
     }
 

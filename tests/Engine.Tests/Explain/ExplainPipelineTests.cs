@@ -172,6 +172,32 @@ public class ExplainPipelineTests
     }
 
     [Fact]
+    public async Task AWindowThatIsBothATopAndARandomRecordIsSimulatedOnce()
+    {
+        using var dir = new TempDir();
+        var record = FakeNeuronModel.Record(0, 1);
+        var random = (ActivationRecord[])record.RandomSample.Clone();
+        random[1] = record.MostPositiveActivationRecords[2]; // valid random 1 is the same window as valid top 2
+        NeuronRecordFile.Write(NeuronRecordFile.PathFor(dir["records"], 0, 1), record with { RandomSample = random });
+        await using var server = await FakeLlmServer.StartAsync();
+        server.Script = r => FakeNeuronModel.Reply(r) with { Delay = TimeSpan.FromMilliseconds(50) };
+        using var cache = new LlmCallCache(dir["cache.sqlite"]);
+        using var gateway = Gateway(server, cache);
+        var runner = new ExplainRunner(gateway, Options(SimulatorMode.Json));
+        var neurons = NeuronRecordFile.Enumerate(dir["records"]);
+        await runner.ExplainAsync(neurons, dir["explainer"]);
+        await runner.SimulateAsync(neurons, dir["explainer"], dir["out"]);
+
+        Assert.Equal(1 + SimulatorCallsPerExplanation - 1, server.RequestCount); // one call for the shared window
+        var usage = gateway.Usage.Report();
+        Assert.Equal((long)server.RequestCount, usage.Calls);
+        Assert.Equal(1, usage.SharedInFlight + usage.CacheHits);
+        var sequences = SimulationResultsFile.Read(SimulationResultsFile.PathFor(dir["out/explanations"], 0, 1)).Results!
+            .ScoredExplanations[0].ScoredSimulation.ScoredSequenceSimulations;
+        Assert.Equal(sequences[0].Simulation.ExpectedActivations, sequences[2].Simulation.ExpectedActivations); // both scored, from the one reply
+    }
+
+    [Fact]
     public async Task ACallThatKeepsFailingFailsItsNeuronAndTheRunGoesOn()
     {
         using var dir = new TempDir();
