@@ -26,6 +26,9 @@ public static class EchoSimulationParser
                 + "(the server must support echo with logprobs and max_tokens 0; else use --simulator-mode logprobs or json)");
         var responseTokens = logprobs.Select(l => l.Token).ToArray();
         int scoringStart = reply.Text.LastIndexOf("<start>", StringComparison.Ordinal);
+        if (scoringStart >= 0 && offsets[0] > scoringStart)
+            return SimulationParse.Fail($"the reply's logprobs cover {logprobs.Count} token(s) from offset {offsets[0]}, not the echoed prompt's "
+                + "last <start> block: the server returns logprobs for generated tokens only, not for an echoed prompt");
         var expected = new List<double>(tokens.Count);
         var distributionValues = new List<double[]>(tokens.Count);
         var distributionProbabilities = new List<double[]>(tokens.Count);

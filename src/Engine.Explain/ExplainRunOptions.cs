@@ -26,6 +26,12 @@ public sealed record ExplainRunOptions
     public double ExplainerTemperature { get; init; } = 1.0;
     public double SimulatorTemperature { get; init; }
 
+    /// <summary>
+    /// max_tokens of an echo-mode request: 0 as OpenAI's simulator; 1 for servers that refuse 0 (the one generated
+    /// token lands after the echoed prompt's "&lt;end&gt;", where the parser no longer looks).
+    /// </summary>
+    public int EchoMaxTokens { get; init; }
+
     /// <summary>Alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; its chat API allows at most 20).</summary>
     public int TopLogprobs { get; init; } = 15;
 

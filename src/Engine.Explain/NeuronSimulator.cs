@@ -102,7 +102,7 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
             {
                 Model = options.SimulatorModel,
                 Prompt = SimulatorPrompt.BuildEcho(explanation, tokens, options.FewShotExamples),
-                MaxTokens = 0,
+                MaxTokens = options.EchoMaxTokens,
                 Echo = true,
                 Logprobs = options.TopLogprobs,
                 Temperature = options.SimulatorTemperature,

@@ -29,6 +29,7 @@ internal sealed class LlmOptions
     public readonly Option<string?> ExplainerModel = new("--explainer-model") { Description = "model that writes explanations" };
     public readonly Option<string?> SimulatorModel = new("--simulator-model") { Description = "model that simulates activations (default: the explainer model)" };
     public readonly Option<string?> SimulatorMode = new("--simulator-mode") { Description = "logprobs (chat; expected value from top logprobs), json (chat structured output, for endpoints without logprobs) or echo (OpenAI's method: /completions with echo, max_tokens 0, logprobs); default logprobs" };
+    public readonly Option<int?> EchoMaxTokens = new("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator (default), 1 for servers that refuse 0" };
     public readonly Option<bool> NoCalibration = new("--no-calibration") { Description = "do not simulate the calibration split (halves the simulator calls; the calibrated scores are then null)" };
     public readonly Option<int?> Samples = new("--samples") { Description = "candidate explanations per neuron, each simulated and scored (default 1)" };
     public readonly Option<int?> ExamplesPerSplit = new("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a record needs 4× as many top and 3× as many random records (default 5)" };
@@ -53,7 +54,7 @@ internal sealed class LlmOptions
     /// <summary>`engine simulate` calls no explainer: a simulator model alone is enough.</summary>
     public bool SimulatorOnly { get; set; }
 
-    public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, NoCalibration, Samples, ExamplesPerSplit,
+    public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, EchoMaxTokens, NoCalibration, Samples, ExamplesPerSplit,
         ContextTokens, TopLogprobs, Temperature, Concurrency, Retries, Timeout, RetryDelay, MaxCalls, MaxTokensTotal, PriceInput, PriceOutput,
         Cache, NoCache, Layers, Neurons, Sample, Seed];
 
@@ -97,6 +98,7 @@ internal sealed class LlmOptions
             SimulatorModel = Text(SimulatorModel) ?? explainer,
             SimulatorMode = mode,
             Calibrate = !(r.GetValue(NoCalibration) || config.Bool(NoCalibration.Name) == true),
+            EchoMaxTokens = Int(EchoMaxTokens, 0, 0),
             Samples = Int(Samples, 1, 1),
             ExamplesPerSplit = Int(ExamplesPerSplit, 5, 1),
             ContextTokens = Int(ContextTokens, 8192, 256),

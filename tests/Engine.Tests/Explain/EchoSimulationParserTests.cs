@@ -99,6 +99,9 @@ public class EchoSimulationParserTests
             ("\n", Nothing), ("more", Nothing), ("text", Nothing));
         Assert.Contains("does not go on with \"<end>\"", EchoSimulationParser.Parse([" cat"], noEnd).Failure);
         Assert.Contains("no prompt tokens with logprobs", EchoSimulationParser.Parse([" cat"], new LlmReply("text", null, 0, 0)).Failure);
+        // A server that echoes the text but gives logprobs for the generated token only (llama.cpp's, ggml-org/llama.cpp#27174).
+        var generatedOnly = new LlmReply("a\n<start>\n cat\tunknown\n<end>\nX", [new LlmTokenLogprob("X", -1, [new LlmTopLogprob("X", -1)])], 5, 1) { TextOffsets = [27] };
+        Assert.Contains("returns logprobs for generated tokens only", EchoSimulationParser.Parse([" cat"], generatedOnly).Failure);
     }
 
     [Fact]
