@@ -11,14 +11,16 @@ public sealed record SimulatedTokens(SimulatedToken[]? Activations);
 
 /// <summary>
 /// The explain stage's output for one neuron (EXPLANATIONS/{layer}/{neuron}.json): the candidate
-/// explanations (completions of "the main thing this neuron does is find"), which model wrote them, and
-/// why any sample failed.
+/// explanations as OpenAI keeps them (the completions of "the main thing this neuron does is find",
+/// trimmed of whitespace only; these are simulated), a cleaned form of each for reading (first line, no
+/// final period or quotes), which model wrote them, and why any sample failed.
 /// </summary>
 public sealed record NeuronExplanations
 {
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronExplanations);
     public required NeuronId NeuronId { get; init; }
     public required string[] Explanations { get; init; }
+    public string[] CleanedExplanations { get; init; } = [];
     public required string ExplainerModel { get; init; }
     public string[] FailedSamples { get; init; } = [];
 }

@@ -7,8 +7,14 @@ public sealed record ExplainRunOptions
     public required string SimulatorModel { get; init; }
     public SimulatorMode SimulatorMode { get; init; } = SimulatorMode.Logprobs;
 
-    /// <summary>Records per split: the explainer sees this many top records; this many top and this many random are scored.</summary>
+    /// <summary>
+    /// Records per split (OpenAI's n_examples_per_split): the explainer sees this many top records (train), this many
+    /// top and this many random are scored (valid) and, with <see cref="Calibrate"/>, simulated for calibration.
+    /// </summary>
     public int ExamplesPerSplit { get; init; } = 5;
+
+    /// <summary>Also simulate the calibration split, for the calibrated scores (OpenAI's LinearCalibratedNeuronSimulator); off halves the calls.</summary>
+    public bool Calibrate { get; init; } = true;
 
     /// <summary>Candidate explanations per neuron (`--samples`); each is simulated and scored, the best listed first.</summary>
     public int Samples { get; init; } = 1;
@@ -20,7 +26,13 @@ public sealed record ExplainRunOptions
     public double ExplainerTemperature { get; init; } = 1.0;
     public double SimulatorTemperature { get; init; }
 
-    /// <summary>Alternatives per generated token in logprobs mode (OpenAI's API allows at most 20).</summary>
+    /// <summary>
+    /// max_tokens of an echo-mode request: 0 as OpenAI's simulator; 1 for servers that refuse 0 (the one generated
+    /// token lands after the echoed prompt's "&lt;end&gt;", where the parser no longer looks).
+    /// </summary>
+    public int EchoMaxTokens { get; init; }
+
+    /// <summary>Alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; its chat API allows at most 20).</summary>
     public int TopLogprobs { get; init; } = 15;
 
     /// <summary>Neurons worked on at once (their calls share the gateway's concurrency limit).</summary>

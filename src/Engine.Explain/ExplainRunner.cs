@@ -37,8 +37,8 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
 
     /// <summary>
     /// Simulates and scores each neuron's explanations from <paramref name="explanationsDirectory"/>: writes
-    /// OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults), then OUT/scores.jsonl over
-    /// every results file in OUT and OUT/failures.jsonl for this run's failures.
+    /// OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) with its sidecar beside it,
+    /// then OUT/scores.jsonl over every results file in OUT and OUT/failures.jsonl for this run's failures.
     /// </summary>
     public async Task<StageSummary> SimulateAsync(IReadOnlyList<NeuronRecordLocation> neurons, string explanationsDirectory,
         string outputDirectory, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -46,13 +46,15 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
         var simulator = new NeuronSimulator(gateway, options);
         string resultsDirectory = Path.Combine(outputDirectory, ResultsFolderName);
         var summary = await RunStageAsync("simulate", neurons, progress, cancellationToken,
-            isDone: n => SimulationResultsFile.Read(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron)).Succeeded,
+            isDone: n => IsSimulated(resultsDirectory, n),
             work: async (n, failures, token) =>
             {
                 var explanations = ExplanationsFile.TryRead(ExplanationsFile.PathFor(explanationsDirectory, n.Layer, n.Neuron))
                     ?? throw new NeuronFailedException($"no explanations file in {explanationsDirectory} (run engine explain first)");
                 var record = ReadRecord(n);
-                var outcome = await simulator.SimulateAsync(record, explanations.Explanations, token).ConfigureAwait(false);
+                var outcome = await simulator.SimulateAsync(record, explanations.Explanations, explanations.ExplainerModel, token).ConfigureAwait(false);
+                // The sidecar first: the results file marks the neuron done.
+                SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(resultsDirectory, n.Layer, n.Neuron), outcome.Sidecar);
                 SimulationResultsFile.Write(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron), outcome.Results);
                 foreach (string failure in outcome.SequenceFailures) failures.Add(new NeuronFailure(n.Layer, n.Neuron, "sequence", failure));
             }).ConfigureAwait(false);
@@ -61,14 +63,23 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
         return summary;
     }
 
-    /// <summary>scores.jsonl over every results file in the directory, sorted by layer then neuron.</summary>
+    /// <summary>A neuron is done when its results file and a sidecar that belongs to it are both readable.</summary>
+    private static bool IsSimulated(string resultsDirectory, NeuronRecordLocation n)
+    {
+        if (SimulationResultsFile.Read(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron)).Results is not { } results) return false;
+        return SimulationSidecarFile.TryRead(SimulationSidecarFile.PathFor(resultsDirectory, n.Layer, n.Neuron)) is { } sidecar
+            && sidecar.Mismatch(results) is null;
+    }
+
+    /// <summary>
+    /// scores.jsonl over every results file in the directory, sorted by layer then neuron: the very
+    /// computation `engine score` does (<see cref="ScoreRunner.ScoreLines"/>, on the host scorer).
+    /// </summary>
     public static IReadOnlyList<NeuronScoreLine> WriteScores(string resultsDirectory, string scoresPath)
     {
-        var lines = new List<NeuronScoreLine>();
-        if (Directory.Exists(resultsDirectory))
-            foreach (var file in ExplanationsDirectory.Enumerate(resultsDirectory, new List<ScoreFailure>()))
-                if (SimulationResultsFile.Read(file.Path).Results is { } results && NeuronSimulator.ScoreLine(results) is { } line)
-                    lines.Add(line);
+        var lines = Directory.Exists(resultsDirectory)
+            ? new ScoreRunner(SimulationScoring.HostScorer).ScoreLines(resultsDirectory, new List<ScoreFailure>())
+            : [];
         ScoresJsonl.Write(scoresPath, lines);
         return lines;
     }

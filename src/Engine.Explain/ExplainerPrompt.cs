@@ -6,10 +6,12 @@ namespace NeuronEngine.Explain;
 public sealed record ExplainerPromptBuild(IReadOnlyList<LlmMessage> Messages, int RecordsShown, int ExamplesShown, int EstimatedTokens);
 
 /// <summary>
-/// OpenAI's token-activation-pair explainer as chat messages (DESIGN §5): instructions, then per few-shot
-/// neuron a user message with its records (and the zero-filtered repeat when under 20% of values are
-/// non-zero) ending in "… the main thing this neuron does is find" and an assistant message completing it;
-/// the real neuron last, for the model to complete.
+/// OpenAI's TokenActivationPairExplainer prompt (explanations/explainer.py) in its chat-messages format
+/// (PromptFormat.HARMONY_V4, DESIGN §5): OpenAI's system message; per few-shot neuron a user message
+/// "\n\nNeuron i\nActivations:" + the records block (+ the zero-filtered repeat when under 20% of values are
+/// non-zero) + "\nExplanation of neuron i behavior: the main thing this neuron does is find", answered by
+/// the assistant with " {explanation}."; the real neuron last, for the model to complete. The few-shot
+/// neurons are our own (<see cref="FewShotExamples"/>).
 /// </summary>
 public static class ExplainerPrompt
 {
@@ -22,7 +24,7 @@ public static class ExplainerPrompt
         + "is looking for. Don't list examples of words.\n\n"
         + "The activation format is token<tab>activation. Activation values range from 0 to 10. A neuron finding what "
         + "it's looking for is represented by a non-zero activation value. The higher the activation value, the stronger "
-        + "the match. Newlines and tabs inside tokens are written as \\n and \\t.";
+        + "the match.";
 
     /// <summary>The full prompt for <paramref name="records"/> after <paramref name="examples"/>.</summary>
     public static IReadOnlyList<LlmMessage> Build(IReadOnlyList<ActivationRecord> records, IReadOnlyList<FewShotExample> examples)
@@ -31,7 +33,7 @@ public static class ExplainerPrompt
         for (int i = 0; i < examples.Count; i++)
         {
             messages.Add(new(LlmRole.User, NeuronMessage(i + 1, examples[i].Records)));
-            messages.Add(new(LlmRole.Assistant, $"{examples[i].Explanation}."));
+            messages.Add(new(LlmRole.Assistant, $" {examples[i].Explanation}."));
         }
         messages.Add(new(LlmRole.User, NeuronMessage(examples.Count + 1, records)));
         return messages;
@@ -40,7 +42,8 @@ public static class ExplainerPrompt
     /// <summary>
     /// The largest prompt within <paramref name="tokenBudget"/> (estimated): drops few-shot examples from
     /// the last, then the neuron's lowest-ranked records, keeping at least one record. Null when even one
-    /// record without examples does not fit.
+    /// record without examples does not fit. (OpenAI's 4k-context version drops one record per few-shot
+    /// example instead; with today's context windows neither usually triggers.)
     /// </summary>
     public static ExplainerPromptBuild? BuildToFit(IReadOnlyList<ActivationRecord> records, IReadOnlyList<FewShotExample> examples, int tokenBudget)
     {
@@ -56,21 +59,35 @@ public static class ExplainerPrompt
         }
     }
 
-    /// <summary>"Neuron N\nActivations:\n&lt;records&gt;[repeat]\nExplanation of neuron N behavior: the main thing this neuron does is find".</summary>
+    /// <summary>
+    /// "\n\nNeuron N\nActivations:" + records block + [ "\nSame activations, but with all zeros filtered out:" +
+    /// block ] + "\nExplanation of neuron N behavior: the main thing this neuron does is find". Values are
+    /// normalised by the max over the records shown.
+    /// </summary>
     public static string NeuronMessage(int number, IReadOnlyList<ActivationRecord> records)
     {
         double max = ActivationFormat.MaxActivation(records);
-        string text = $"Neuron {number}\nActivations:\n{ActivationFormat.RecordsBlock(records, max)}";
+        string text = $"\n\nNeuron {number}\nActivations:{ActivationFormat.FormatActivationRecords(records, max)}";
         if (ActivationFormat.NonZeroProportion(records, max) < RepeatNonZeroBelow)
-            text += $"\nSame activations, but with all zeros filtered out:\n{ActivationFormat.RecordsBlock(records, max, omitZeros: true)}";
+            text += $"\nSame activations, but with all zeros filtered out:{ActivationFormat.FormatActivationRecords(records, max, omitZeros: true)}";
         return text + $"\nExplanation of neuron {number} behavior: {ActivationFormat.ExplanationPrefix}";
     }
 
     /// <summary>
-    /// The explanation in a reply: the first non-empty line, with a repeated prefix and the final period
-    /// removed. Null when nothing is left.
+    /// The explanation as OpenAI keeps it: the completion, here trimmed of surrounding whitespace only (the
+    /// reply to "… does is find" starts with a space). Null when nothing is left.
     /// </summary>
-    public static string? ParseExplanation(string reply)
+    public static string? Completion(string reply)
+    {
+        string trimmed = reply.Trim();
+        return trimmed.Length == 0 ? null : trimmed;
+    }
+
+    /// <summary>
+    /// A cleaned form for reading (not what is simulated): the first non-empty line, with a repeated prefix,
+    /// surrounding quotes and the final period removed. Null when nothing is left.
+    /// </summary>
+    public static string? CleanExplanation(string reply)
     {
         string line = reply.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "";
         int prefix = line.IndexOf(ActivationFormat.ExplanationPrefix, StringComparison.OrdinalIgnoreCase);

@@ -67,6 +67,28 @@ public sealed class LlmCallCache : IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
     }
 
+    /// <summary>The hex SHA-256 identifying a /completions request sent to <paramref name="endpoint"/> (never equal to a chat request's).</summary>
+    public static string KeyFor(string endpoint, LlmCompletionRequest request)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("endpoint", endpoint.TrimEnd('/'));
+            json.WriteString("api", "completions");
+            json.WriteString("model", request.Model);
+            json.WriteString("prompt", request.Prompt);
+            json.WriteStartObject("options");
+            json.WriteNumber("max_tokens", request.MaxTokens);
+            json.WriteBoolean("echo", request.Echo);
+            json.WriteNumber("logprobs", request.Logprobs);
+            json.WriteNumber("temperature", request.Temperature);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
+    }
+
     public LlmReply? TryGet(string key)
     {
         lock (_lock)

@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
@@ -34,9 +35,11 @@ public sealed record LlmResilienceOptions
 }
 
 /// <summary>
-/// Every LLM call of a run goes through here: the cache first (a hit costs nothing), then the budget, a
-/// concurrency slot, and the call itself under retry with exponential backoff and jitter (Retry-After
-/// honoured) and a per-attempt timeout. Replies are cached as soon as they arrive.
+/// Every LLM call of a run goes through here, chat (/chat/completions through IChatClient) and text
+/// completions (/completions, echo mode) alike: the cache first (a hit costs nothing), then an identical
+/// request already in flight (joined, not sent again), then the budget, a concurrency slot, and the call
+/// itself under retry with exponential backoff and jitter (Retry-After honoured) and a per-attempt timeout.
+/// Replies are cached as soon as they arrive.
 /// </summary>
 public sealed class LlmGateway : IDisposable
 {
@@ -48,6 +51,10 @@ public sealed class LlmGateway : IDisposable
     private readonly ResiliencePipeline _pipeline;
     private readonly Action<string> _log;
     private readonly LlmResilienceOptions _options;
+    private readonly Func<LlmCompletionRequest, CancellationToken, Task<LlmReply>>? _completions;
+
+    /// <summary>Calls in flight by cache key: an identical request joins the call instead of paying for it again.</summary>
+    private readonly ConcurrentDictionary<string, Task<LlmReply>> _inFlight = new();
 
     /// <summary>Removes secrets from text that came back from the endpoint (an error body may quote the key).</summary>
     private readonly Func<string, string> _redact;
@@ -56,9 +63,12 @@ public sealed class LlmGateway : IDisposable
 
     /// <param name="endpoint">The base URL; part of every cache key.</param>
     /// <param name="clientForModel">Makes the chat client of one model (called once per model).</param>
+    /// <param name="completions">Sends a /completions request (echo mode); null when the endpoint has none.</param>
     public LlmGateway(string endpoint, Func<string, IChatClient> clientForModel, LlmCallCache? cache, LlmUsage usage,
-        LlmResilienceOptions? resilience = null, Action<string>? log = null, Func<string, string>? redact = null)
+        LlmResilienceOptions? resilience = null, Action<string>? log = null, Func<string, string>? redact = null,
+        Func<LlmCompletionRequest, CancellationToken, Task<LlmReply>>? completions = null)
     {
+        _completions = completions;
         var options = _options = resilience ?? new LlmResilienceOptions();
         _redact = redact ?? (s => s);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Concurrency, 1, nameof(resilience));
@@ -74,8 +84,9 @@ public sealed class LlmGateway : IDisposable
 
     /// <summary>
     /// A gateway to an OpenAI-compatible endpoint (OpenAI, Azure OpenAI's v1 API, vLLM, Ollama, llama.cpp):
-    /// requests go to {baseUrl}/chat/completions. The key is handed to the SDK and kept nowhere else; local
-    /// servers that need none get a placeholder.
+    /// requests go to {baseUrl}/chat/completions, and echo mode's to {baseUrl}/completions through the same
+    /// SDK pipeline. The key is handed to the SDK and kept nowhere else; local servers that need none get a
+    /// placeholder.
     /// </summary>
     public static LlmGateway ForOpenAiCompatible(string baseUrl, string? apiKey, LlmCallCache? cache, LlmUsage usage,
         LlmResilienceOptions? resilience = null, Action<string>? log = null)
@@ -91,53 +102,104 @@ public sealed class LlmGateway : IDisposable
             NetworkTimeout = options.AttemptTimeout + TimeSpan.FromSeconds(30),
         });
         string Redact(string text) => string.IsNullOrEmpty(apiKey) ? text : text.Replace(apiKey, "***", StringComparison.Ordinal);
-        return new LlmGateway(baseUrl, model => client.GetChatClient(model).AsIChatClient(), cache, usage, options, log, Redact);
+        var completions = new OpenAiCompletionsApi(client.Pipeline, baseUrl);
+        return new LlmGateway(baseUrl, model => client.GetChatClient(model).AsIChatClient(), cache, usage, options, log, Redact, completions.SendAsync);
     }
 
-    public async Task<LlmReply> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default)
+    /// <summary>A chat call.</summary>
+    public Task<LlmReply> CompleteAsync(LlmRequest request, CancellationToken cancellationToken = default)
     {
-        string key = LlmCallCache.KeyFor(_endpoint, request);
+        IChatClient client;
+        lock (_clients)
+            if (!_clients.TryGetValue(request.Model, out client!)) _clients[request.Model] = client = _clientForModel(request.Model);
+        return CallAsync(LlmCallCache.KeyFor(_endpoint, request), request.Model,
+            async token => ToReply(await client.GetResponseAsync(ToChatMessages(request), ToChatOptions(request), token).ConfigureAwait(false)),
+            cancellationToken);
+    }
+
+    /// <summary>A text completion call to {base}/completions (echo mode).</summary>
+    public Task<LlmReply> CompleteTextAsync(LlmCompletionRequest request, CancellationToken cancellationToken = default)
+    {
+        var send = _completions ?? throw new InvalidOperationException("this gateway has no /completions endpoint");
+        return CallAsync(LlmCallCache.KeyFor(_endpoint, request), request.Model, token => send(request, token), cancellationToken);
+    }
+
+    /// <summary>Cache, then an identical call in flight, then a call of our own (budget, slot, retries), cached.</summary>
+    private async Task<LlmReply> CallAsync(string key, string model, Func<CancellationToken, Task<LlmReply>> send, CancellationToken cancellationToken)
+    {
         if (_cache?.TryGet(key) is { } cached)
         {
             Usage.AddCacheHit();
             return cached;
         }
-        Usage.ClaimCall();
-        IChatClient client;
-        lock (_clients)
-            if (!_clients.TryGetValue(request.Model, out client!)) _clients[request.Model] = client = _clientForModel(request.Model);
+        var mine = new TaskCompletionSource<LlmReply>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var call = _inFlight.GetOrAdd(key, mine.Task);
+        if (call != mine.Task)
+        {
+            Usage.AddSharedInFlight();
+            return await call.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            // An identical call may have finished (cached, then left the table) between the lookup above and here.
+            if (_cache?.TryGet(key) is { } justCached)
+            {
+                Usage.AddCacheHit();
+                mine.SetResult(justCached);
+                return justCached;
+            }
+            var reply = await SendAsync(model, send, cancellationToken).ConfigureAwait(false);
+            _cache?.Put(key, model, reply);
+            mine.SetResult(reply);
+            return reply;
+        }
+        catch (OperationCanceledException e)
+        {
+            mine.TrySetCanceled(e.CancellationToken);
+            throw;
+        }
+        catch (Exception e)
+        {
+            mine.TrySetException(e);
+            _ = mine.Task.Exception; // observed here; the requests that joined rethrow it themselves
+            throw;
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, Task<LlmReply>>(key, mine.Task));
+        }
+    }
 
+    private async Task<LlmReply> SendAsync(string model, Func<CancellationToken, Task<LlmReply>> send, CancellationToken cancellationToken)
+    {
+        Usage.ClaimCall();
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         LlmReply reply;
         try
         {
-            var response = await _pipeline.ExecuteAsync(
-                async token => await client.GetResponseAsync(ToChatMessages(request), ToChatOptions(request), token).ConfigureAwait(false),
-                cancellationToken).ConfigureAwait(false);
-            reply = ToReply(response);
+            reply = await _pipeline.ExecuteAsync(async token => await send(token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
         catch (ClientResultException e) when (IsTransient(e.Status))
         {
-            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
+            throw new LlmCallFailedException($"{model}: {Describe(e)} after {_options.MaxRetries} retries");
         }
         catch (TimeoutRejectedException e)
         {
-            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} ({_options.AttemptTimeout.TotalSeconds:0.###} s) after {_options.MaxRetries} retries");
+            throw new LlmCallFailedException($"{model}: {Describe(e)} ({_options.AttemptTimeout.TotalSeconds:0.###} s) after {_options.MaxRetries} retries");
         }
         catch (HttpRequestException e)
         {
-            throw new LlmCallFailedException($"{request.Model}: {Describe(e)} after {_options.MaxRetries} retries");
+            throw new LlmCallFailedException($"{model}: {Describe(e)} after {_options.MaxRetries} retries");
         }
         catch (ClientResultException e)
         {
-            throw new LlmEndpointException($"{_endpoint} refused a call to model '{request.Model}' with HTTP {e.Status}: {_redact(e.Message)}");
+            throw new LlmEndpointException($"{_endpoint} refused a call to model '{model}' with HTTP {e.Status}: {_redact(e.Message)}");
         }
         finally
         {
             _slots.Release();
         }
         Usage.AddTokens(reply.InputTokens, reply.OutputTokens);
-        _cache?.Put(key, request.Model, reply);
         return reply;
     }
 

@@ -26,11 +26,35 @@ public sealed record LlmRequest
     public int SampleIndex { get; init; }
 }
 
+/// <summary>
+/// One call to {base}/completions, everything that decides its reply (the cache key is a hash of this plus
+/// the endpoint). Echo mode sends OpenAI's simulator request: the prompt echoed back with the top
+/// <see cref="Logprobs"/> alternatives at every prompt token, and no token generated.
+/// </summary>
+public sealed record LlmCompletionRequest
+{
+    public required string Model { get; init; }
+    public required string Prompt { get; init; }
+    public int MaxTokens { get; init; }
+    public bool Echo { get; init; } = true;
+
+    /// <summary>Alternatives per token (OpenAI's simulator asks for 15).</summary>
+    public int Logprobs { get; init; } = 15;
+    public double Temperature { get; init; }
+}
+
 /// <summary>One alternative for a generated token and its log probability.</summary>
 public sealed record LlmTopLogprob(string Token, double Logprob);
 
 /// <summary>A generated token, its log probability and the most likely alternatives at its position.</summary>
 public sealed record LlmTokenLogprob(string Token, double Logprob, IReadOnlyList<LlmTopLogprob> Top);
 
-/// <summary>A chat reply as cached: the text, the per-token logprobs when asked for, and the token usage.</summary>
-public sealed record LlmReply(string Text, IReadOnlyList<LlmTokenLogprob>? Logprobs, long InputTokens, long OutputTokens);
+/// <summary>
+/// A reply as cached: the text, the per-token logprobs when asked for, and the token usage. For a
+/// /completions call with echo, the tokens are the prompt's (the first has no logprob: 0 and no
+/// alternatives) and <see cref="TextOffsets"/> holds where each starts in <see cref="Text"/>.
+/// </summary>
+public sealed record LlmReply(string Text, IReadOnlyList<LlmTokenLogprob>? Logprobs, long InputTokens, long OutputTokens)
+{
+    public IReadOnlyList<int>? TextOffsets { get; init; }
+}

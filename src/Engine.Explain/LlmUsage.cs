@@ -12,10 +12,14 @@ public sealed record LlmPrices(decimal? InputPerMillion = null, decimal? OutputP
 /// <summary>A snapshot of a run's spending.</summary>
 public sealed record LlmUsageReport(long Calls, long CacheHits, long Retries, long InputTokens, long OutputTokens, decimal? EstimatedCostUsd)
 {
+    /// <summary>Requests that joined an identical call already in flight instead of making their own.</summary>
+    public long SharedInFlight { get; init; }
+
     public long TotalTokens => InputTokens + OutputTokens;
 
     public override string ToString() =>
-        $"{Calls} LLM calls ({CacheHits} more answered from the cache, {Retries} retries), "
+        $"{Calls} LLM calls ({CacheHits} more answered from the cache, "
+        + (SharedInFlight > 0 ? $"{SharedInFlight} shared with an identical call in flight, " : "") + $"{Retries} retries), "
         + $"{InputTokens:N0} input + {OutputTokens:N0} output tokens, estimated cost "
         + (EstimatedCostUsd is decimal c ? $"${c:0.####}" : "unknown (give --price-input and --price-output, USD per million tokens)");
 }
@@ -26,7 +30,7 @@ public sealed record LlmUsageReport(long Calls, long CacheHits, long Retries, lo
 /// </summary>
 public sealed class LlmUsage(LlmBudget budget, LlmPrices prices)
 {
-    private long _calls, _cacheHits, _retries, _inputTokens, _outputTokens;
+    private long _calls, _cacheHits, _shared, _retries, _inputTokens, _outputTokens;
 
     public LlmBudget Budget { get; } = budget;
 
@@ -44,6 +48,7 @@ public sealed class LlmUsage(LlmBudget budget, LlmPrices prices)
     }
 
     public void AddCacheHit() => Interlocked.Increment(ref _cacheHits);
+    public void AddSharedInFlight() => Interlocked.Increment(ref _shared);
     public void AddRetry() => Interlocked.Increment(ref _retries);
 
     public void AddTokens(long input, long output)
@@ -58,6 +63,9 @@ public sealed class LlmUsage(LlmBudget budget, LlmPrices prices)
         decimal? cost = prices.InputPerMillion is decimal pi && prices.OutputPerMillion is decimal po
             ? (input * pi + output * po) / 1_000_000m
             : null;
-        return new LlmUsageReport(Interlocked.Read(ref _calls), Interlocked.Read(ref _cacheHits), Interlocked.Read(ref _retries), input, output, cost);
+        return new LlmUsageReport(Interlocked.Read(ref _calls), Interlocked.Read(ref _cacheHits), Interlocked.Read(ref _retries), input, output, cost)
+        {
+            SharedInFlight = Interlocked.Read(ref _shared),
+        };
     }
 }

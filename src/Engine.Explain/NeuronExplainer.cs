@@ -7,8 +7,7 @@ public sealed class NeuronExplainer(LlmGateway gateway, ExplainRunOptions option
 {
     public async Task<NeuronExplanations> ExplainAsync(NeuronRecord record, CancellationToken cancellationToken)
     {
-        var train = RecordSplits.ExplanationRecords(record, options.ExamplesPerSplit);
-        if (train.Length == 0) throw new NeuronFailedException("the record has no most_positive_activation_records to explain from");
+        var train = RecordSplits.Train(record, options.ExamplesPerSplit).Select(r => r.Record).ToArray();
         int budget = options.ContextTokens - options.ExplainerMaxOutputTokens;
         var prompt = ExplainerPrompt.BuildToFit(train, options.FewShotExamples, budget)
             ?? throw new NeuronFailedException($"the explainer prompt does not fit --context-tokens {options.ContextTokens} even with one record and no examples");
@@ -22,11 +21,17 @@ public sealed class NeuronExplainer(LlmGateway gateway, ExplainRunOptions option
             SampleIndex = sample,
         }, cancellationToken))).ConfigureAwait(false);
 
+        // Kept as OpenAI keeps it: the completion (trimmed of whitespace), which is what gets simulated.
         var explanations = new List<string>();
+        var cleaned = new List<string>();
         var failed = new List<string>();
         for (int i = 0; i < replies.Length; i++)
         {
-            if (ExplainerPrompt.ParseExplanation(replies[i].Text) is { } explanation) explanations.Add(explanation);
+            if (ExplainerPrompt.Completion(replies[i].Text) is { } completion)
+            {
+                explanations.Add(completion);
+                cleaned.Add(ExplainerPrompt.CleanExplanation(completion) ?? completion);
+            }
             else failed.Add($"sample {i}: the reply holds no explanation");
         }
         if (explanations.Count == 0) throw new NeuronFailedException($"no usable explanation in {replies.Length} sample(s): the replies were empty");
@@ -34,6 +39,7 @@ public sealed class NeuronExplainer(LlmGateway gateway, ExplainRunOptions option
         {
             NeuronId = record.NeuronId,
             Explanations = [.. explanations],
+            CleanedExplanations = [.. cleaned],
             ExplainerModel = options.ExplainerModel,
             FailedSamples = [.. failed],
         };

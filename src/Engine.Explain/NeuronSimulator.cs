@@ -1,83 +1,114 @@
-using System.Text.Json;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 
 namespace NeuronEngine.Explain;
 
-/// <summary>A neuron's simulated and scored explanations, with the sequences that failed.</summary>
-public sealed record NeuronSimulationOutcome(NeuronSimulationResults Results, IReadOnlyList<string> SequenceFailures);
+/// <summary>A neuron's simulated and scored explanations, their sidecar, and the sequences that failed.</summary>
+public sealed record NeuronSimulationOutcome(NeuronSimulationResults Results, SimulationSidecar Sidecar, IReadOnlyList<string> SequenceFailures);
 
 /// <summary>
-/// Simulates each explanation on the neuron's scored records (one call per record) and scores it with
-/// <see cref="ScoreCalculator"/> over the sequences that simulated, concatenated. Failed sequences are left
-/// out of the scores and listed in the scored simulation's "failed_sequences" field with their reason.
-/// Each scored sequence carries "record_source" (top|random) and "record_index" so scores.jsonl can split
-/// top-only and random-only even when some sequences failed.
+/// Simulates each explanation on the neuron's valid split (OpenAI's valid_activation_records: top records
+/// then random ones) and, unless calibration is off, on its calibration split (one call per record, each
+/// cached; a window that is in both splits is one call), and scores it with <see cref="SimulationScoring"/>
+/// over the valid sequences that simulated. The results file holds OpenAI's objects only; which record each
+/// scored sequence is, the sequences that failed (left out of the scores) and the calibration simulations
+/// go to the sidecar.
 /// </summary>
 public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions options)
 {
-    public const string RecordSourceField = "record_source";
-    public const string RecordIndexField = "record_index";
-    public const string FailedSequencesField = "failed_sequences";
+    private sealed record Work(RecordSplit Split, SplitRecord Record);
 
-    public async Task<NeuronSimulationOutcome> SimulateAsync(NeuronRecord record, IReadOnlyList<string> explanations, CancellationToken cancellationToken)
+    public async Task<NeuronSimulationOutcome> SimulateAsync(NeuronRecord record, IReadOnlyList<string> explanations, string? explainerModel,
+        CancellationToken cancellationToken)
     {
-        var scored = RecordSplits.ScoredRecords(record, options.ExamplesPerSplit);
-        if (scored.Length == 0) throw new NeuronFailedException("the record has no top or random records to score on");
+        var work = RecordSplits.Valid(record, options.ExamplesPerSplit).Select(r => new Work(RecordSplit.Valid, r))
+            .Concat(options.Calibrate ? RecordSplits.Calibration(record, options.ExamplesPerSplit).Select(r => new Work(RecordSplit.Calibration, r)) : [])
+            .ToArray();
         var results = new List<ScoredExplanation>();
+        var sidecars = new List<ExplanationSidecar>();
         var failures = new List<string>();
         foreach (string explanation in explanations)
         {
-            var parses = await Task.WhenAll(scored.Select(s => SimulateSequenceAsync(explanation, s.Record.Tokens, cancellationToken))).ConfigureAwait(false);
+            var parses = await Task.WhenAll(work.Select(w => SimulateSequenceAsync(explanation, w.Record.Record.Tokens, cancellationToken))).ConfigureAwait(false);
             var sequences = new List<ScoredSequenceSimulation>();
-            var failed = new List<Dictionary<string, object>>();
-            for (int i = 0; i < scored.Length; i++)
+            var origins = new List<SequenceOrigin>();
+            var calibration = new List<CalibrationSequence>();
+            var failed = new List<FailedSequence>();
+            for (int i = 0; i < work.Length; i++)
             {
+                var (split, source) = (work[i].Split, work[i].Record);
                 if (parses[i].Simulation is not { } simulation)
                 {
-                    failures.Add($"{scored[i].Source} record {scored[i].Index}: {parses[i].Failure}");
-                    failed.Add(new() { [RecordSourceField] = scored[i].Source, [RecordIndexField] = scored[i].Index, ["reason"] = parses[i].Failure! });
+                    failures.Add($"{RecordSplits.SplitName(split)} {source.SourceName} record {source.Index}: {parses[i].Failure}");
+                    failed.Add(new FailedSequence { Split = split, Source = source.Source, Index = source.Index, Reason = parses[i].Failure! });
                     continue;
                 }
-                var own = ScoreCalculator.Score(scored[i].Record.Activations, simulation.ExpectedActivations);
-                sequences.Add(new ScoredSequenceSimulation
+                int withoutNumeric = parses[i].PositionsWithoutNumericAlternative;
+                if (split == RecordSplit.Calibration)
                 {
-                    Simulation = simulation,
-                    TrueActivations = scored[i].Record.Activations,
-                    EvCorrelationScore = own.EvCorrelation,
-                    RsquaredScore = own.RSquared,
-                    AbsoluteDevExplainedScore = own.AbsoluteDevExplained,
-                    ExtraFields = new()
+                    calibration.Add(new CalibrationSequence
                     {
-                        [RecordSourceField] = JsonSerializer.SerializeToElement(scored[i].Source, ExplainJsonContext.Default.String),
-                        [RecordIndexField] = JsonSerializer.SerializeToElement(scored[i].Index, ExplainJsonContext.Default.Int32),
-                    },
-                });
+                        Source = source.Source,
+                        Index = source.Index,
+                        TrueActivations = source.Record.Activations,
+                        ExpectedActivations = simulation.ExpectedActivations,
+                        PositionsWithoutNumericAlternative = withoutNumeric,
+                    });
+                    continue;
+                }
+                sequences.Add(new ScoredSequenceSimulation { Simulation = simulation, TrueActivations = source.Record.Activations });
+                origins.Add(new SequenceOrigin { Source = source.Source, Index = source.Index, PositionsWithoutNumericAlternative = withoutNumeric });
             }
-            var all = ScoreCalculator.Score(sequences.Select(s => new SequenceActivations(s.TrueActivations, s.Simulation.ExpectedActivations)));
             results.Add(new ScoredExplanation
             {
                 Explanation = explanation,
-                ScoredSimulation = new ScoredSimulation
-                {
-                    ScoredSequenceSimulations = [.. sequences],
-                    EvCorrelationScore = all.EvCorrelation,
-                    RsquaredScore = all.RSquared,
-                    AbsoluteDevExplainedScore = all.AbsoluteDevExplained,
-                    ExtraFields = failed.Count == 0 ? null : new()
-                    {
-                        [FailedSequencesField] = JsonSerializer.SerializeToElement(failed, ExplainJsonContext.Default.ListDictionaryStringObject),
-                    },
-                },
+                ScoredSimulation = new ScoredSimulation { ScoredSequenceSimulations = [.. sequences] },
+            });
+            sidecars.Add(new ExplanationSidecar
+            {
+                Explanation = explanation,
+                Sequences = [.. origins],
+                FailedSequences = [.. failed],
+                CalibrationSequences = options.Calibrate ? [.. calibration] : null,
             });
         }
+
+        var sidecar = new SimulationSidecar
+        {
+            Layer = record.NeuronId.LayerIndex,
+            Neuron = record.NeuronId.NeuronIndex,
+            ExplainerModel = explainerModel,
+            SimulatorModel = options.SimulatorModel,
+            SimulatorMode = options.SimulatorMode.ToString().ToLowerInvariant(),
+            ExamplesPerSplit = options.ExamplesPerSplit,
+            ScoredExplanations = [.. sidecars],
+        };
+        var unordered = new NeuronSimulationResults { NeuronId = record.NeuronId, ScoredExplanations = [.. results] };
+        var (scored, _) = SimulationScoring.Rescore(unordered, sidecar);
         // Best first: tools that read one explanation per neuron (scores.jsonl, OpenAI's viewers) take the first.
-        var ordered = results.OrderByDescending(e => e.ScoredSimulation.EvCorrelationScore ?? double.NegativeInfinity).ToArray();
-        return new NeuronSimulationOutcome(new NeuronSimulationResults { NeuronId = record.NeuronId, ScoredExplanations = ordered }, failures);
+        int[] order = Enumerable.Range(0, scored.ScoredExplanations.Length)
+            .OrderByDescending(e => scored.ScoredExplanations[e].ScoredSimulation.EvCorrelationScore ?? double.NegativeInfinity).ToArray();
+        return new NeuronSimulationOutcome(
+            scored with { ScoredExplanations = [.. order.Select(e => scored.ScoredExplanations[e])] },
+            sidecar with { ScoredExplanations = [.. order.Select(e => sidecar.ScoredExplanations[e])] },
+            failures);
     }
 
     private async Task<SimulationParse> SimulateSequenceAsync(string explanation, string[] tokens, CancellationToken cancellationToken)
     {
+        if (options.SimulatorMode == SimulatorMode.Echo)
+        {
+            var echoed = await gateway.CompleteTextAsync(new LlmCompletionRequest
+            {
+                Model = options.SimulatorModel,
+                Prompt = SimulatorPrompt.BuildEcho(explanation, tokens, options.FewShotExamples),
+                MaxTokens = options.EchoMaxTokens,
+                Echo = true,
+                Logprobs = options.TopLogprobs,
+                Temperature = options.SimulatorTemperature,
+            }, cancellationToken).ConfigureAwait(false);
+            return EchoSimulationParser.Parse(tokens, echoed);
+        }
         bool json = options.SimulatorMode == SimulatorMode.Json;
         var reply = await gateway.CompleteAsync(new LlmRequest
         {
@@ -90,23 +121,5 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
             JsonSchema = json ? SimulatorPrompt.JsonSchema : null,
         }, cancellationToken).ConfigureAwait(false);
         return json ? SimulationReplyParser.ParseJson(tokens, reply) : SimulationReplyParser.ParseLogprobs(tokens, reply);
-    }
-
-    /// <summary>The scores.jsonl line of a results file: its first explanation, top-only and random-only split by "record_source".</summary>
-    public static NeuronScoreLine? ScoreLine(NeuronSimulationResults results)
-    {
-        if (results.ScoredExplanations.Length == 0) return null;
-        var first = results.ScoredExplanations[0];
-        var sequences = first.ScoredSimulation.ScoredSequenceSimulations;
-        bool IsTop(ScoredSequenceSimulation s, int i) =>
-            s.ExtraFields?.TryGetValue(RecordSourceField, out var source) == true && source.ValueKind == JsonValueKind.String
-                ? source.GetString() == "top"
-                : i < (sequences.Length + 1) / 2; // files without the marker: OpenAI's halves, the middle one top
-        var top = sequences.Where(IsTop).Select(s => new SequenceActivations(s.TrueActivations, s.Simulation.ExpectedActivations)).ToArray();
-        var random = sequences.Where((s, i) => !IsTop(s, i)).Select(s => new SequenceActivations(s.TrueActivations, s.Simulation.ExpectedActivations)).ToArray();
-        var variants = ScoreCalculator.ScoreVariants([.. top, .. random], top.Length);
-        return new NeuronScoreLine(results.NeuronId.LayerIndex, results.NeuronId.NeuronIndex, first.Explanation,
-            variants.TopAndRandom.EvCorrelation, variants.TopAndRandom.RSquared, variants.TopAndRandom.AbsoluteDevExplained,
-            variants.TopOnly.EvCorrelation, variants.RandomOnly.EvCorrelation);
     }
 }

@@ -5,15 +5,21 @@ using NeuronEngine.Scoring;
 
 namespace NeuronEngine.Explain;
 
-/// <summary>A simulator reply read: the simulation, or why the sequence failed.</summary>
+/// <summary>
+/// A simulator reply read: the simulation, or why the sequence failed. <see cref="PositionsWithoutNumericAlternative"/>
+/// counts positions given 0 because no value 0–10 was offered there (echo mode, as OpenAI's parser does).
+/// </summary>
 public sealed record SimulationParse(SequenceSimulation? Simulation, string? Failure)
 {
+    public int PositionsWithoutNumericAlternative { get; init; }
+
     public static SimulationParse Fail(string reason) => new(null, reason);
 }
 
 /// <summary>
-/// Turns simulator replies into OpenAI SequenceSimulations. Any mismatch — wrong number of tokens, a
-/// different token, an unreadable value — fails that sequence with the reason; nothing here throws.
+/// Turns chat simulator replies into OpenAI SequenceSimulations (echo replies: <see cref="EchoSimulationParser"/>).
+/// Any mismatch — wrong number of tokens, a different token, an unreadable value — fails that sequence
+/// with the reason; nothing here throws.
 /// </summary>
 public static class SimulationReplyParser
 {
@@ -21,9 +27,10 @@ public static class SimulationReplyParser
     public const string NormalizedScale = "simulated_normalized_activations";
 
     /// <summary>
-    /// Logprobs mode: the reply's lines `token\tvalue` (inside &lt;start&gt;…&lt;end&gt; when present) must match the
-    /// tokens one to one; at each value's first character the top logprobs are read, the alternatives
-    /// that continue to an integer 0–10 kept, renormalised, and their expected value taken.
+    /// Logprobs mode: the reply's block (after "&lt;start&gt;" when present) must hold one "token	value" line
+    /// per token, tokens raw as in the prompt (a token may differ from the prompt's by surrounding
+    /// whitespace only); at each value's first character the top logprobs are read, the alternatives that
+    /// continue to an integer 0–10 kept, renormalised, and their expected value taken.
     /// </summary>
     public static SimulationParse ParseLogprobs(IReadOnlyList<string> tokens, LlmReply reply)
     {
@@ -35,26 +42,32 @@ public static class SimulationReplyParser
         for (int i = 0; i < logprobs.Count; i++) { starts[i] = text.Length; text.Append(logprobs[i].Token); }
         string generated = text.ToString();
 
-        var lines = ValueLines(generated);
-        if (lines.Count != tokens.Count)
-            return SimulationParse.Fail($"expected {tokens.Count} token lines, got {lines.Count}");
+        int at = BlockStart(generated, tokens);
         var expected = new double[tokens.Count];
         var distributionValues = new double[tokens.Count][];
         var distributionProbabilities = new double[tokens.Count][];
         for (int i = 0; i < tokens.Count; i++)
         {
-            var (lineToken, valueOffset) = lines[i];
-            if (lineToken is null) return SimulationParse.Fail($"line {i + 1} has no tab between token and value");
-            if (!SameToken(tokens[i], lineToken))
-                return SimulationParse.Fail($"token {i}: expected '{ActivationFormat.DisplayToken(tokens[i])}', got '{lineToken}'");
-            int at = Array.FindLastIndex(starts, s => s <= valueOffset);
-            if (at < 0 || valueOffset >= generated.Length)
-                return SimulationParse.Fail($"token {i}: the value is missing");
-            string prefix = generated[starts[at]..valueOffset];
+            int tab;
+            if (generated.AsSpan(at).StartsWith(tokens[i] + "\t", StringComparison.Ordinal)) tab = at + tokens[i].Length;
+            else
+            {
+                tab = generated.IndexOf('\t', at);
+                int end = generated.IndexOf("<end>", at, StringComparison.Ordinal);
+                if (tab < 0 || (end >= 0 && end < tab)) return SimulationParse.Fail($"expected {tokens.Count} token lines, got {i}");
+                string written = generated[at..tab];
+                if (written.Trim() != tokens[i].Trim())
+                    return SimulationParse.Fail($"token {i}: expected '{ActivationFormat.DisplayToken(tokens[i])}', got '{ActivationFormat.DisplayToken(written)}'");
+            }
+            int valueOffset = tab + 1;
+            while (valueOffset < generated.Length && generated[valueOffset] == ' ') valueOffset++;
+            if (valueOffset >= generated.Length) return SimulationParse.Fail($"token {i}: the value is missing");
+            int logprob = Array.FindLastIndex(starts, s => s <= valueOffset);
+            string prefix = generated[starts[logprob]..valueOffset];
             var probabilities = new double[ActivationFormat.MaxNormalizedValue + 1];
-            var alternatives = logprobs[at].Top.Any(t => t.Token == logprobs[at].Token)
-                ? logprobs[at].Top
-                : logprobs[at].Top.Append(new LlmTopLogprob(logprobs[at].Token, logprobs[at].Logprob));
+            var alternatives = logprobs[logprob].Top.Any(t => t.Token == logprobs[logprob].Token)
+                ? logprobs[logprob].Top
+                : logprobs[logprob].Top.Append(new LlmTopLogprob(logprobs[logprob].Token, logprobs[logprob].Logprob));
             foreach (var alternative in alternatives)
                 if (alternative.Token.StartsWith(prefix, StringComparison.Ordinal) && ReadValue(alternative.Token[prefix.Length..]) is int v)
                     probabilities[v] += Math.Exp(alternative.Logprob);
@@ -65,7 +78,13 @@ public static class SimulationReplyParser
             distributionValues[i] = values.Select(v => (double)v).ToArray();
             distributionProbabilities[i] = values.Select(v => probabilities[v] / total).ToArray();
             expected[i] = values.Sum(v => v * probabilities[v] / total);
+            int lineEnd = generated.IndexOf('\n', valueOffset);
+            at = lineEnd < 0 ? generated.Length : lineEnd + 1;
         }
+        string rest = generated[at..];
+        int restEnd = rest.IndexOf("<end>", StringComparison.Ordinal);
+        if ((restEnd < 0 ? rest : rest[..restEnd]).Contains('\t'))
+            return SimulationParse.Fail($"expected {tokens.Count} token lines, got more");
         return new SimulationParse(Simulation(tokens, expected, distributionValues, distributionProbabilities), null);
     }
 
@@ -92,7 +111,7 @@ public static class SimulationReplyParser
             if (entries[i] is not { Token: { } token, Activation: var value })
                 return SimulationParse.Fail($"token {i}: the entry has no token");
             if (!SameToken(tokens[i], token))
-                return SimulationParse.Fail($"token {i}: expected '{ActivationFormat.DisplayToken(tokens[i])}', got '{token}'");
+                return SimulationParse.Fail($"token {i}: expected '{ActivationFormat.DisplayToken(tokens[i])}', got '{ActivationFormat.DisplayToken(token)}'");
             if (value is not double v || v != Math.Floor(v) || v < 0 || v > ActivationFormat.MaxNormalizedValue)
                 return SimulationParse.Fail($"token {i}: activation {value?.ToString(CultureInfo.InvariantCulture) ?? "null"} is not an integer 0-10");
             expected[i] = v;
@@ -101,7 +120,7 @@ public static class SimulationReplyParser
             expected.Select(v => new[] { v }).ToArray(), expected.Select(_ => new[] { 1.0 }).ToArray()), null);
     }
 
-    private static SequenceSimulation Simulation(IReadOnlyList<string> tokens, double[] expected, double[][] values, double[][] probabilities) => new()
+    internal static SequenceSimulation Simulation(IReadOnlyList<string> tokens, double[] expected, double[][] values, double[][] probabilities) => new()
     {
         Tokens = tokens.ToArray(),
         ExpectedActivations = expected,
@@ -114,34 +133,19 @@ public static class SimulationReplyParser
     private static bool SameToken(string expected, string got) =>
         ActivationFormat.DisplayToken(expected).Trim() == ActivationFormat.DisplayToken(got).Trim();
 
-    /// <summary>The value lines of a reply: token text (null if the line has no tab) and the offset where its value starts.</summary>
-    private static List<(string? Token, int ValueOffset)> ValueLines(string text)
+    /// <summary>Where the token lines start: after "&lt;start&gt;" and its newline, else after leading newlines (unless a token is one).</summary>
+    private static int BlockStart(string text, IReadOnlyList<string> tokens)
     {
-        var lines = new List<(string?, int)>();
-        bool sawStart = text.Contains("<start>", StringComparison.Ordinal), inside = !sawStart;
-        int lineStart = 0;
-        while (lineStart <= text.Length)
+        int start = text.IndexOf("<start>", StringComparison.Ordinal);
+        if (start >= 0)
         {
-            int end = text.IndexOf('\n', lineStart);
-            if (end < 0) end = text.Length;
-            string line = text[lineStart..end];
-            string trimmed = line.Trim();
-            if (trimmed == "<start>") inside = true;
-            else if (trimmed == "<end>") { if (inside && sawStart) break; }
-            else if (inside && trimmed.Length > 0)
-            {
-                int tab = line.LastIndexOf('\t');
-                if (tab < 0) lines.Add((null, -1));
-                else
-                {
-                    int value = lineStart + tab + 1;
-                    while (value < end && text[value] == ' ') value++;
-                    lines.Add((line[..tab], value));
-                }
-            }
-            lineStart = end + 1;
+            int at = start + "<start>".Length;
+            return at < text.Length && text[at] == '\n' ? at + 1 : at;
         }
-        return lines;
+        int skip = 0;
+        if (tokens.Count == 0 || !tokens[0].StartsWith('\n'))
+            while (skip < text.Length && text[skip] == '\n') skip++;
+        return skip;
     }
 
     /// <summary>"7", "7\n", "10 " → the integer; anything else (other text, out of range) → null.</summary>

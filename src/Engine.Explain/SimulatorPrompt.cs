@@ -1,34 +1,47 @@
+using System.Text;
 using NeuronEngine.Records;
 
 namespace NeuronEngine.Explain;
 
-/// <summary>How the simulator's predictions are read (DESIGN §5).</summary>
+/// <summary>How the simulator's predictions are obtained and read (DESIGN §5; README "Simulator modes").</summary>
 public enum SimulatorMode
 {
-    /// <summary>The model rewrites the block with values; the expected value comes from the top logprobs at each value.</summary>
+    /// <summary>Chat: the model rewrites the block with values; the expected value comes from the top logprobs at each value.</summary>
     Logprobs,
-    /// <summary>Structured output: the token list with integer 0–10 values, for endpoints without logprobs.</summary>
+    /// <summary>Chat with structured output: the token list with integer 0–10 values, for endpoints without logprobs.</summary>
     Json,
+    /// <summary>
+    /// OpenAI's method: one /completions call with echo, max_tokens 0 and logprobs over OpenAI's all-at-once
+    /// prompt; the prompt's own logprobs at each "unknown" give the distribution.
+    /// </summary>
+    Echo,
 }
 
 /// <summary>
-/// The simulator prompt: instructions, few-shot neurons with their explanation and one record answered,
-/// then the explanation under test and the sequence with every value "unknown".
+/// The simulator prompts, built from OpenAI's ExplanationNeuronSimulator prompt (explanations/simulator.py):
+/// its system message, then per few-shot neuron "\n\nNeuron i\nExplanation of neuron i behavior: the main
+/// thing this neuron does is find {explanation}" and "\nActivations: " + its records, then the neuron under
+/// test with the explanation as given (trimmed, no period added) and its tokens all "unknown"
+/// (format_sequences_for_simulation). Echo mode sends exactly that as one completion prompt (the messages
+/// joined, OpenAI's PromptFormat.NONE). The chat modes cannot end the prompt inside the assistant's turn,
+/// so the tokens to predict close the last user message, the reply format is appended to the system
+/// message, and the few-shot answers show every value.
 /// </summary>
 public static class SimulatorPrompt
 {
-    private const string Instructions =
-        "We're studying neurons in a neural network. Each neuron looks for some particular thing in a short document. "
-        + "Look at an explanation of what the neuron does, and try to predict its activations on each token.\n\n"
+    /// <summary>OpenAI's system message of the all-at-once simulator.</summary>
+    public const string SystemMessage =
+        "We're studying neurons in a neural network.\nEach neuron looks for some particular thing in a short document.\n"
+        + "Look at summary of what the neuron does, and try to predict how it will fire on each token.\n\n"
         + "The activation format is token<tab>activation, activations go from 0 to 10, \"unknown\" indicates an unknown "
-        + "activation. Most activations will be 0. Newlines and tabs inside tokens are written as \\n and \\t.\n\n";
+        + "activation. Most activations will be 0.\n";
 
-    public const string LogprobsSystemMessage = Instructions
-        + "Reply with the same <start>…<end> block, one line per token in the same order, each \"unknown\" replaced by "
+    public const string LogprobsReplyFormat =
+        "\nReply with the same <start>…<end> block: one line per token, in the same order, each \"unknown\" replaced by "
         + "your predicted activation, an integer from 0 to 10. Write nothing else.";
 
-    public const string JsonSystemMessage = Instructions
-        + "Reply with JSON only: {\"activations\": [{\"token\": \"…\", \"activation\": 0}, …]}, one entry per token in the "
+    public const string JsonReplyFormat =
+        "\nReply with JSON only: {\"activations\": [{\"token\": \"…\", \"activation\": 0}, …]}, one entry per token in the "
         + "same order, each token written exactly as given and each activation an integer from 0 to 10.";
 
     /// <summary>
@@ -38,32 +51,51 @@ public static class SimulatorPrompt
     public const string JsonSchema =
         """{"type":"object","properties":{"activations":{"type":"array","items":{"type":"object","properties":{"token":{"type":"string"},"activation":{"type":"integer"}},"required":["token","activation"],"additionalProperties":false}}},"required":["activations"],"additionalProperties":false}""";
 
-    public static IReadOnlyList<LlmMessage> Build(string explanation, IReadOnlyList<string> tokens, IReadOnlyList<FewShotExample> examples, SimulatorMode mode)
+    /// <summary>Echo mode: OpenAI's all-at-once prompt as one string, ending in the block of "unknown"s.</summary>
+    public static string BuildEcho(string explanation, IReadOnlyList<string> tokens, IReadOnlyList<FewShotExample> examples)
     {
-        var messages = new List<LlmMessage> { new(LlmRole.System, mode == SimulatorMode.Json ? JsonSystemMessage : LogprobsSystemMessage) };
+        var prompt = new StringBuilder(SystemMessage);
         for (int i = 0; i < examples.Count; i++)
         {
-            var record = examples[i].Records[0];
-            double max = ActivationFormat.MaxActivation(examples[i].Records);
-            messages.Add(new(LlmRole.User, Question(i + 1, examples[i].Explanation, record.Tokens)));
-            messages.Add(new(LlmRole.Assistant, mode == SimulatorMode.Json ? JsonAnswer(record, max) : ActivationFormat.RecordsBlock([record], max)));
+            var example = examples[i];
+            prompt.Append(ExplanationMessage(i + 1, example.Explanation)).Append(ActivationsPrefix)
+                .Append(ActivationFormat.FormatActivationRecords(example.Records, ActivationFormat.MaxActivation(example.Records), firstRevealed: example.FirstRevealed));
         }
-        messages.Add(new(LlmRole.User, Question(examples.Count + 1, explanation, tokens)));
+        return prompt.Append(ExplanationMessage(examples.Count + 1, explanation.Trim())).Append(ActivationsPrefix)
+            .Append(ActivationFormat.FormatSequencesForSimulation([tokens])).ToString();
+    }
+
+    /// <summary>The chat modes' messages (<see cref="SimulatorMode.Logprobs"/> or <see cref="SimulatorMode.Json"/>).</summary>
+    public static IReadOnlyList<LlmMessage> Build(string explanation, IReadOnlyList<string> tokens, IReadOnlyList<FewShotExample> examples, SimulatorMode mode)
+    {
+        if (mode == SimulatorMode.Echo) throw new ArgumentException("echo mode sends one completion prompt: use BuildEcho", nameof(mode));
+        bool json = mode == SimulatorMode.Json;
+        var messages = new List<LlmMessage> { new(LlmRole.System, SystemMessage + (json ? JsonReplyFormat : LogprobsReplyFormat)) };
+        for (int i = 0; i < examples.Count; i++)
+        {
+            // JSON answers hold one token list, so the json mode shows each example's first record only.
+            var records = json ? examples[i].Records.Take(1).ToArray() : examples[i].Records;
+            double max = ActivationFormat.MaxActivation(examples[i].Records);
+            messages.Add(new(LlmRole.User, Question(i + 1, examples[i].Explanation, records.Select(r => (IReadOnlyList<string>)r.Tokens).ToArray())));
+            messages.Add(new(LlmRole.Assistant, json ? JsonAnswer(records[0], max) : ActivationFormat.FormatActivationRecords(records, max)));
+        }
+        messages.Add(new(LlmRole.User, Question(examples.Count + 1, explanation.Trim(), [tokens])));
         return messages;
     }
 
-    /// <summary>"Neuron N\nExplanation of neuron N behavior: the main thing this neuron does is find X.\nActivations:\n&lt;start&gt;…unknown…".</summary>
-    public static string Question(int number, string explanation, IReadOnlyList<string> tokens)
-    {
-        var unknown = new ActivationRecord { Tokens = tokens.ToArray(), Activations = new double[tokens.Count] };
-        return $"Neuron {number}\nExplanation of neuron {number} behavior: {ActivationFormat.ExplanationPrefix} {explanation.TrimEnd('.')}.\n"
-            + $"Activations:\n{ActivationFormat.RecordsBlock([unknown], 0, hideValues: true)}";
-    }
+    /// <summary>"\n\nNeuron N\nExplanation of neuron N behavior: the main thing this neuron does is find X" + "\nActivations: " + the "unknown" block.</summary>
+    public static string Question(int number, string explanation, IReadOnlyList<IReadOnlyList<string>> sequences) =>
+        ExplanationMessage(number, explanation) + ActivationsPrefix + ActivationFormat.FormatSequencesForSimulation(sequences);
+
+    private const string ActivationsPrefix = "\nActivations: ";
+
+    private static string ExplanationMessage(int number, string explanation) =>
+        $"\n\nNeuron {number}\nExplanation of neuron {number} behavior: {ActivationFormat.ExplanationPrefix} {explanation}";
 
     private static string JsonAnswer(ActivationRecord record, double max)
     {
         var values = ActivationFormat.Normalize(record.Activations, max);
-        var entries = record.Tokens.Select((t, i) => new SimulatedToken(ActivationFormat.DisplayToken(t), values[i])).ToArray();
+        var entries = record.Tokens.Select((t, i) => new SimulatedToken(t, values[i])).ToArray();
         return System.Text.Json.JsonSerializer.Serialize(new SimulatedTokens(entries), ExplainJsonContext.Default.SimulatedTokens);
     }
 }

@@ -28,11 +28,13 @@ internal sealed class LlmOptions
     public readonly Option<string?> BaseUrl = new("--base-url") { Description = $"OpenAI-compatible endpoint including /v1 (also ${BaseUrlVariable}); the key comes from ${ApiKeyVariable} or ${OpenAiApiKeyVariable}" };
     public readonly Option<string?> ExplainerModel = new("--explainer-model") { Description = "model that writes explanations" };
     public readonly Option<string?> SimulatorModel = new("--simulator-model") { Description = "model that simulates activations (default: the explainer model)" };
-    public readonly Option<string?> SimulatorMode = new("--simulator-mode") { Description = "logprobs (expected value from top logprobs) or json (structured output, for endpoints without logprobs); default logprobs" };
+    public readonly Option<string?> SimulatorMode = new("--simulator-mode") { Description = "logprobs (chat; expected value from top logprobs), json (chat structured output, for endpoints without logprobs) or echo (OpenAI's method: /completions with echo, max_tokens 0, logprobs); default logprobs" };
+    public readonly Option<int?> EchoMaxTokens = new("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator (default), 1 for servers that refuse 0" };
+    public readonly Option<bool> NoCalibration = new("--no-calibration") { Description = "do not simulate the calibration split (halves the simulator calls; the calibrated scores are then null)" };
     public readonly Option<int?> Samples = new("--samples") { Description = "candidate explanations per neuron, each simulated and scored (default 1)" };
-    public readonly Option<int?> ExamplesPerSplit = new("--examples-per-split") { Description = "records shown to the explainer, and top + random records scored (default 5)" };
+    public readonly Option<int?> ExamplesPerSplit = new("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a record needs 4× as many top and 3× as many random records (default 5)" };
     public readonly Option<int?> ContextTokens = new("--context-tokens") { Description = "explainer context window; prompts shrink to fit (default 8192)" };
-    public readonly Option<int?> TopLogprobs = new("--top-logprobs") { Description = "alternatives per token in logprobs mode, at most 20 on OpenAI (default 15)" };
+    public readonly Option<int?> TopLogprobs = new("--top-logprobs") { Description = "alternatives per token in logprobs and echo modes, at most 20 on OpenAI (default 15, as OpenAI's simulator)" };
     public readonly Option<double?> Temperature = new("--explainer-temperature") { Description = "explainer sampling temperature (default 1; the simulator uses 0)" };
     public readonly Option<int?> Concurrency = new("--concurrency") { Description = "LLM calls in flight at once (default 4)" };
     public readonly Option<int?> Retries = new("--retries") { Description = "retries of a call on 429, 5xx, timeouts (default 6)" };
@@ -52,7 +54,7 @@ internal sealed class LlmOptions
     /// <summary>`engine simulate` calls no explainer: a simulator model alone is enough.</summary>
     public bool SimulatorOnly { get; set; }
 
-    public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, Samples, ExamplesPerSplit,
+    public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, EchoMaxTokens, NoCalibration, Samples, ExamplesPerSplit,
         ContextTokens, TopLogprobs, Temperature, Concurrency, Retries, Timeout, RetryDelay, MaxCalls, MaxTokensTotal, PriceInput, PriceOutput,
         Cache, NoCache, Layers, Neurons, Sample, Seed];
 
@@ -80,7 +82,8 @@ internal sealed class LlmOptions
         {
             "logprobs" => Explain.SimulatorMode.Logprobs,
             "json" => Explain.SimulatorMode.Json,
-            _ => throw new ArgumentException($"--simulator-mode {modeText}: expected logprobs or json"),
+            "echo" => Explain.SimulatorMode.Echo,
+            _ => throw new ArgumentException($"--simulator-mode {modeText}: expected logprobs, json or echo"),
         };
         double timeout = r.GetValue(Timeout) ?? config.Double(Timeout.Name) ?? 120;
         double retryDelay = r.GetValue(RetryDelay) ?? config.Double(RetryDelay.Name) ?? 1;
@@ -94,6 +97,8 @@ internal sealed class LlmOptions
             ExplainerModel = explainer,
             SimulatorModel = Text(SimulatorModel) ?? explainer,
             SimulatorMode = mode,
+            Calibrate = !(r.GetValue(NoCalibration) || config.Bool(NoCalibration.Name) == true),
+            EchoMaxTokens = Int(EchoMaxTokens, 0, 0),
             Samples = Int(Samples, 1, 1),
             ExamplesPerSplit = Int(ExamplesPerSplit, 5, 1),
             ContextTokens = Int(ContextTokens, 8192, 256),

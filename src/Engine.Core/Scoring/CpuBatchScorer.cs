@@ -2,9 +2,10 @@ namespace NeuronEngine.Scoring;
 
 /// <summary>
 /// Managed batched scorer: neurons are spread over threads in contiguous blocks (Parallel.For); each
-/// neuron's top and random ranges are swept twice (two-pass, SIMD lanes widened to double) and their
-/// statistics merged for the top-and-random score. Agrees with <see cref="ScoreCalculator"/> to ~1e-12
-/// on float inputs (tested to 1e-9).
+/// neuron's top and random ranges are swept twice (two-pass, in double: the values as read when the batch
+/// holds them, else float lanes widened to double) and their statistics merged for the top-and-random
+/// score. Each neuron's result depends only on its own values, never on the rest of the batch. Agrees
+/// with <see cref="ScoreCalculator"/> to ~1e-12 (tested to 1e-9).
 /// </summary>
 public sealed class CpuBatchScorer : IBatchScorer
 {
@@ -41,10 +42,20 @@ public sealed class CpuBatchScorer : IBatchScorer
         int start = batch.NeuronOffsets[neuron];
         int split = start + batch.TopTokenCounts[neuron];
         int end = batch.NeuronOffsets[neuron + 1];
-        var trueActs = batch.TrueActivations.AsSpan();
-        var expected = batch.ExpectedActivations.AsSpan();
-        var top = TokenRangeStatistics.Compute(trueActs[start..split], expected[start..split]);
-        var random = TokenRangeStatistics.Compute(trueActs[split..end], expected[split..end]);
+        TokenRangeStatistics top, random;
+        if (batch.TrueValues is { } trueValues && batch.ExpectedValues is { } expectedValues)
+        {
+            // Values as read: summed in double without a float rounding first.
+            top = TokenRangeStatistics.Compute(trueValues.AsSpan(start, split - start), expectedValues.AsSpan(start, split - start));
+            random = TokenRangeStatistics.Compute(trueValues.AsSpan(split, end - split), expectedValues.AsSpan(split, end - split));
+        }
+        else
+        {
+            var trueActs = batch.TrueActivations.AsSpan();
+            var expected = batch.ExpectedActivations.AsSpan();
+            top = TokenRangeStatistics.Compute(trueActs[start..split], expected[start..split]);
+            random = TokenRangeStatistics.Compute(trueActs[split..end], expected[split..end]);
+        }
         var all = TokenRangeStatistics.Merge(top, random);
         results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopAndRandom)] = all.ToScores();
         results[ScoringBatch.ResultIndex(neuron, ScoreVariant.TopOnly)] = top.ToScores();

@@ -1,9 +1,10 @@
 namespace NeuronEngine.Scoring;
 
 /// <summary>
-/// Packs loaded results into scoring batches and writes the recomputed scores back into them.
-/// Two batches per chunk: one slot per scored explanation (all three variants) and one slot per
-/// scored sequence (its own scores, as OpenAI stores them per sequence).
+/// Packs loaded results into scoring batches and writes the recomputed scores back into them
+/// (<see cref="SimulationScoring"/> decides the split). Two batches per chunk: one slot per scored
+/// explanation (all three variants; its top sequences first) and one slot per scored sequence (its own
+/// scores, as OpenAI stores them per sequence).
 /// </summary>
 internal sealed class NeuronRescoring
 {
@@ -12,28 +13,27 @@ internal sealed class NeuronRescoring
     private ScoreTriple[] _explanationScores = [];
     private ScoreTriple[] _sequenceScores = [];
 
-    /// <summary>
-    /// In OpenAI's data the first half of a simulation's scored sequences are top records and the second
-    /// half random. With an odd count the middle sequence is counted as top.
-    /// </summary>
-    public static int TopSequenceCount(int sequenceCount) => (sequenceCount + 1) / 2;
-
     /// <summary>Where one neuron's slots start in the two batches.</summary>
     public readonly record struct Slots(int FirstExplanation, int FirstSequence);
 
-    public Slots Add(NeuronSimulationResults results)
+    /// <param name="sidecar">The results' sidecar (already checked against them), or null for OpenAI's layout.</param>
+    public Slots Add(NeuronSimulationResults results, SimulationSidecar? sidecar)
     {
         var slots = new Slots(_explanations.NeuronCount, _sequences.NeuronCount);
-        foreach (var explanation in results.ScoredExplanations)
+        for (int e = 0; e < results.ScoredExplanations.Length; e++)
         {
+            var explanation = results.ScoredExplanations[e];
             var sequences = explanation.ScoredSimulation.ScoredSequenceSimulations;
-            var activations = new SequenceActivations[sequences.Length];
+            var isTop = SimulationScoring.TopFlags(explanation, sidecar?.ScoredExplanations[e]);
+            var top = new List<SequenceActivations>();
+            var random = new List<SequenceActivations>();
             for (int s = 0; s < sequences.Length; s++)
             {
-                activations[s] = new SequenceActivations(sequences[s].TrueActivations, sequences[s].Simulation.ExpectedActivations);
+                var activations = new SequenceActivations(sequences[s].TrueActivations, sequences[s].Simulation.ExpectedActivations);
+                (isTop[s] ? top : random).Add(activations);
                 _sequences.AddSequence(sequences[s].TrueActivations, sequences[s].Simulation.ExpectedActivations);
             }
-            _explanations.AddNeuron(activations, TopSequenceCount(sequences.Length));
+            _explanations.AddNeuron([.. top, .. random], top.Count);
         }
         return slots;
     }
@@ -46,7 +46,7 @@ internal sealed class NeuronRescoring
 
     /// <summary>The results with every stored score replaced by the recomputed one, and the neuron's scores.jsonl line.</summary>
     public (NeuronSimulationResults Rescored, NeuronScoreLine? Line) Apply(
-        NeuronSimulationResults results, Slots slots, int layer, int neuron)
+        NeuronSimulationResults results, SimulationSidecar? sidecar, Slots slots, int layer, int neuron)
     {
         var explanations = new ScoredExplanation[results.ScoredExplanations.Length];
         int sequenceSlot = slots.FirstSequence;
@@ -81,8 +81,9 @@ internal sealed class NeuronRescoring
             {
                 var top = _explanationScores[ScoringBatch.ResultIndex(slot, ScoreVariant.TopOnly)];
                 var random = _explanationScores[ScoringBatch.ResultIndex(slot, ScoreVariant.RandomOnly)];
+                var calibrated = SimulationScoring.Calibrated(original, sidecar?.ScoredExplanations[0]);
                 line = new NeuronScoreLine(layer, neuron, original.Explanation, all.EvCorrelation, all.RSquared,
-                    all.AbsoluteDevExplained, top.EvCorrelation, random.EvCorrelation);
+                    all.AbsoluteDevExplained, calibrated.RSquared, calibrated.AbsoluteDevExplained, top.EvCorrelation, random.EvCorrelation);
             }
         }
         return (results with { ScoredExplanations = explanations }, line);

@@ -87,13 +87,14 @@ public static class ScoreCalculator
     /// <summary>
     /// OpenAI's "calibrated simulator" with linear calibration: fit p' = a·p + b on the calibration
     /// sequences, apply it to the scored ones, then score. See <see cref="LinearCalibration.Fit"/> for
-    /// the degenerate cases. Correlation is unchanged by a positive slope and flips sign with a negative one.
+    /// the degenerate cases; with nothing to fit every score is null. Correlation is unchanged by a
+    /// positive slope and flips sign with a negative one.
     /// </summary>
     public static ScoreTriple ScoreCalibrated(
         IEnumerable<SequenceActivations> calibration, IEnumerable<SequenceActivations> scored)
     {
         var (calT, calP) = SequenceActivations.Concatenate(calibration);
-        var fit = LinearCalibration.Fit(calT, calP);
+        if (LinearCalibration.Fit(calT, calP) is not { } fit) return ScoreTriple.Undefined;
         var (t, p) = SequenceActivations.Concatenate(scored);
         fit.ApplyInPlace(p);
         return Score(t, p);

@@ -2,7 +2,8 @@ namespace NeuronEngine.Scoring;
 
 /// <summary>
 /// One line of OUT/scores.jsonl: a neuron's first scored explanation (the one OpenAI's tools treat as the
-/// neuron's explanation) and its recomputed scores; null where undefined.
+/// neuron's explanation) and its recomputed scores; null where undefined. The calibrated scores are null
+/// when the results have no calibration simulations (calibration turned off, or a file without a sidecar).
 /// </summary>
 public sealed record NeuronScoreLine(
     int Layer,
@@ -11,6 +12,8 @@ public sealed record NeuronScoreLine(
     double? EvCorrelationScore,
     double? RsquaredScore,
     double? AbsoluteDevExplainedScore,
+    double? CalibratedRsquaredScore,
+    double? CalibratedAbsoluteDevExplainedScore,
     double? TopOnlyEvCorrelationScore,
     double? RandomOnlyEvCorrelationScore);
 

@@ -15,9 +15,11 @@ public sealed record ScoreRunOptions
 
 /// <summary>
 /// Re-scores precomputed simulations in OpenAI's layout (DESIGN §6, `engine score`): reads
-/// DIR/{layer}/{neuron}.jsonl, recomputes every scored explanation's scores (overall and per sequence)
-/// with an <see cref="IBatchScorer"/>, writes OUT/explanations/{layer}/{neuron}.jsonl and OUT/scores.jsonl.
-/// A file that cannot be read, parsed, validated or written becomes a failure entry; the rest go on.
+/// DIR/{layer}/{neuron}.jsonl and its sidecar when there is one, recomputes every scored explanation's
+/// scores (overall and per sequence) with an <see cref="IBatchScorer"/> over the split
+/// <see cref="SimulationScoring"/> decides, writes OUT/explanations/{layer}/{neuron}.jsonl (and the
+/// sidecar beside it) and OUT/scores.jsonl. A file that cannot be read, parsed, validated or written, or
+/// whose sidecar does not belong to it, becomes a failure entry; the rest go on.
 /// </summary>
 public sealed class ScoreRunner
 {
@@ -38,15 +40,36 @@ public sealed class ScoreRunner
         IProgress<ScoreRunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var failures = new List<ScoreFailure>();
+        var lines = Score(explanationsDirectory, Path.Combine(outputDirectory, ExplanationsFolderName), failures, progress, cancellationToken);
+        string scoresPath = Path.Combine(outputDirectory, ScoresFileName);
+        ScoresJsonl.Write(scoresPath, lines); // files are sorted by layer then neuron, so lines are too
+        return ScoreRunSummary.From(lines, failures, scoresPath);
+    }
+
+    /// <summary>
+    /// The scores.jsonl lines of every results file in the directory, sorted by layer then neuron, without
+    /// writing anything: what `simulate` and `run` put in their scores.jsonl (the same computation as
+    /// <see cref="Run"/>). Files that cannot be scored are added to <paramref name="failures"/>.
+    /// </summary>
+    public IReadOnlyList<NeuronScoreLine> ScoreLines(string explanationsDirectory, ICollection<ScoreFailure> failures,
+        CancellationToken cancellationToken = default)
+    {
+        var found = new List<ScoreFailure>();
+        var lines = Score(explanationsDirectory, null, found, null, cancellationToken);
+        foreach (var f in found) failures.Add(f);
+        return lines;
+    }
+
+    private List<NeuronScoreLine> Score(string explanationsDirectory, string? rescoredDirectory, List<ScoreFailure> failures,
+        IProgress<ScoreRunProgress>? progress, CancellationToken cancellationToken)
+    {
         var files = ExplanationsDirectory.Enumerate(explanationsDirectory, failures);
-        string rescoredDirectory = Path.Combine(outputDirectory, ExplanationsFolderName);
         var lines = new List<NeuronScoreLine>(files.Count);
         var parallel = new ParallelOptions
         {
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
             CancellationToken = cancellationToken,
         };
-
         for (int first = 0; first < files.Count; first += _options.FilesPerChunk)
         {
             var chunk = files.Skip(first).Take(_options.FilesPerChunk).ToArray();
@@ -55,22 +78,19 @@ public sealed class ScoreRunner
             failures.AddRange(chunkFailures);
             progress?.Report(new ScoreRunProgress(first + chunk.Length, files.Count));
         }
-
-        string scoresPath = Path.Combine(outputDirectory, ScoresFileName);
-        ScoresJsonl.Write(scoresPath, lines); // files are sorted by layer then neuron, so lines are too
-        return ScoreRunSummary.From(lines, failures, scoresPath);
+        return lines;
     }
 
     private (IEnumerable<NeuronScoreLine> Lines, IEnumerable<ScoreFailure> Failures) RunChunk(
-        NeuronResultsFile[] chunk, string rescoredDirectory, ParallelOptions parallel)
+        NeuronResultsFile[] chunk, string? rescoredDirectory, ParallelOptions parallel)
     {
-        var loaded = new SimulationResultsReadResult[chunk.Length];
+        var loaded = new LoadedResults[chunk.Length];
         Parallel.For(0, chunk.Length, parallel, i => loaded[i] = Load(chunk[i]));
 
         var rescoring = new NeuronRescoring();
         var slots = new NeuronRescoring.Slots[chunk.Length];
         for (int i = 0; i < chunk.Length; i++)
-            if (loaded[i].Results is { } results) slots[i] = rescoring.Add(results);
+            if (loaded[i].Results is { } results) slots[i] = rescoring.Add(results, loaded[i].Sidecar);
         rescoring.Score(_scorer);
 
         var lines = new NeuronScoreLine?[chunk.Length];
@@ -79,16 +99,24 @@ public sealed class ScoreRunner
         {
             if (loaded[i].Results is not { } results)
             {
-                failures[i] = loaded[i].ToFailure();
+                failures[i] = loaded[i].Failure;
                 return;
             }
-            var (rescored, line) = rescoring.Apply(results, slots[i], chunk[i].Layer, chunk[i].Neuron);
+            var (rescored, line) = rescoring.Apply(results, loaded[i].Sidecar, slots[i], chunk[i].Layer, chunk[i].Neuron);
+            if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
+            if (rescoredDirectory is null)
+            {
+                lines[i] = line;
+                return;
+            }
             string outPath = SimulationResultsFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron);
             try
             {
+                // The sidecar first: the results file is what marks the pair complete.
+                if (loaded[i].Sidecar is { } sidecar)
+                    SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron), sidecar);
                 SimulationResultsFile.Write(outPath, rescored);
                 lines[i] = line;
-                if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -98,17 +126,32 @@ public sealed class ScoreRunner
         return (lines.OfType<NeuronScoreLine>(), failures.OfType<ScoreFailure>());
     }
 
-    /// <summary>Reads one file and checks that its neuron_id agrees with its place in the layout.</summary>
-    private static SimulationResultsReadResult Load(NeuronResultsFile file)
+    /// <summary>One input: the results and their sidecar, or why they cannot be scored.</summary>
+    private readonly record struct LoadedResults(NeuronSimulationResults? Results, SimulationSidecar? Sidecar, ScoreFailure? Failure);
+
+    /// <summary>
+    /// Reads one file, checks that its neuron_id agrees with its place in the layout, and reads the sidecar
+    /// beside it, which must describe it.
+    /// </summary>
+    private static LoadedResults Load(NeuronResultsFile file)
     {
         var read = SimulationResultsFile.Read(file.Path);
-        if (read.Results is { NeuronId: var id } && (id.LayerIndex != file.Layer || id.NeuronIndex != file.Neuron))
-            return read with
-            {
-                Results = null,
-                FailureReason = $"neuron_id (layer {id.LayerIndex}, neuron {id.NeuronIndex}) does not match the "
-                    + $"file's place (layer {file.Layer}, neuron {file.Neuron})",
-            };
-        return read;
+        if (read.Results is not { } results) return new(null, null, read.ToFailure());
+        if (results.NeuronId.LayerIndex != file.Layer || results.NeuronId.NeuronIndex != file.Neuron)
+            return new(null, null, new ScoreFailure(file.Path, $"neuron_id (layer {results.NeuronId.LayerIndex}, neuron {results.NeuronId.NeuronIndex}) "
+                + $"does not match the file's place (layer {file.Layer}, neuron {file.Neuron})"));
+        string sidecarPath = SimulationSidecarFile.PathBeside(file.Path);
+        SimulationSidecar? sidecar;
+        try
+        {
+            sidecar = SimulationSidecarFile.TryRead(sidecarPath);
+        }
+        catch (InvalidDataException e)
+        {
+            return new(null, null, new ScoreFailure(sidecarPath, e.Message));
+        }
+        if (sidecar?.Mismatch(results) is { } mismatch)
+            return new(null, null, new ScoreFailure(sidecarPath, $"the sidecar does not belong to {file.Path}: {mismatch}"));
+        return new(results, sidecar, null);
     }
 }

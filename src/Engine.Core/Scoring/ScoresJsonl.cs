@@ -27,6 +27,8 @@ public static class ScoresJsonl
                 WriteScore(writer, "ev_correlation_score", line.EvCorrelationScore);
                 WriteScore(writer, "rsquared_score", line.RsquaredScore);
                 WriteScore(writer, "absolute_dev_explained_score", line.AbsoluteDevExplainedScore);
+                WriteScore(writer, "calibrated_rsquared_score", line.CalibratedRsquaredScore);
+                WriteScore(writer, "calibrated_absolute_dev_explained_score", line.CalibratedAbsoluteDevExplainedScore);
                 WriteScore(writer, "top_only_ev_correlation_score", line.TopOnlyEvCorrelationScore);
                 WriteScore(writer, "random_only_ev_correlation_score", line.RandomOnlyEvCorrelationScore);
                 writer.WriteEndObject();

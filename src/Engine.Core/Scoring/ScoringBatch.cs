@@ -7,28 +7,46 @@ namespace NeuronEngine.Scoring;
 /// Neuron i owns tokens [NeuronOffsets[i], NeuronOffsets[i+1]) of both value arrays, its sequences laid
 /// end to end; the first TopTokenCounts[i] of those tokens belong to top-activating sequences and the
 /// rest to random ones.
-/// Values are float (what a device holds and what simulations are precise to); scorers accumulate in double.
+/// A batch holds the values either as read (double: <see cref="ScoringBatchBuilder"/>, which the host scorer sums
+/// without rounding them) or as float (what a device holds; <see cref="TrueActivations"/> converts once when asked).
+/// Scorers accumulate in double either way.
 /// </summary>
 public sealed class ScoringBatch
 {
     /// <summary>Results per neuron from <see cref="IBatchScorer.Score"/>: one per <see cref="ScoreVariant"/>.</summary>
     public const int VariantsPerNeuron = 3;
 
+    /// <summary>A batch of float values (a device's precision).</summary>
     public ScoringBatch(float[] trueActivations, float[] expectedActivations, int[] neuronOffsets, int[] topTokenCounts)
+        : this(trueActivations?.Length ?? -1, expectedActivations?.Length ?? -1, neuronOffsets, topTokenCounts)
     {
-        ArgumentNullException.ThrowIfNull(trueActivations);
-        ArgumentNullException.ThrowIfNull(expectedActivations);
+        _true = trueActivations;
+        _expected = expectedActivations;
+    }
+
+    /// <summary>A batch of the values as read (the host scorer sums them without rounding to float).</summary>
+    public ScoringBatch(double[] trueActivations, double[] expectedActivations, int[] neuronOffsets, int[] topTokenCounts)
+        : this(trueActivations?.Length ?? -1, expectedActivations?.Length ?? -1, neuronOffsets, topTokenCounts)
+    {
+        TrueValues = trueActivations;
+        ExpectedValues = expectedActivations;
+    }
+
+    private ScoringBatch(int trueCount, int expectedCount, int[] neuronOffsets, int[] topTokenCounts)
+    {
+        if (trueCount < 0) throw new ArgumentNullException("trueActivations");
+        if (expectedCount < 0) throw new ArgumentNullException("expectedActivations");
         ArgumentNullException.ThrowIfNull(neuronOffsets);
         ArgumentNullException.ThrowIfNull(topTokenCounts);
-        if (trueActivations.Length != expectedActivations.Length)
+        if (trueCount != expectedCount)
             throw new ArgumentException(
-                $"{trueActivations.Length} true activations but {expectedActivations.Length} expected activations.");
+                $"{trueCount} true activations but {expectedCount} expected activations.");
         if (neuronOffsets.Length != topTokenCounts.Length + 1)
             throw new ArgumentException(
                 $"{neuronOffsets.Length} offsets for {topTokenCounts.Length} neurons; expected one more offset than neurons.");
-        if (neuronOffsets[0] != 0 || neuronOffsets[^1] != trueActivations.Length)
+        if (neuronOffsets[0] != 0 || neuronOffsets[^1] != trueCount)
             throw new ArgumentException(
-                $"Offsets must start at 0 and end at the token count {trueActivations.Length}.");
+                $"Offsets must start at 0 and end at the token count {trueCount}.");
         for (int i = 0; i < topTokenCounts.Length; i++)
         {
             int length = neuronOffsets[i + 1] - neuronOffsets[i];
@@ -37,17 +55,24 @@ public sealed class ScoringBatch
             if (topTokenCounts[i] < 0 || topTokenCounts[i] > length)
                 throw new ArgumentException($"Neuron {i}: top token count {topTokenCounts[i]} outside 0..{length}.");
         }
-        TrueActivations = trueActivations;
-        ExpectedActivations = expectedActivations;
         NeuronOffsets = neuronOffsets;
         TopTokenCounts = topTokenCounts;
+        TokenCount = trueCount;
     }
 
-    /// <summary>True activations of every neuron's tokens, end to end.</summary>
-    public float[] TrueActivations { get; }
+    private float[]? _true, _expected;
 
-    /// <summary>Simulated (expected) activations, aligned with <see cref="TrueActivations"/>.</summary>
-    public float[] ExpectedActivations { get; }
+    /// <summary>The true activations as read, when the batch was built from them (null for a float batch).</summary>
+    public double[]? TrueValues { get; }
+
+    /// <summary>The expected activations as read, aligned with <see cref="TrueValues"/> (null for a float batch).</summary>
+    public double[]? ExpectedValues { get; }
+
+    /// <summary>True activations of every neuron's tokens, end to end, as float (converted once from the values as read).</summary>
+    public float[] TrueActivations => _true ??= ToSingle(TrueValues!);
+
+    /// <summary>Simulated (expected) activations as float, aligned with <see cref="TrueActivations"/>.</summary>
+    public float[] ExpectedActivations => _expected ??= ToSingle(ExpectedValues!);
 
     /// <summary>NeuronCount + 1 token offsets; neuron i spans [NeuronOffsets[i], NeuronOffsets[i+1]).</summary>
     public int[] NeuronOffsets { get; }
@@ -56,17 +81,24 @@ public sealed class ScoringBatch
     public int[] TopTokenCounts { get; }
 
     public int NeuronCount => TopTokenCounts.Length;
-    public int TokenCount => TrueActivations.Length;
+    public int TokenCount { get; }
 
     /// <summary>Where neuron <paramref name="neuron"/>'s <paramref name="variant"/> sits in a scorer's result array.</summary>
     public static int ResultIndex(int neuron, ScoreVariant variant) => neuron * VariantsPerNeuron + (int)variant;
+
+    private static float[] ToSingle(double[] values)
+    {
+        var single = new float[values.Length];
+        for (int i = 0; i < values.Length; i++) single[i] = (float)values[i];
+        return single;
+    }
 }
 
 /// <summary>Appends neurons' sequences into the flat layout of a <see cref="ScoringBatch"/>.</summary>
 public sealed class ScoringBatchBuilder
 {
-    private readonly List<float> _true = [];
-    private readonly List<float> _expected = [];
+    private readonly List<double> _true = [];
+    private readonly List<double> _expected = [];
     private readonly List<int> _offsets = [0];
     private readonly List<int> _topTokens = [];
 
@@ -99,14 +131,14 @@ public sealed class ScoringBatchBuilder
         return Close(trueActivations.Count);
     }
 
-    public ScoringBatch Build() => new([.. _true], [.. _expected], [.. _offsets], [.. _topTokens]);
+    public ScoringBatch Build() => new(_true.ToArray(), _expected.ToArray(), _offsets.ToArray(), _topTokens.ToArray());
 
     private void Append(IReadOnlyList<double> trueActivations, IReadOnlyList<double> expectedActivations)
     {
         for (int i = 0; i < trueActivations.Count; i++)
         {
-            _true.Add((float)trueActivations[i]);
-            _expected.Add((float)expectedActivations[i]);
+            _true.Add(trueActivations[i]);
+            _expected.Add(expectedActivations[i]);
         }
     }
 

@@ -3,11 +3,12 @@ using System.Text.Json.Serialization;
 
 namespace NeuronEngine.Scoring;
 
-// OpenAI's neuron_explainer results dataclasses (explanations/explanations.py), one record each.
-// Property names map to snake_case; "dataclass_name" is written first, as their FastDataclass does.
-// Fields we do not model (e.g. a SequenceSimulation's "uncalibrated_simulation") land in ExtraFields
-// and are written back verbatim, so a read → write round trip keeps them. (ExtraFields has a setter,
-// not init: the source generator cannot bind extension data through its init-property constructor.)
+// OpenAI's neuron_explainer results dataclasses (explanations/explanations.py), one record each, with
+// exactly their fields: OpenAI's loader (fast_dataclasses.loads) builds each object with cls(**fields)
+// and fails on any other key, so nothing of ours goes in here (our extras live in the sidecar,
+// SimulationSidecar). Reading ignores unknown keys, so rescoring a file that has them writes it clean.
+// Property names map to snake_case; "dataclass_name" is written first, as their FastDataclass does, and
+// every field is written, null included, as orjson writes a dataclass.
 // Float lists read null as NaN and write NaN as null (OpenAI's orjson writes NaN as null).
 
 /// <summary>OpenAI's NeuronId.</summary>
@@ -16,7 +17,6 @@ public sealed record NeuronId
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronId);
     public required int LayerIndex { get; init; }
     public required int NeuronIndex { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's SequenceSimulation: the simulator's output on one text sequence.</summary>
@@ -35,7 +35,9 @@ public sealed record SequenceSimulation
     /// <summary>Per token, the probabilities matching <see cref="DistributionValues"/>.</summary>
     public double[][]? DistributionProbabilities { get; init; }
 
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
+    /// <summary>OpenAI's calibrated simulators keep the simulation before calibration here; null otherwise.</summary>
+    public SequenceSimulation? UncalibratedSimulation { get; init; }
+
 }
 
 /// <summary>OpenAI's ScoredSequenceSimulation: one simulated sequence, its true activations and its own scores.</summary>
@@ -47,7 +49,6 @@ public sealed record ScoredSequenceSimulation
     public double? EvCorrelationScore { get; init; }
     public double? RsquaredScore { get; init; }
     public double? AbsoluteDevExplainedScore { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's ScoredSimulation: all scored sequences of one explanation and the scores over them concatenated.</summary>
@@ -58,7 +59,6 @@ public sealed record ScoredSimulation
     public double? EvCorrelationScore { get; init; }
     public double? RsquaredScore { get; init; }
     public double? AbsoluteDevExplainedScore { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's ScoredExplanation.</summary>
@@ -67,7 +67,6 @@ public sealed record ScoredExplanation
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(ScoredExplanation);
     public required string Explanation { get; init; }
     public required ScoredSimulation ScoredSimulation { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's NeuronSimulationResults: the content of one explanations/{layer}/{neuron}.jsonl line.</summary>
@@ -76,7 +75,6 @@ public sealed record NeuronSimulationResults
     [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronSimulationResults);
     public required NeuronId NeuronId { get; init; }
     public required ScoredExplanation[] ScoredExplanations { get; init; }
-    [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>Reads null as NaN and writes NaN (and ±∞, which JSON cannot hold) as null.</summary>

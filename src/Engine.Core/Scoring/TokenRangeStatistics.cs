@@ -18,7 +18,7 @@ public struct TokenRangeStatistics
     public double MeanTrue, MeanExpected;
     public double CentredSquaresTrue, CentredSquaresExpected, CentredCrossProducts;
     public double SquaredErrors, SquaresTrue, AbsoluteErrors, AbsolutesTrue;
-    public float MinTrue, MaxTrue, MinExpected, MaxExpected;
+    public double MinTrue, MaxTrue, MinExpected, MaxExpected;
 
     /// <summary>
     /// Two sweeps over the range, SIMD-wide: floats are widened to doubles lane by lane and summed in
@@ -58,20 +58,20 @@ public struct TokenRangeStatistics
         s.MinExpected = s.MaxExpected = expected[0];
         for (int lane = 0; lane < width; lane++)
         {
-            s.MinTrue = MathF.Min(s.MinTrue, minT[lane]);
-            s.MaxTrue = MathF.Max(s.MaxTrue, maxT[lane]);
-            s.MinExpected = MathF.Min(s.MinExpected, minP[lane]);
-            s.MaxExpected = MathF.Max(s.MaxExpected, maxP[lane]);
+            s.MinTrue = Math.Min(s.MinTrue, minT[lane]);
+            s.MaxTrue = Math.Max(s.MaxTrue, maxT[lane]);
+            s.MinExpected = Math.Min(s.MinExpected, minP[lane]);
+            s.MaxExpected = Math.Max(s.MaxExpected, maxP[lane]);
         }
         for (int i = vectorEnd; i < n; i++)
         {
             float t = trueActs[i], p = expected[i];
             totalT += t;
             totalP += p;
-            s.MinTrue = MathF.Min(s.MinTrue, t);
-            s.MaxTrue = MathF.Max(s.MaxTrue, t);
-            s.MinExpected = MathF.Min(s.MinExpected, p);
-            s.MaxExpected = MathF.Max(s.MaxExpected, p);
+            s.MinTrue = Math.Min(s.MinTrue, t);
+            s.MaxTrue = Math.Max(s.MaxTrue, t);
+            s.MinExpected = Math.Min(s.MinExpected, p);
+            s.MaxExpected = Math.Max(s.MaxExpected, p);
         }
         s.MeanTrue = totalT / n;
         s.MeanExpected = totalP / n;
@@ -118,6 +118,97 @@ public struct TokenRangeStatistics
         return s;
     }
 
+    /// <summary>
+    /// The same two sweeps over values as read (double), for the host scorer: nothing is rounded to float
+    /// before it is summed. SIMD lanes of doubles, then the tail in scalar code.
+    /// </summary>
+    public static TokenRangeStatistics Compute(ReadOnlySpan<double> trueActs, ReadOnlySpan<double> expected)
+    {
+        int n = trueActs.Length;
+        var s = new TokenRangeStatistics { Count = n };
+        if (n == 0) return s;
+        expected = expected[..n];
+        int width = Vector<double>.Count, vectorEnd = n - n % width;
+
+        var sumT = Vector<double>.Zero;
+        var sumP = Vector<double>.Zero;
+        var minT = new Vector<double>(trueActs[0]);
+        var maxT = minT;
+        var minP = new Vector<double>(expected[0]);
+        var maxP = minP;
+        for (int i = 0; i < vectorEnd; i += width)
+        {
+            var t = new Vector<double>(trueActs[i..]);
+            var p = new Vector<double>(expected[i..]);
+            minT = Vector.Min(minT, t);
+            maxT = Vector.Max(maxT, t);
+            minP = Vector.Min(minP, p);
+            maxP = Vector.Max(maxP, p);
+            sumT += t;
+            sumP += p;
+        }
+        double totalT = Vector.Sum(sumT), totalP = Vector.Sum(sumP);
+        s.MinTrue = s.MaxTrue = trueActs[0];
+        s.MinExpected = s.MaxExpected = expected[0];
+        for (int lane = 0; lane < width; lane++)
+        {
+            s.MinTrue = Math.Min(s.MinTrue, minT[lane]);
+            s.MaxTrue = Math.Max(s.MaxTrue, maxT[lane]);
+            s.MinExpected = Math.Min(s.MinExpected, minP[lane]);
+            s.MaxExpected = Math.Max(s.MaxExpected, maxP[lane]);
+        }
+        for (int i = vectorEnd; i < n; i++)
+        {
+            double t = trueActs[i], p = expected[i];
+            totalT += t;
+            totalP += p;
+            s.MinTrue = Math.Min(s.MinTrue, t);
+            s.MaxTrue = Math.Max(s.MaxTrue, t);
+            s.MinExpected = Math.Min(s.MinExpected, p);
+            s.MaxExpected = Math.Max(s.MaxExpected, p);
+        }
+        s.MeanTrue = totalT / n;
+        s.MeanExpected = totalP / n;
+
+        var meanT = new Vector<double>(s.MeanTrue);
+        var meanP = new Vector<double>(s.MeanExpected);
+        Vector<double> squaresT = default, squaresP = default, cross = default;
+        Vector<double> squaredErrors = default, rawSquaresT = default, absErrors = default, absT = default;
+        for (int i = 0; i < vectorEnd; i += width)
+        {
+            var t = new Vector<double>(trueActs[i..]);
+            var p = new Vector<double>(expected[i..]);
+            Vector<double> dt = t - meanT, dp = p - meanP, err = t - p;
+            squaresT += dt * dt;
+            squaresP += dp * dp;
+            cross += dt * dp;
+            squaredErrors += err * err;
+            rawSquaresT += t * t;
+            absErrors += Vector.Abs(err);
+            absT += Vector.Abs(t);
+        }
+        s.CentredSquaresTrue = Vector.Sum(squaresT);
+        s.CentredSquaresExpected = Vector.Sum(squaresP);
+        s.CentredCrossProducts = Vector.Sum(cross);
+        s.SquaredErrors = Vector.Sum(squaredErrors);
+        s.SquaresTrue = Vector.Sum(rawSquaresT);
+        s.AbsoluteErrors = Vector.Sum(absErrors);
+        s.AbsolutesTrue = Vector.Sum(absT);
+        for (int i = vectorEnd; i < n; i++)
+        {
+            double t = trueActs[i], p = expected[i];
+            double dt = t - s.MeanTrue, dp = p - s.MeanExpected, err = t - p;
+            s.CentredSquaresTrue += dt * dt;
+            s.CentredSquaresExpected += dp * dp;
+            s.CentredCrossProducts += dt * dp;
+            s.SquaredErrors += err * err;
+            s.SquaresTrue += t * t;
+            s.AbsoluteErrors += Math.Abs(err);
+            s.AbsolutesTrue += Math.Abs(t);
+        }
+        return s;
+    }
+
     public static TokenRangeStatistics Merge(in TokenRangeStatistics a, in TokenRangeStatistics b)
     {
         if (a.Count == 0) return b;
@@ -137,10 +228,10 @@ public struct TokenRangeStatistics
             SquaresTrue = a.SquaresTrue + b.SquaresTrue,
             AbsoluteErrors = a.AbsoluteErrors + b.AbsoluteErrors,
             AbsolutesTrue = a.AbsolutesTrue + b.AbsolutesTrue,
-            MinTrue = MathF.Min(a.MinTrue, b.MinTrue),
-            MaxTrue = MathF.Max(a.MaxTrue, b.MaxTrue),
-            MinExpected = MathF.Min(a.MinExpected, b.MinExpected),
-            MaxExpected = MathF.Max(a.MaxExpected, b.MaxExpected),
+            MinTrue = Math.Min(a.MinTrue, b.MinTrue),
+            MaxTrue = Math.Max(a.MaxTrue, b.MaxTrue),
+            MinExpected = Math.Min(a.MinExpected, b.MinExpected),
+            MaxExpected = Math.Max(a.MaxExpected, b.MaxExpected),
         };
     }
 

@@ -54,22 +54,23 @@ public class ExplainCommandTests
 
         var first = await Engine(Environment(dir["cache"]), RunArgs(server, dir["records"], dir["out"], cache, "--simulator-mode", "json"));
         Assert.True(first.ExitCode == 0, first.StdErr + first.StdOut);
-        Assert.Equal(1 + 3 + 3 * 4, server.RequestCount);
+        Assert.Equal(1 + 3 + 3 * SimulatorCallsPerExplanation, server.RequestCount);
         Assert.All(server.Requests, r => Assert.Equal($"Bearer {SentinelKey}", r.Authorization));
         Assert.Contains("retrying an LLM call", first.StdErr); // the 429 was logged…
-        Assert.Contains("15 LLM calls (0 more answered from the cache, 1 retries)", first.StdOut);
+        Assert.Contains("27 LLM calls (0 more answered from the cache, 1 retries)", first.StdOut);
         Assert.Contains("estimated cost $", first.StdOut);
         var scores = File.ReadAllLines(dir["out/scores.jsonl"]).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal([(0, 1), (0, 2), (1, 0)], scores.Select(s => ((int)s["layer"]!, (int)s["neuron"]!)));
         Assert.All(scores, s => Assert.True((double)s["ev_correlation_score"]! > 0.9));
         Assert.True(File.Exists(dir["out/explanations/1/0.jsonl"]) && File.Exists(dir["out/explainer/1/0.json"]));
         var usage = JsonNode.Parse(File.ReadAllText(dir["out/usage.json"]))!;
-        Assert.Equal(15, (int)usage["calls"]!);
+        Assert.Equal(27, (int)usage["calls"]!);
+        Assert.True((bool)usage["calibration"]!);
 
         var second = await Engine(Environment(dir["cache"]), RunArgs(server, dir["records"], dir["out2"], cache, "--simulator-mode", "json"));
         Assert.True(second.ExitCode == 0, second.StdErr);
-        Assert.Equal(16, server.RequestCount); // zero new requests
-        Assert.Contains("0 LLM calls (15 more answered from the cache", second.StdOut);
+        Assert.Equal(28, server.RequestCount); // zero new requests
+        Assert.Contains("0 LLM calls (27 more answered from the cache", second.StdOut);
         Assert.Equal(File.ReadAllText(dir["out/scores.jsonl"]), File.ReadAllText(dir["out2/scores.jsonl"]));
 
         // …and the key is nowhere: not in the cache (with its WAL), the results, usage.json or the logs.
@@ -78,6 +79,30 @@ public class ExplainCommandTests
         Assert.NotEmpty(Directory.EnumerateFiles(dir["cache"]));
         foreach (string log in new[] { first.StdOut, first.StdErr, second.StdOut, second.StdErr })
             Assert.DoesNotContain(SentinelKey, log);
+    }
+
+    [Fact]
+    public async Task EngineScoreOverRunsFilesWritesRunsScoresJsonlByteForByte()
+    {
+        using var dir = new TempDir();
+        FakeNeuronModel.WriteRecords(dir["records"], Neurons);
+        await using var server = await FakeLlmServer.StartAsync();
+        string doomed = string.Join("|", FakeNeuronModel.Record(0, 2).MostPositiveActivationRecords[2].Tokens); // a failed valid top sequence
+        server.Script = r => r.IsCompletion && string.Join("|", FakeNeuronModel.Question(r.Prompt).Tokens) == doomed
+            ? new FakeLlmReply.Echo([("x", []), ("y", [])])
+            : FakeNeuronModel.Reply(r);
+
+        var run = await Engine(Environment(dir["cache"]), RunArgs(server, dir["records"], dir["out"], dir["calls.sqlite"], "--simulator-mode", "echo"));
+        Assert.True(run.ExitCode == 0, run.StdErr + run.StdOut);
+        Assert.Contains("1 sequence(s) failed to simulate", run.StdOut);
+        Assert.All(server.Requests.Where(r => !r.IsExplainer), r => Assert.True(r.IsCompletion));
+
+        var score = await Engine(Environment(dir["cache"]), "score", "--explanations", dir["out/explanations"], "--out", dir["rescored"], "--device", "cpu");
+        Assert.True(score.ExitCode == 0, score.StdErr);
+        Assert.Equal(File.ReadAllText(dir["out/scores.jsonl"]), File.ReadAllText(dir["rescored/scores.jsonl"]));
+        foreach (string file in Directory.EnumerateFiles(dir.Path, "*.jsonl", SearchOption.AllDirectories).Where(f => f.Contains("explanations")))
+            OpenAiStrictLoader.LoadResultsFile(file);
+        Assert.True(File.Exists(dir["rescored/explanations/0/2-sidecar.json"]));
     }
 
     [Fact]
@@ -96,7 +121,7 @@ public class ExplainCommandTests
         var finished = await Engine(Environment(dir["cache"]), [.. args, "--max-calls", "100"]); // the command line wins over the file
         Assert.True(finished.ExitCode == 0, finished.StdErr);
         Assert.Equal(3, File.ReadAllLines(dir["out/scores.jsonl"]).Length);
-        Assert.Equal(15, server.RequestCount); // nothing asked twice
+        Assert.Equal(3 + 3 * SimulatorCallsPerExplanation, server.RequestCount); // nothing asked twice
         Assert.All(server.Requests.Where(r => !r.IsExplainer), r => Assert.True(r.WantsLogprobs));
     }
 
@@ -132,7 +157,7 @@ public class ExplainCommandTests
         var simulate = await Engine(Environment(dir["cache"]), ["simulate", "--explanations", dir["expl"], "--out", dir["out"], "--simulator-model", "simulator-model", "--simulator-mode", "json", .. common]);
         Assert.True(simulate.ExitCode == 0, simulate.StdErr);
         Assert.Contains("simulate: 2 neurons: 2 done now", simulate.StdOut);
-        Assert.Equal(2 + 2 * 4, server.RequestCount);
+        Assert.Equal(2 + 2 * SimulatorCallsPerExplanation, server.RequestCount);
         Assert.All(server.Requests.Where(r => !r.IsExplainer), r => Assert.Equal("simulator-model", r.Model));
         Assert.Equal(2, File.ReadAllLines(dir["out/scores.jsonl"]).Length);
     }

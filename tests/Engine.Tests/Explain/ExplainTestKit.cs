@@ -10,6 +10,9 @@ public static class ExplainTestKit
 
     public static readonly (int Layer, int Neuron)[] Neurons = [(0, 1), (0, 2), (1, 0)];
 
+    /// <summary>Simulator calls per explanation with 2 records per split: 4 valid + 4 calibration records.</summary>
+    public const int SimulatorCallsPerExplanation = 8;
+
     public static LlmResilienceOptions Fast(int retries = 2, double timeoutSeconds = 10) => new()
     {
         Concurrency = 4,
@@ -29,7 +32,7 @@ public static class ExplainTestKit
         ExplainerModel = "explainer-model",
         SimulatorModel = "simulator-model",
         SimulatorMode = mode,
-        ExamplesPerSplit = 2, // explain on top 0,4; score top 2,6 and random 2,5
+        ExamplesPerSplit = 2, // explain on top 0,4; score (valid) top 2,6 and random 1,4; calibrate on top 1,5 and random 0,3
     };
 
     /// <summary>Every file under a directory, by relative path, as bytes.</summary>

@@ -6,15 +6,19 @@ using System.Text;
 
 namespace NeuronEngine.Tests.Explain;
 
-/// <summary>A chat request as the server saw it.</summary>
+/// <summary>A chat request (/v1/chat/completions) or a text completion request (/v1/completions) as the server saw it.</summary>
 public sealed record FakeLlmRequest(int Number, JsonObject Body, string? Authorization)
 {
     public string Model => (string)Body["model"]!;
+
+    /// <summary>A /v1/completions request (echo mode): a prompt instead of messages.</summary>
+    public bool IsCompletion => Body["prompt"] is not null;
+    public string Prompt => (string)Body["prompt"]!;
     public JsonArray Messages => Body["messages"]!.AsArray();
-    public string SystemText => Text(Messages[0]!);
-    public string LastUserText => Text(Messages[^1]!);
-    public bool WantsLogprobs => Body["logprobs"]?.GetValue<bool>() == true;
-    public int TopLogprobs => Body["top_logprobs"]?.GetValue<int>() ?? 0;
+    public string SystemText => IsCompletion ? "" : Text(Messages[0]!);
+    public string LastUserText => IsCompletion ? Prompt : Text(Messages[^1]!);
+    public bool WantsLogprobs => Body["logprobs"] is JsonValue v && (v.TryGetValue(out bool b) ? b : v.GetValue<int>() > 0);
+    public int TopLogprobs => IsCompletion ? Body["logprobs"]?.GetValue<int>() ?? 0 : Body["top_logprobs"]?.GetValue<int>() ?? 0;
     public bool WantsJson => Body["response_format"] is not null;
     public bool IsExplainer => SystemText.Contains("summarize", StringComparison.Ordinal);
 
@@ -33,6 +37,9 @@ public abstract record FakeLlmReply
 
     public sealed record Completion(string Content, IReadOnlyList<(string Token, double Logprob, (string Token, double Logprob)[] Top)>? Logprobs = null) : FakeLlmReply;
     public sealed record Error(int Status, string Body = "{\"error\":{\"message\":\"scripted failure\"}}", IReadOnlyDictionary<string, string>? Headers = null) : FakeLlmReply;
+
+    /// <summary>A /v1/completions reply with echo: the prompt's tokens, each with its top logprobs (the first has none).</summary>
+    public sealed record Echo(IReadOnlyList<(string Token, (string Token, double Logprob)[] Top)> Tokens) : FakeLlmReply;
 }
 
 /// <summary>
@@ -100,7 +107,7 @@ public sealed class FakeLlmServer : IAsyncDisposable
         try
         {
             var response = context.Response;
-            if (context.Request.HttpMethod != "POST" || context.Request.Url?.AbsolutePath != "/v1/chat/completions")
+            if (context.Request.HttpMethod != "POST" || context.Request.Url?.AbsolutePath is not ("/v1/chat/completions" or "/v1/completions"))
             {
                 response.StatusCode = 404;
                 response.Close();
@@ -122,6 +129,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 case FakeLlmReply.Completion completion:
                     json = CompletionJson(request, completion).ToJsonString();
                     break;
+                case FakeLlmReply.Echo echo:
+                    json = EchoJson(request, echo).ToJsonString();
+                    break;
                 default:
                     throw new InvalidOperationException($"unknown reply {reply}");
             }
@@ -134,6 +144,19 @@ public sealed class FakeLlmServer : IAsyncDisposable
         catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
         {
             // the client gave up (a timed-out attempt) or the server is stopping
+        }
+        catch (Exception e)
+        {
+            // A bug in a script or the fake model: answer 400 with it (not retried) instead of leaving the client to time out.
+            try
+            {
+                context.Response.StatusCode = 400;
+                var bytes = Encoding.UTF8.GetBytes($"{{\"error\":{{\"message\":{System.Text.Json.JsonSerializer.Serialize(e.ToString())}}}}}");
+                await context.Response.OutputStream.WriteAsync(bytes);
+                context.Response.Close();
+            }
+            catch (Exception) { // the client is gone
+            }
         }
     }
 
@@ -167,6 +190,35 @@ public sealed class FakeLlmServer : IAsyncDisposable
                 ["finish_reason"] = "stop",
             }),
             ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["completion_tokens"] = completionTokens, ["total_tokens"] = promptTokens + completionTokens },
+        };
+    }
+
+    /// <summary>An OpenAI text completion with echo and max_tokens 0: choices[0].text is the prompt, logprobs describe its tokens.</summary>
+    private static JsonObject EchoJson(FakeLlmRequest request, FakeLlmReply.Echo echo)
+    {
+        var offsets = new List<int>();
+        int at = 0;
+        foreach (var t in echo.Tokens) { offsets.Add(at); at += t.Token.Length; }
+        return new JsonObject
+        {
+            ["id"] = $"cmpl-{request.Number}",
+            ["object"] = "text_completion",
+            ["created"] = 1700000000,
+            ["model"] = request.Model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["text"] = string.Concat(echo.Tokens.Select(t => t.Token)),
+                ["index"] = 0,
+                ["logprobs"] = new JsonObject
+                {
+                    ["tokens"] = new JsonArray(echo.Tokens.Select(t => (JsonNode)JsonValue.Create(t.Token)).ToArray()),
+                    ["token_logprobs"] = new JsonArray(echo.Tokens.Select((t, i) => i == 0 ? null : (JsonNode)JsonValue.Create(t.Top.FirstOrDefault(a => a.Token == t.Token).Logprob)).ToArray()),
+                    ["top_logprobs"] = new JsonArray(echo.Tokens.Select((t, i) => i == 0 ? null : (JsonNode)new JsonObject(t.Top.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)JsonValue.Create(a.Logprob))))).ToArray()),
+                    ["text_offset"] = new JsonArray(offsets.Select(o => (JsonNode)JsonValue.Create(o)).ToArray()),
+                },
+                ["finish_reason"] = "length",
+            }),
+            ["usage"] = new JsonObject { ["prompt_tokens"] = echo.Tokens.Count, ["completion_tokens"] = 0, ["total_tokens"] = echo.Tokens.Count },
         };
     }
 

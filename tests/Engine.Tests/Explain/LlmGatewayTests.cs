@@ -20,7 +20,7 @@ public class LlmGatewayTests
         var clock = Stopwatch.StartNew();
         var reply = await gateway.CompleteAsync(ExplainRequest().ToRequest());
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.95), $"waited only {clock.Elapsed}");
-        Assert.Equal("the word \"cat\"", ExplainerPrompt.ParseExplanation(reply.Text));
+        Assert.Equal("the word \"cat\".", ExplainerPrompt.Completion(reply.Text));
         Assert.Equal(2, server.RequestCount);
         Assert.Equal(1, gateway.Usage.Report().Retries);
         Assert.Contains("HTTP 429", Assert.Single(log));
@@ -116,6 +116,67 @@ public class LlmGatewayTests
         Assert.NotEqual(key, LlmCallCache.KeyFor(server.BaseUrl, request with { SampleIndex = 1 }));
         Assert.NotEqual(key, LlmCallCache.KeyFor(server.BaseUrl, request with { TopLogprobs = 5 }));
         Assert.NotEqual(key, LlmCallCache.KeyFor(server.BaseUrl, request with { Messages = [.. request.Messages, new LlmMessage(LlmRole.User, "x")] }));
+    }
+
+    [Fact]
+    public async Task IdenticalRequestsInFlightShareOneCall()
+    {
+        await using var server = await FakeLlmServer.StartAsync();
+        server.Script = r => FakeNeuronModel.Reply(r) with { Delay = TimeSpan.FromMilliseconds(300) };
+        using var gateway = Gateway(server, null); // no cache: only the sharing can save the second call
+        var request = ExplainRequest().ToRequest();
+        var replies = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => gateway.CompleteAsync(request with { })));
+        Assert.Equal(1, server.RequestCount);
+        Assert.All(replies, r => Assert.Equal(replies[0].Text, r.Text));
+        var usage = gateway.Usage.Report();
+        Assert.Equal((1L, 4L), (usage.Calls, usage.SharedInFlight));
+        Assert.Contains("4 shared with an identical call in flight", usage.ToString());
+
+        // A different request is its own call; a failure reaches every request that shared it.
+        await gateway.CompleteAsync(ExplainRequest("Neuron 1\nActivations:\n<start>\n dog\t10\n<end>\n").ToRequest());
+        Assert.Equal(2, server.RequestCount);
+        server.Script = _ => new FakeLlmReply.Error(500) { Delay = TimeSpan.FromMilliseconds(200) };
+        var failing = ExplainRequest("Neuron 1\nActivations:\n<start>\n owl\t10\n<end>\n").ToRequest();
+        var failures = Enumerable.Range(0, 3).Select(_ => gateway.CompleteAsync(failing)).ToArray();
+        foreach (var f in failures) await Assert.ThrowsAsync<LlmCallFailedException>(() => f);
+        Assert.Equal(2 + 3, server.RequestCount); // one call and its 2 retries, not three
+    }
+
+    [Fact]
+    public async Task EchoCompletionsGoToCompletionsWithOpenAisRequestAndAreCachedAndRetried()
+    {
+        using var dir = new TempDir();
+        await using var server = await FakeLlmServer.StartAsync();
+        server.Script = r => r.Number == 1 ? new FakeLlmReply.Error(503) : FakeNeuronModel.Reply(r);
+        string prompt = SimulatorPrompt.BuildEcho("the word \"cat\".", [" the", " cat", "\n", " sat"], FewShotExamples.All);
+        var request = new LlmCompletionRequest { Model = "simulator-model", Prompt = prompt, MaxTokens = 0, Echo = true, Logprobs = 15 };
+        using (var cache = new LlmCallCache(dir["cache.sqlite"]))
+        using (var gateway = Gateway(server, cache))
+        {
+            var reply = await gateway.CompleteTextAsync(request);
+            var sent = server.Requests.Last();
+            Assert.True(sent.IsCompletion);
+            Assert.Equal((prompt, 0, true, 15, "simulator-model"), (sent.Prompt, (int)sent.Body["max_tokens"]!, (bool)sent.Body["echo"]!, (int)sent.Body["logprobs"]!, sent.Model));
+            Assert.Equal($"Bearer {SentinelKey}", sent.Authorization);
+            Assert.Equal(prompt, reply.Text);
+            Assert.Equal(reply.Logprobs!.Count, reply.TextOffsets!.Count);
+            var usage = gateway.Usage.Report();
+            Assert.Equal((1L, 1L), (usage.Calls, usage.Retries)); // the 503 went through the one retry layer
+            Assert.True(usage.InputTokens > 0);
+
+            var parse = EchoSimulationParser.Parse([" the", " cat", "\n", " sat"], reply);
+            Assert.Null(parse.Failure);
+            Assert.Equal([0.1, 7.5, 0, 0.1], parse.Simulation!.ExpectedActivations.Select(v => Math.Round(v, 9)));
+            Assert.Equal(1, parse.PositionsWithoutNumericAlternative); // the newline folded into "\n\n", as OpenAI's parser allows
+        }
+        using (var cache = new LlmCallCache(dir["cache.sqlite"]))
+        using (var gateway = Gateway(server, cache))
+        {
+            await gateway.CompleteTextAsync(request);
+            Assert.Equal(2, server.RequestCount); // from the cache
+            Assert.NotEqual(LlmCallCache.KeyFor(server.BaseUrl, request), LlmCallCache.KeyFor(server.BaseUrl, request with { Logprobs = 5 }));
+            Assert.NotEqual(LlmCallCache.KeyFor(server.BaseUrl, request), LlmCallCache.KeyFor(server.BaseUrl, request with { Prompt = prompt + " " }));
+        }
     }
 
     private sealed class ReplyComparer : IEqualityComparer<LlmReply>

@@ -20,7 +20,7 @@ public class SimulationReplyParserTests
         var reply = Logprobs(
             Sure("<start>\n"), Sure(" cat"),
             ("\t8", [("\t8", 0.5), ("\t6", 0.2), ("\tunknown", 0.2), ("\t12", 0.1)]), // value shares its token with the tab
-            Sure("\n"), Sure("\\n"), Sure("\t"),
+            Sure("\n"), Sure("\n"), Sure("\t"), // the newline token's line, written raw
             ("0", [("0", 0.6), ("1", 0.2), ("x", 0.2)]),
             Sure("\n"), Sure("10"), Sure("\t"),
             ("10", [("10", 0.3), ("2\n", 0.1), ("1", 0.1)]), // "2\n" still reads as 2
@@ -38,12 +38,27 @@ public class SimulationReplyParserTests
     }
 
     [Theory]
-    [InlineData(" cat\t1\n\\n\t0\n", "expected 3 token lines, got 2")]
-    [InlineData(" cat\t1\n\\n\t0\n10\t0\n11\t0\n", "expected 3 token lines, got 4")]
-    [InlineData(" dog\t1\n\\n\t0\n10\t0\n", "token 0: expected ' cat', got ' dog'")]
-    [InlineData(" cat 1\n\\n\t0\n10\t0\n", "line 1 has no tab")]
-    [InlineData(" cat\tzero\n\\n\t0\n10\t0\n", "token 0: no value 0-10 among the top logprobs")]
+    [InlineData(" cat\t1\n\n\t0\n", "expected 3 token lines, got 2")]
+    [InlineData(" cat\t1\n<end>\n\n\t0\n", "expected 3 token lines, got 1")]
+    [InlineData(" cat\t1\n\n\t0\n10\t0\n11\t0\n", "expected 3 token lines, got more")]
+    [InlineData(" dog\t1\n\n\t0\n10\t0\n", "token 0: expected ' cat', got ' dog'")]
+    [InlineData(" cat 1\n\n\t0\n10\t0\n", "token 0: expected ' cat', got ' cat 1\\n\\n'")]
+    [InlineData(" cat\t1\n\\n\t0\n10\t0\n", "token 1: expected '\\n', got '\\n'")]
+    [InlineData(" cat\tzero\n\n\t0\n10\t0\n", "token 0: no value 0-10 among the top logprobs")]
     public void LogprobsRepliesThatDoNotMatchFailTheSequence(string text, string reason)
+        => AssertFails(text, reason);
+
+    [Theory]
+    [InlineData("<start>\ncat\t1\n\n\t0\n10\t 2\n<end>")] // a dropped leading space, a space before the value
+    [InlineData("\n\n cat\t1\n\n\t0\n10\t2")]             // no <start>, leading newlines
+    public void LogprobsRepliesAreReadAroundHarmlessDifferences(string text)
+    {
+        var parse = SimulationReplyParser.ParseLogprobs(Tokens, Logprobs(text.Select(c => Sure(c.ToString())).ToArray()));
+        Assert.Null(parse.Failure);
+        Assert.Equal([1.0, 0, 2], parse.Simulation!.ExpectedActivations);
+    }
+
+    private static void AssertFails(string text, string reason)
     {
         var reply = Logprobs(text.Select(c => Sure(c.ToString())).ToArray());
         var parse = SimulationReplyParser.ParseLogprobs(Tokens, reply);

@@ -71,16 +71,4 @@ public class NeuronRecordFileTests
         Assert.Contains("no neuron records match", Assert.Throws<ArgumentException>(() => new NeuronSelection("7").Apply(found)).Message);
         Assert.Contains("--neurons: 'x'", Assert.Throws<ArgumentException>(() => new NeuronSelection(Neurons: "x").Apply(found)).Message);
     }
-
-    [Fact]
-    public void SplitsFollowOpenAisStrides()
-    {
-        var record = FakeNeuronModel.Record(0, 1) with
-        {
-            MostPositiveActivationRecords = [.. Enumerable.Range(0, 20).Select(i => new ActivationRecord { Tokens = [$"t{i}"], Activations = [i] })],
-            RandomSample = [.. Enumerable.Range(0, 15).Select(i => new ActivationRecord { Tokens = [$"r{i}"], Activations = [i] })],
-        };
-        Assert.Equal(["t0", "t4", "t8", "t12", "t16"], RecordSplits.ExplanationRecords(record, 5).Select(r => r.Tokens[0]));
-        Assert.Equal(["t2", "t6", "t10", "t14", "t18", "r2", "r5", "r8", "r11", "r14"], RecordSplits.ScoredRecords(record, 5).Select(r => r.Record.Tokens[0]));
-    }
 }

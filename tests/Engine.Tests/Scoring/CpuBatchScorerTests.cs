@@ -83,7 +83,7 @@ public class CpuBatchScorerTests
         Assert.Throws<ArgumentException>(() => new ScoringBatch([1f, 2f], [1f, 2f], [0, 3], [1]));
         Assert.Throws<ArgumentException>(() => new ScoringBatch([1f, 2f], [1f, 2f], [0, 2], [3]));
         Assert.Throws<ArgumentException>(() => new ScoringBatch([1f, 2f], [1f, 2f], [0, 2, 1, 2], [0, 0, 0]));
-        Assert.Empty(new CpuBatchScorer().Score(new ScoringBatch([], [], [0], [])));
+        Assert.Empty(new CpuBatchScorer().Score(new ScoringBatch(Array.Empty<float>(), [], [0], [])));
     }
 
     /// <summary>

@@ -88,8 +88,8 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         Assert.Equal(ScoreTriple.Undefined, results[ScoringBatch.ResultIndex(3, ScoreVariant.TopOnly)]);
         AssertMatchesCpu(batch, results);
 
-        Assert.Empty(_scorer.Score(new ScoringBatch([], [], [0], [])));
-        var noTokens = _scorer.Score(new ScoringBatch([], [], [0, 0, 0], [0, 0]));
+        Assert.Empty(_scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0], [])));
+        var noTokens = _scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0, 0, 0], [0, 0]));
         Assert.All(noTokens, s => Assert.Equal(ScoreTriple.Undefined, s));
     }
 
@@ -212,7 +212,9 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
     /// <summary>Compares every score with the CPU scorer; returns how many correlations are defined.</summary>
     internal static int AssertMatchesCpu(ScoringBatch batch, ScoreTriple[] actual)
     {
-        var expected = new CpuBatchScorer().Score(batch);
+        // The device holds float values: compare with the CPU scorer on the same floats, not on the values as read.
+        var onFloats = new ScoringBatch(batch.TrueActivations, batch.ExpectedActivations, batch.NeuronOffsets, batch.TopTokenCounts);
+        var expected = new CpuBatchScorer().Score(onFloats);
         Assert.Equal(expected.Length, actual.Length);
         int defined = 0;
         for (int i = 0; i < expected.Length; i++)

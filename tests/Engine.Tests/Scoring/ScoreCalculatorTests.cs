@@ -82,7 +82,7 @@ public class ScoreCalculatorTests
     {
         double[] simulated = [0, 1, 2, 5, 10];
         double[] trueActs = simulated.Select(p => 0.25 * p - 0.5).ToArray();
-        var fit = LinearCalibration.Fit(trueActs, simulated);
+        var fit = LinearCalibration.Fit(trueActs, simulated)!.Value;
         Assert.Equal(0.25, fit.Slope, 1e-12);
         Assert.Equal(-0.5, fit.Intercept, 1e-12);
     }
@@ -100,12 +100,19 @@ public class ScoreCalculatorTests
     }
 
     [Fact]
-    public void ConstantCalibrationPredictorLeavesScoresUnchanged()
+    public void AConstantCalibrationPredictorFitsTheMeanAsSklearnDoes()
     {
-        var calibration = new SequenceActivations([0.3, 0.1, 0.7], [0.1, 0.1, 0.1]);
-        Assert.Equal(LinearCalibration.Identity, LinearCalibration.Fit(calibration.TrueActivations, calibration.ExpectedActivations));
-        Assert.Equal(ScoreCalculator.Score([First, Second]), ScoreCalculator.ScoreCalibrated([calibration], [First, Second]));
-        Assert.Equal(LinearCalibration.Identity, LinearCalibration.Fit([], []));
+        // sklearn's LinearRegression on a constant column: lstsq's minimum-norm slope 0, intercept mean(true).
+        var calibration = new SequenceActivations([0.3, 0.1, 0.8], [0.1, 0.1, 0.1]);
+        var fit = LinearCalibration.Fit(calibration.TrueActivations, calibration.ExpectedActivations)!.Value;
+        Assert.Equal(0.0, fit.Slope);
+        Assert.Equal(0.4, fit.Intercept, 1e-15);
+        // Every prediction becomes 0.4: First [0, 0.5, 2] → R² = 1 − mean((t − 0.4)²)/mean(t²) = 1 − 2.73/4.25.
+        var calibrated = ScoreCalculator.ScoreCalibrated([calibration], [First]);
+        Assert.Null(calibrated.EvCorrelation);
+        Assert.Equal(1 - 2.73 / 4.25, calibrated.RSquared!.Value, 1e-12);
+        Assert.Null(LinearCalibration.Fit([], []));
+        Assert.Equal(ScoreTriple.Undefined, ScoreCalculator.ScoreCalibrated([], [First]));
     }
 
     [Fact]

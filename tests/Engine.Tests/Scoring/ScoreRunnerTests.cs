@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 using Xunit;
 using NeuronEngine.Tests.Support;
@@ -31,7 +32,7 @@ public sealed class ScoreRunnerTests : IDisposable
         Assert.Equal([(2, 7), (10, 3)], lines.Select(l => (l.GetProperty("layer").GetInt32(), l.GetProperty("neuron").GetInt32())));
         Assert.Equal(
             ["layer", "neuron", "explanation", "ev_correlation_score", "rsquared_score", "absolute_dev_explained_score",
-                "top_only_ev_correlation_score", "random_only_ev_correlation_score"],
+                "calibrated_rsquared_score", "calibrated_absolute_dev_explained_score", "top_only_ev_correlation_score", "random_only_ev_correlation_score"],
             lines[1].EnumerateObject().Select(p => p.Name));
 
         var hand = lines[1];
@@ -41,6 +42,7 @@ public sealed class ScoreRunnerTests : IDisposable
         Assert.Equal(-1.92308, hand.GetProperty("absolute_dev_explained_score").GetDouble(), 1e-5);
         Assert.Equal(0.99007, hand.GetProperty("top_only_ev_correlation_score").GetDouble(), 1e-5);
         Assert.Equal(JsonValueKind.Null, hand.GetProperty("random_only_ev_correlation_score").ValueKind);
+        Assert.Equal(JsonValueKind.Null, hand.GetProperty("calibrated_rsquared_score").ValueKind); // no sidecar: no calibration simulations
         Assert.Equal(1.0, lines[0].GetProperty("ev_correlation_score").GetDouble(), 1e-12);
 
         var rescored = SimulationResultsFile.Read(SimulationResultsFile.PathFor(Path.Combine(OutputDir, "explanations"), 10, 3));
@@ -124,10 +126,69 @@ public sealed class ScoreRunnerTests : IDisposable
     [Fact]
     public void OddSequenceCountsCountTheMiddleSequenceAsTop()
     {
-        Assert.Equal(0, NeuronRescoring.TopSequenceCount(0));
-        Assert.Equal(1, NeuronRescoring.TopSequenceCount(1));
-        Assert.Equal(5, NeuronRescoring.TopSequenceCount(10));
-        Assert.Equal(6, NeuronRescoring.TopSequenceCount(11));
+        Assert.Equal(0, SimulationScoring.TopSequenceCount(0));
+        Assert.Equal(1, SimulationScoring.TopSequenceCount(1));
+        Assert.Equal(5, SimulationScoring.TopSequenceCount(10));
+        Assert.Equal(6, SimulationScoring.TopSequenceCount(11));
+    }
+
+    /// <summary>The sidecar of <see cref="SimulationResultsFixtures.HandCheckable"/>: top then random, and a calibration split.</summary>
+    private static SimulationSidecar HandCheckableSidecar(int layer, int neuron, params RecordSource[] sources) => new()
+    {
+        Layer = layer,
+        Neuron = neuron,
+        ScoredExplanations =
+        [
+            new ExplanationSidecar
+            {
+                Explanation = " hand-checkable",
+                Sequences = [.. sources.Select((s, i) => new SequenceOrigin { Source = s, Index = i })],
+                // True = 0.5 · expected + 1 exactly: the fit is p' = 0.5·p + 1.
+                CalibrationSequences =
+                [
+                    new CalibrationSequence { Source = RecordSource.Top, Index = 1, TrueActivations = [1, 2], ExpectedActivations = [0, 2] },
+                    new CalibrationSequence { Source = RecordSource.Random, Index = 0, TrueActivations = [4], ExpectedActivations = [6] },
+                ],
+            },
+        ],
+    };
+
+    [Fact]
+    public void CalibratedScoresApplyTheLinearFitOnTheCalibrationSplitToTheScoredSequences()
+    {
+        Write(SimulationResultsFixtures.HandCheckable(0, 0));
+        SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(InputDir, 0, 0), HandCheckableSidecar(0, 0, RecordSource.Top, RecordSource.Random));
+
+        var summary = new ScoreRunner(new CpuBatchScorer()).Run(InputDir, OutputDir);
+        Assert.Empty(summary.Failures);
+        var line = Assert.Single(ReadScoreLines());
+        // Scored: top true [0, 0.5, 2] / expected [0, 1, 9] → calibrated [1, 1.5, 5.5]; random [0.1, 0, 0] / [0, 0, 0] → [1, 1, 1].
+        // Squared errors 1 + 1 + 12.25 + 0.81 + 1 + 1 = 17.06 over Σt² = 4.26; absolute errors 1 + 1 + 3.5 + 0.9 + 1 + 1 = 8.4 over Σ|t| = 2.6.
+        Assert.Equal(1 - 17.06 / 4.26, line.GetProperty("calibrated_rsquared_score").GetDouble(), 12);
+        Assert.Equal(1 - 8.4 / 2.6, line.GetProperty("calibrated_absolute_dev_explained_score").GetDouble(), 12);
+        Assert.Equal(-10.56338, line.GetProperty("rsquared_score").GetDouble(), 1e-5); // the uncalibrated scores are unchanged
+        Assert.True(File.Exists(SimulationSidecarFile.PathFor(Path.Combine(OutputDir, "explanations"), 0, 0))); // carried along
+    }
+
+    [Fact]
+    public void TheSidecarDecidesWhichSequencesAreTopAndMustBelongToItsResults()
+    {
+        Write(SimulationResultsFixtures.HandCheckable(0, 0));
+        Write(SimulationResultsFixtures.HandCheckable(0, 1));
+        Write(SimulationResultsFixtures.HandCheckable(0, 2));
+        // Both sequences random (say, every top record failed): top-only is undefined, random-only is the whole.
+        SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(InputDir, 0, 0), HandCheckableSidecar(0, 0, RecordSource.Random, RecordSource.Random));
+        SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(InputDir, 0, 1), HandCheckableSidecar(0, 1, RecordSource.Top)); // one sequence listed, two in the file
+        File.WriteAllText(SimulationSidecarFile.PathFor(InputDir, 0, 2), "{not json");
+
+        var summary = new ScoreRunner(new CpuBatchScorer()).Run(InputDir, OutputDir);
+        var line = Assert.Single(ReadScoreLines());
+        Assert.Equal(JsonValueKind.Null, line.GetProperty("top_only_ev_correlation_score").ValueKind);
+        Assert.Equal(line.GetProperty("ev_correlation_score").GetDouble(), line.GetProperty("random_only_ev_correlation_score").GetDouble());
+        Assert.Equal(2, summary.Failures.Count);
+        Assert.Contains("does not belong to", summary.Failures[0].Reason);
+        Assert.Contains("it lists 1 scored sequences, the results file 2", summary.Failures[0].Reason);
+        Assert.Contains("malformed sidecar", summary.Failures[1].Reason);
     }
 
     /// <summary>Writes the results where their neuron_id says, unless another place is given.</summary>

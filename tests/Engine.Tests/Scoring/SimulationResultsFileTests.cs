@@ -29,7 +29,7 @@ public sealed class SimulationResultsFileTests : IDisposable
         Assert.Null(sequence.EvCorrelationScore);
         Assert.Equal(-1.5e-07, sequence.AbsoluteDevExplainedScore);
         Assert.Equal(0.25, explanation.ScoredSimulation.EvCorrelationScore);
-        Assert.True(sequence.Simulation.ExtraFields!.ContainsKey("uncalibrated_simulation"));
+        Assert.Null(sequence.Simulation.UncalibratedSimulation);
     }
 
     [Fact]
