@@ -60,8 +60,8 @@ public sealed class GemmOp
         int threads = tile == GemmTileChoice.Tile128 ? GemmKernel.ThreadsPerGroup<GemmTile128>() : GemmKernel.ThreadsPerGroup<GemmTile64>();
         var config = new KernelConfig(new Index2D((n + size - 1) / size, (m + size - 1) / size), new Index2D(threads, 1));
         var kernel = tile == GemmTileChoice.Tile128
-            ? _tile128 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile128>)
-            : _tile64 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile64>);
+            ? _tile128 ??= KernelCatalog.Gemm128.Load(_accelerator)
+            : _tile64 ??= KernelCatalog.Gemm64.Load(_accelerator);
         kernel(stream, config, x.SubView(0, (long)m * k), w.SubView(0, (long)k * n), bias.SubView(0, n), y.SubView(0, (long)m * n), m, k, n, gelu ? 1 : 0);
     }
 
