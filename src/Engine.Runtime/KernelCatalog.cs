@@ -32,11 +32,22 @@ public static class KernelCatalog
             ScoringKernel.Statistics, KernelSpecialization.Empty,
             new(IlgpuBatchScorer.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(IlgpuBatchScorer.DefaultThreadsPerGroup) * sizeof(double)));
 
-    /// <summary>The GEMM for large M·N (256 threads per group).</summary>
-    public static readonly CatalogKernel<GemmLauncher> Gemm128 = Gemm<GemmTile128>();
+    /// <summary>
+    /// The GEMM for large M·N, 128-bit staging loads (K and N multiples of 4, views 16-byte aligned). Launch bound
+    /// .maxntid 256 (KernelSpecialization's first argument). Two groups per multiprocessor need ≤ 128 registers;
+    /// ptxas 11.8 uses 122 with this bound alone, while adding .minnctapersm 2 (the second argument), which caps it at
+    /// exactly 128, made it spill 80 bytes in the inner loop (docs/ptx-report.md, docs/ilgpu.md).
+    /// </summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm128Vec4 = Gemm<GemmTile128, Vec4Staging>();
 
-    /// <summary>The GEMM for small grids (64 threads per group).</summary>
-    public static readonly CatalogKernel<GemmLauncher> Gemm64 = Gemm<GemmTile64>();
+    /// <summary>The 128 tile with guarded 32-bit staging loads: any K, N and view alignment.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm128Scalar = Gemm<GemmTile128, ScalarStaging>();
+
+    /// <summary>The GEMM for small grids (64 threads per group), 128-bit staging loads; launch bound .maxntid 64.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm64Vec4 = Gemm<GemmTile64, Vec4Staging>();
+
+    /// <summary>The 64 tile with guarded 32-bit staging loads.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm64Scalar = Gemm<GemmTile64, ScalarStaging>();
 
     // ---- Auto-grouped (one thread per index; ILGPU picks the group size) ------------------------------------------
 
@@ -79,14 +90,16 @@ public static class KernelCatalog
     /// <summary>Every entry above, in this order.</summary>
     public static IReadOnlyList<CatalogKernel> All { get; } =
     [
-        LayerNorm, Attention, ScoringStatistics, Gemm128, Gemm64,
+        LayerNorm, Attention, ScoringStatistics, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
         AddInPlace, WidenF16, WidenBF16, EmbedF32, EmbedF16, EmbedBF16,
         WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile,
     ];
 
-    private static CatalogKernel<GemmLauncher> Gemm<TTile>() where TTile : struct, IGemmTile =>
+    private static CatalogKernel<GemmLauncher> Gemm<TTile, TStaging>()
+        where TTile : struct, IGemmTile where TStaging : struct, IGemmStaging =>
         Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
-            GemmKernel.Gemm<TTile>, KernelSpecialization.Empty, new(GemmKernel.ThreadsPerGroup<TTile>()));
+            GemmKernel.Gemm<TTile, TStaging>, new KernelSpecialization(GemmKernel.ThreadsPerGroup<TTile>(), null),
+            new(GemmKernel.ThreadsPerGroup<TTile>()));
 
     // Typed constructors, one per kernel arity in use: the launcher type follows from the kernel's signature as in
     // ILGPU's own LoadKernel / LoadAutoGroupedKernel overloads, so a launcher can never mismatch its kernel.
