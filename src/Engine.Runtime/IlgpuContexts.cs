@@ -46,7 +46,7 @@ public static class IlgpuContexts
     public static (Context Context, Accelerator Accelerator) CreateCpu(int warpSize = 4, int warpsPerGroup = 64)
     {
         var device = new CPUDevice(warpSize, warpsPerGroup, 1);
-        var context = Context.Create(b => b.Optimize(OptimizationLevel.O2).CPU(device));
+        var context = Context.Create(b => Configure(b).CPU(device));
         var accelerator = context.GetCPUDevice(0).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
         return (context, accelerator);
     }
@@ -54,6 +54,19 @@ public static class IlgpuContexts
     /// <summary>The first CUDA device, or null where there is none (no GPU, no driver).</summary>
     public static (Context Context, Accelerator Accelerator)? TryCreateCuda() =>
         TryCreateFirst(b => b.Cuda(), AcceleratorType.Cuda);
+
+    /// <summary>
+    /// A context configured as <see cref="TryCreateCuda"/>'s (same optimisation level and math mode), for compiling
+    /// kernels to PTX with ILGPU's PTX backend on a machine without a GPU (`engine ptx`).
+    /// </summary>
+    public static Context CreateCudaCompileContext()
+    {
+        InstallNativeResolver();
+        return Context.Create(b => Configure(b).Cuda());
+    }
+
+    /// <summary>The settings every context here shares: O2, default (exact) math.</summary>
+    private static Context.Builder Configure(Context.Builder b) => b.Optimize(OptimizationLevel.O2);
 
     /// <summary>The first OpenCL device ILGPU accepts (OpenCL C 2.0+), or null.</summary>
     public static (Context Context, Accelerator Accelerator)? TryCreateOpenCL() =>
@@ -71,7 +84,7 @@ public static class IlgpuContexts
         InstallNativeResolver();
         try
         {
-            var context = Context.Create(b => backend(b.Optimize(OptimizationLevel.O2)));
+            var context = Context.Create(b => backend(Configure(b)));
             var found = context.Devices.Where(d => d.AcceleratorType == type).ToList();
             if (found.Count == 0) { context.Dispose(); return null; }
             return (context, found[0].CreateAccelerator(context));

@@ -11,10 +11,10 @@ namespace NeuronEngine.Runtime.Ops;
 public sealed class AttentionOp
 {
     /// <summary>Largest tile: 32 queries × 32 keys; at dh = 64 the group's shared memory is 37.5 KB.</summary>
-    private const int MaxTile = 32;
+    internal const int MaxTile = 32;
 
     /// <summary>Threads per group on a real GPU: 4 warps, 8 scores and 16 output elements each at tile 32, dh 64.</summary>
-    private const int PreferredGroupSize = 128;
+    internal const int PreferredGroupSize = 128;
 
     /// <summary>ILGPU 1.5.3 never raises CUDA's dynamic shared-memory attribute, so 48 KB is the ceiling per group.</summary>
     private const int MaxDynamicSharedBytes = 48 * 1024;
@@ -25,7 +25,7 @@ public sealed class AttentionOp
     public AttentionOp(Accelerator a)
     {
         _accelerator = a;
-        _kernel = a.LoadKernel<ArrayView<float>, ArrayView<float>, AttentionShape>(AttentionKernel.Forward);
+        _kernel = KernelCatalog.Attention.Load(a);
     }
 
     /// <summary>Launches asynchronously on <paramref name="s"/>; views may be longer than needed; output must not alias qkv.</summary>

@@ -7,12 +7,9 @@ namespace NeuronEngine.Runtime.Ops;
 /// <summary>Host side of <see cref="ElementwiseKernels"/>: loads them once per accelerator, launches on a stream.</summary>
 public sealed class ElementwiseOps(Accelerator accelerator)
 {
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> _add =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>>(ElementwiseKernels.AddInPlace);
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenF16 =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenF16);
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenBF16 =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenBF16);
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> _add = KernelCatalog.AddInPlace.Load(accelerator);
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenF16 = KernelCatalog.WidenF16.Load(accelerator);
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenBF16 = KernelCatalog.WidenBF16.Load(accelerator);
 
     /// <summary>x += y over the first <paramref name="count"/> elements.</summary>
     public void AddInPlace(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int count) =>

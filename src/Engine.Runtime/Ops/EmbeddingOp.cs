@@ -17,9 +17,9 @@ public sealed class EmbeddingOp
 
     public EmbeddingOp(Accelerator a)
     {
-        _f32 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF32);
-        _f16 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16);
-        _bf16 = a.LoadAutoGroupedKernel<Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedBF16);
+        _f32 = KernelCatalog.EmbedF32.Load(a);
+        _f16 = KernelCatalog.EmbedF16.Load(a);
+        _bf16 = KernelCatalog.EmbedBF16.Load(a);
     }
 
     /// <summary>Launches asynchronously on <paramref name="s"/>; views may be longer than needed.</summary>

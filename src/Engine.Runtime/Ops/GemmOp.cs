@@ -1,6 +1,8 @@
 using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Kernels;
+using GemmLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int>;
 
 namespace NeuronEngine.Runtime.Ops;
 
@@ -14,13 +16,14 @@ internal enum GemmTileChoice
 
 /// <summary>
 /// Host side of <see cref="GemmKernel"/>: y = x·W + bias (then GELU), the projections of GPT-2 (qkv, attention
-/// output, MLP up with GELU, MLP down). Each tile configuration is compiled on first use, once per accelerator.
+/// output, MLP up with GELU, MLP down). Picks the tile (<see cref="Choose"/>) and the staging-load width
+/// (<see cref="Vectorisable"/>); each of the four kernels is compiled on first use, once per accelerator.
 /// </summary>
 public sealed class GemmOp
 {
     private readonly Accelerator _accelerator;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _tile128;
-    private Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>? _tile64;
+    // [2·(64 tile) + vectorised]: each of the four catalogued GEMMs is loaded on first use.
+    private readonly GemmLauncher?[] _kernels = new GemmLauncher?[4];
 
     public GemmOp(Accelerator accelerator)
     {
@@ -59,11 +62,30 @@ public sealed class GemmOp
         int size = tile == GemmTileChoice.Tile128 ? 128 : 64;
         int threads = tile == GemmTileChoice.Tile128 ? GemmKernel.ThreadsPerGroup<GemmTile128>() : GemmKernel.ThreadsPerGroup<GemmTile64>();
         var config = new KernelConfig(new Index2D((n + size - 1) / size, (m + size - 1) / size), new Index2D(threads, 1));
-        var kernel = tile == GemmTileChoice.Tile128
-            ? _tile128 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile128>)
-            : _tile64 ??= _accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(GemmKernel.Gemm<GemmTile64>);
-        kernel(stream, config, x.SubView(0, (long)m * k), w.SubView(0, (long)k * n), bias.SubView(0, n), y.SubView(0, (long)m * n), m, k, n, gelu ? 1 : 0);
+        x = x.SubView(0, (long)m * k);
+        w = w.SubView(0, (long)k * n);
+        bool vectorised = Vectorisable(x, w, k, n);
+        var kernel = _kernels[(tile == GemmTileChoice.Tile128 ? 0 : 2) + (vectorised ? 1 : 0)] ??= Kernel(tile, vectorised).Load(_accelerator);
+        kernel(stream, config, x, w, bias.SubView(0, n), y.SubView(0, (long)m * n), m, k, n, gelu ? 1 : 0);
     }
+
+    /// <summary>The catalogued kernel for a tile and staging-load width.</summary>
+    internal static CatalogKernel<GemmLauncher> Kernel(GemmTileChoice tile, bool vectorised) => (tile, vectorised) switch
+        {
+            (GemmTileChoice.Tile128, true) => KernelCatalog.Gemm128Vec4,
+            (GemmTileChoice.Tile128, false) => KernelCatalog.Gemm128Scalar,
+            (_, true) => KernelCatalog.Gemm64Vec4,
+            _ => KernelCatalog.Gemm64Scalar,
+        };
+
+    /// <summary>
+    /// Whether the 128-bit staging loads are valid (<see cref="IGemmStaging.Vectorised"/>): K and N multiples of 4
+    /// (every x row and W row then starts on a float4, and a float4 never straddles the end of K or N) and x and w
+    /// starting 16-byte aligned (a sub-view at an offset that is not a multiple of 4 floats is not; ILGPU's own
+    /// buffers are). The address test is the host-side AlignTo: its unaligned prefix is empty.
+    /// </summary>
+    internal static bool Vectorisable(ArrayView<float> x, ArrayView<float> w, int k, int n) =>
+        k % 4 == 0 && n % 4 == 0 && x.AlignTo(16).Prefix.Length == 0 && w.AlignTo(16).Prefix.Length == 0;
 
     /// <summary>
     /// The 128 tile does 4× the work per group with half the shared-memory traffic per FLOP, but a grid of few

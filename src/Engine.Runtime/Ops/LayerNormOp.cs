@@ -11,7 +11,7 @@ public sealed class LayerNormOp
     /// Threads per row on a real GPU: 128 (4 warps) gives 6 elements per thread at d = 768 and 12.5 at d = 1600,
     /// enough to hide load latency, and ≥ 4 rows' groups fit per multiprocessor.
     /// </summary>
-    private const int PreferredGroupSize = 128;
+    internal const int PreferredGroupSize = 128;
 
     private readonly Accelerator _accelerator;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> _kernel;
@@ -19,7 +19,7 @@ public sealed class LayerNormOp
     public LayerNormOp(Accelerator a)
     {
         _accelerator = a;
-        _kernel = a.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(LayerNormKernel.Forward);
+        _kernel = KernelCatalog.LayerNorm.Load(a);
     }
 
     /// <summary>Launches asynchronously on <paramref name="s"/>; x and y may be longer than rows·d (y must not alias x).</summary>

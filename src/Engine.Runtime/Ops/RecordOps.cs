@@ -8,17 +8,17 @@ namespace NeuronEngine.Runtime.Ops;
 public sealed class RecordOps(Accelerator accelerator)
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int> _windowMax =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(RecordKernels.WindowMax);
+        KernelCatalog.WindowMax.Load(accelerator);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<double>, int, int> _windowMoments =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<double>, int, int>(RecordKernels.WindowMoments);
+        KernelCatalog.WindowMoments.Load(accelerator);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<double>, int, int> _mergeMoments =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<double>, ArrayView<double>, int, int>(RecordKernels.MergeMoments);
+        KernelCatalog.MergeMoments.Load(accelerator);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch> _top =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectTop);
+        KernelCatalog.SelectTop.Load(accelerator);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch> _random =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectRandom);
+        KernelCatalog.SelectRandom.Load(accelerator);
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch> _quantile =
-        accelerator.LoadAutoGroupedKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectQuantile);
+        KernelCatalog.SelectQuantile.Load(accelerator);
 
     /// <summary>maxes[w·N + n] = max over the window's tokens.</summary>
     public void WindowMax(AcceleratorStream s, ArrayView<float> acts, ArrayView<float> maxes, RecordBatch b) =>

@@ -54,8 +54,7 @@ public sealed class IlgpuBatchScorer : IBatchScorer, IDisposable
         int warps = Math.Max(1, Math.Min(threadsPerGroup, maxThreads) / warp);
         _threadsPerGroup = warps * warp;
         _neuronsPerGroup = warps;
-        _kernel = accelerator.LoadKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>(
-            ScoringKernel.Statistics);
+        _kernel = KernelCatalog.ScoringStatistics.Load(accelerator);
     }
 
     public Accelerator Accelerator => _accelerator;

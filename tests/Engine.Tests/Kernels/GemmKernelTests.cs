@@ -2,6 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
+using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
 using NeuronEngine.Tests.Support;
 
@@ -133,24 +134,76 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         Assert.True(GeluMath.Exp(-1000f) >= 0f);
     }
 
+    /// <summary>
+    /// Each catalogued GEMM as the runtime loads it: its launch bound in the PTX (.maxntid = the group; ILGPU maps
+    /// KernelSpecialization's second argument to .minnctapersm, checked here too, but the catalogue leaves it out:
+    /// see KernelCatalog.Gemm128Vec4), 128-bit global loads exactly in the vectorised kernels, 128-bit shared-memory
+    /// reads, exact GELU, no local memory, no calls, and a shared-memory access between any two barriers (ILGPU 1.5.3
+    /// moves loads down to their first use: in straight-line code that put both barriers of the K loop next to each
+    /// other, before the reads they were meant to fence).
+    /// </summary>
     [Theory]
-    [InlineData(typeof(GemmTile128))]
-    [InlineData(typeof(GemmTile64))]
-    public void CompilesToPtxWithExactGeluAndVectorSharedLoads(Type tile)
+    [InlineData(nameof(KernelCatalog.Gemm128Vec4), 256, true)]
+    [InlineData(nameof(KernelCatalog.Gemm128Scalar), 256, false)]
+    [InlineData(nameof(KernelCatalog.Gemm64Vec4), 64, true)]
+    [InlineData(nameof(KernelCatalog.Gemm64Scalar), 64, false)]
+    public void CompilesToPtxWithExactGeluAndVectorSharedLoads(string entry, int threads, bool vectorised)
     {
         using var ptx = new PtxCompiler();
-        var method = PtxCompiler.Method(typeof(GemmKernel), nameof(GemmKernel.Gemm)).MakeGenericMethod(tile);
-        int threads = tile == typeof(GemmTile128) ? GemmKernel.ThreadsPerGroup<GemmTile128>() : GemmKernel.ThreadsPerGroup<GemmTile64>();
-        var asm = ptx.CompileExplicit(method, threads);
+        var kernel = (CatalogKernel)typeof(KernelCatalog).GetField(entry)!.GetValue(null)!;
+        var asm = ptx.Compile(kernel);
         Assert.Contains(".entry", asm);
+        Assert.Contains($".maxntid {threads}, 1, 1", asm);
+        Assert.DoesNotContain(".minnctapersm", asm);
+        Assert.Contains(".minnctapersm 2", ptx.Compile(kernel.EntryPoint, new ILGPU.Runtime.KernelSpecialization(threads, 2)));
         Assert.DoesNotContain("tanh.approx", asm);
         // c += a·b must reach ptxas as mul.f32 + add.f32 without rounding modifiers, so it contracts them to FFMA.
         Assert.Contains("mul.f32", asm);
         Assert.DoesNotContain("mul.rn.f32", asm);
         Assert.DoesNotContain("add.rn.f32", asm);
         Assert.Contains("ld.shared.v4.f32", asm);   // the inner loop's 128-bit shared-memory reads
+        Assert.Equal(vectorised, asm.Contains("ld.global.v4.f32"));  // 128-bit staging loads of x and W
+        Assert.Equal(vectorised, asm.Contains("st.shared.v4.f32"));  // and 128-bit stores of W into the tile
         Assert.DoesNotContain(".local", asm);       // accumulators and staging stay in registers
         Assert.DoesNotContain("call", asm);         // helpers inlined, no extern (e.g. MathF.FusedMultiplyAdd)
+        var betweenBarriers = asm.Split("bar.sync")[1..^1];
+        Assert.NotEmpty(betweenBarriers);
+        Assert.All(betweenBarriers, code => Assert.True(code.Contains("ld.shared") || code.Contains("st.shared"), "two barriers with no shared-memory access between them"));
+    }
+
+    /// <summary>
+    /// The 128-bit staging path (K and N multiples of 4, x and W 16-byte aligned) and the guarded 32-bit fallback
+    /// (K or N not a multiple of 4, or x or W starting off a 16-byte boundary, here by one float), on both tiles,
+    /// with ragged M and K not a multiple of the slice depth.
+    /// </summary>
+    [Theory]
+    [InlineData(5, 36, 68, 0, 0, true)]     // vectorised; K = 36 ends inside a slice, N = 68 inside a tile
+    [InlineData(130, 20, 132, 0, 0, true)]  // vectorised; M and N one tile + a few
+    [InlineData(9, 4, 4, 0, 0, true)]       // vectorised; a single float4 of K and of N
+    [InlineData(5, 100, 68, 0, 0, true)]    // vectorised; several slices of both tiles, the last one partial
+    [InlineData(5, 34, 68, 0, 0, false)]    // K not a multiple of 4
+    [InlineData(7, 36, 70, 0, 0, false)]    // N not a multiple of 4
+    [InlineData(6, 36, 68, 1, 0, false)]    // x one float off alignment
+    [InlineData(6, 36, 68, 0, 3, false)]    // W three floats off alignment
+    [InlineData(6, 36, 68, 4, 4, true)]     // four floats off: aligned again
+    public void VectorisedAndScalarStagingMatchTheCpu(int m, int k, int n, int xOffset, int wOffset, bool vectorised)
+    {
+        var (x, w, b) = Inputs(m, k, n, seed: m + k + n + xOffset);
+        var expected = Cpu(x, w, b, m, k, n, gelu: true);
+        using var dx = fx.Accelerator.Allocate1D<float>([.. new float[xOffset], .. x]);
+        using var dw = fx.Accelerator.Allocate1D<float>([.. new float[wOffset], .. w]);
+        using var db = fx.Accelerator.Allocate1D(b);
+        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
+        var xv = dx.View.SubView(xOffset, m * k);
+        var wv = dw.View.SubView(wOffset, k * n);
+        Assert.Equal(vectorised, GemmOp.Vectorisable(xv, wv, k, n));
+        foreach (var tile in new[] { GemmTileChoice.Tile128, GemmTileChoice.Tile64 })
+        {
+            dy.MemSetToZero();
+            _op.Launch(fx.Accelerator.DefaultStream, xv, wv, db.View, dy.View, m, k, n, gelu: true, tile);
+            fx.Accelerator.Synchronize();
+            AssertClose(expected, dy.GetAsArray1D());
+        }
     }
 
     private float[] Run(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu, GemmTileChoice tile)

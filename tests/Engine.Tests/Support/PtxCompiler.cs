@@ -27,12 +27,15 @@ public sealed class PtxCompiler : IDisposable
     public string CompileImplicit(MethodInfo kernel) =>
         Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), 0);
 
-    private string Compile(EntryPointDescription entry, int groupSize)
-    {
-        var spec = groupSize > 0 ? new KernelSpecialization(groupSize, null) : KernelSpecialization.Empty;
-        var compiled = (PTXCompiledKernel)_backend.Compile(entry, spec);
-        return compiled.PTXAssembly;
-    }
+    /// <summary>PTX of a catalogued kernel exactly as the runtime loads it (entry point and specialisation).</summary>
+    public string Compile(global::NeuronEngine.Runtime.CatalogKernel kernel) => Compile(kernel.EntryPoint, kernel.Specialization);
+
+    private string Compile(EntryPointDescription entry, int groupSize) =>
+        Compile(entry, groupSize > 0 ? new KernelSpecialization(groupSize, null) : KernelSpecialization.Empty);
+
+    /// <summary>PTX of an entry point under a given specialisation (launch bounds).</summary>
+    public string Compile(EntryPointDescription entry, KernelSpecialization specialization) =>
+        ((PTXCompiledKernel)_backend.Compile(entry, specialization)).PTXAssembly;
 
     public static MethodInfo Method(Type type, string name) =>
         type.GetMethod(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)

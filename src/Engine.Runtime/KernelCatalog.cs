@@ -1,0 +1,133 @@
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Kernels;
+using NeuronEngine.Runtime.Ops;
+using GemmLauncher = System.Action<ILGPU.Runtime.AcceleratorStream, ILGPU.KernelConfig, ILGPU.ArrayView<float>, ILGPU.ArrayView<float>,
+    ILGPU.ArrayView<float>, ILGPU.ArrayView<float>, int, int, int, int>;
+
+namespace NeuronEngine.Runtime;
+
+/// <summary>
+/// Every kernel the runtime loads, with its grouping, generic instantiation and specialisation: the one place that
+/// says how a kernel is compiled. The Ops and the scorer load only through these entries (a test checks that no other
+/// code calls ILGPU's loaders), and `engine ptx` / scripts/ptx-report.sh compile <see cref="All"/>, so the PTX
+/// report cannot drift from what runs.
+/// </summary>
+public static class KernelCatalog
+{
+    // ---- Explicitly grouped ---------------------------------------------------------------------------------------
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>
+        LayerNorm = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(
+            LayerNormKernel.Forward, KernelSpecialization.Empty, new(LayerNormOp.PreferredGroupSize));
+
+    /// <summary>Reported at GPT-2's head size 64 with the largest tile (32): 37.5 KB of dynamic shared memory.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, AttentionShape>>
+        Attention = Explicit<ArrayView<float>, ArrayView<float>, AttentionShape>(
+            AttentionKernel.Forward, KernelSpecialization.Empty,
+            new(AttentionOp.PreferredGroupSize, AttentionShape.SharedFloats(AttentionOp.MaxTile, 64) * sizeof(float)));
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>>
+        ScoringStatistics = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>(
+            ScoringKernel.Statistics, KernelSpecialization.Empty,
+            new(IlgpuBatchScorer.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(IlgpuBatchScorer.DefaultThreadsPerGroup) * sizeof(double)));
+
+    /// <summary>
+    /// The GEMM for large M·N, 128-bit staging loads (K and N multiples of 4, views 16-byte aligned). Launch bound
+    /// .maxntid 256 (KernelSpecialization's first argument). Two groups per multiprocessor need ≤ 128 registers;
+    /// ptxas 11.8 uses 122 with this bound alone, while adding .minnctapersm 2 (the second argument), which caps it at
+    /// exactly 128, made it spill 80 bytes in the inner loop (docs/ptx-report.md, docs/ilgpu.md).
+    /// </summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm128Vec4 = Gemm<GemmTile128, Vec4Staging>();
+
+    /// <summary>The 128 tile with guarded 32-bit staging loads: any K, N and view alignment.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm128Scalar = Gemm<GemmTile128, ScalarStaging>();
+
+    /// <summary>The GEMM for small grids (64 threads per group), 128-bit staging loads; launch bound .maxntid 64.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm64Vec4 = Gemm<GemmTile64, Vec4Staging>();
+
+    /// <summary>The 64 tile with guarded 32-bit staging loads.</summary>
+    public static readonly CatalogKernel<GemmLauncher> Gemm64Scalar = Gemm<GemmTile64, ScalarStaging>();
+
+    // ---- Auto-grouped (one thread per index; ILGPU picks the group size) ------------------------------------------
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>>
+        AddInPlace = Auto<ArrayView<float>, ArrayView<float>>(ElementwiseKernels.AddInPlace);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>>
+        WidenF16 = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenF16);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>>
+        WidenBF16 = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenBF16);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>>
+        EmbedF32 = Auto<ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF32);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>>
+        EmbedF16 = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>>
+        EmbedBF16 = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedBF16);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, int, int>>
+        WindowMax = Auto<ArrayView<float>, ArrayView<float>, int, int>(RecordKernels.WindowMax);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<double>, int, int>>
+        WindowMoments = Auto<ArrayView<float>, ArrayView<double>, int, int>(RecordKernels.WindowMoments);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<double>, ArrayView<double>, int, int>>
+        MergeMoments = Auto<ArrayView<double>, ArrayView<double>, int, int>(RecordKernels.MergeMoments);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>>
+        SelectTop = Auto<ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectTop);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>>
+        SelectRandom = Auto<ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectRandom);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>>
+        SelectQuantile = Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectQuantile);
+
+    /// <summary>Every entry above, in this order.</summary>
+    public static IReadOnlyList<CatalogKernel> All { get; } =
+    [
+        LayerNorm, Attention, ScoringStatistics, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
+        AddInPlace, WidenF16, WidenBF16, EmbedF32, EmbedF16, EmbedBF16,
+        WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile,
+    ];
+
+    private static CatalogKernel<GemmLauncher> Gemm<TTile, TStaging>()
+        where TTile : struct, IGemmTile where TStaging : struct, IGemmStaging =>
+        Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
+            GemmKernel.Gemm<TTile, TStaging>, new KernelSpecialization(GemmKernel.ThreadsPerGroup<TTile>(), null),
+            new(GemmKernel.ThreadsPerGroup<TTile>()));
+
+    // Typed constructors, one per kernel arity in use: the launcher type follows from the kernel's signature as in
+    // ILGPU's own LoadKernel / LoadAutoGroupedKernel overloads, so a launcher can never mismatch its kernel.
+
+    private static CatalogKernel<Action<AcceleratorStream, KernelConfig, T1, T2, T3>> Explicit<T1, T2, T3>(
+        Action<T1, T2, T3> kernel, KernelSpecialization specialization, ReportLaunch report) =>
+        new(kernel, KernelGrouping.Explicit, specialization, report);
+
+    private static CatalogKernel<Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6>> Explicit<T1, T2, T3, T4, T5, T6>(
+        Action<T1, T2, T3, T4, T5, T6> kernel, KernelSpecialization specialization, ReportLaunch report) =>
+        new(kernel, KernelGrouping.Explicit, specialization, report);
+
+    private static CatalogKernel<Action<AcceleratorStream, KernelConfig, T1, T2, T3, T4, T5, T6, T7, T8>> Explicit<T1, T2, T3, T4, T5, T6, T7, T8>(
+        Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel, KernelSpecialization specialization, ReportLaunch report) =>
+        new(kernel, KernelGrouping.Explicit, specialization, report);
+
+    private static CatalogKernel<Action<AcceleratorStream, Index1D, T1, T2>> Auto<T1, T2>(Action<Index1D, T1, T2> kernel) =>
+        new(kernel, KernelGrouping.AutoGrouped, KernelSpecialization.Empty, new(null));
+
+    private static CatalogKernel<Action<AcceleratorStream, Index1D, T1, T2, T3, T4>> Auto<T1, T2, T3, T4>(
+        Action<Index1D, T1, T2, T3, T4> kernel) =>
+        new(kernel, KernelGrouping.AutoGrouped, KernelSpecialization.Empty, new(null));
+
+    private static CatalogKernel<Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5>> Auto<T1, T2, T3, T4, T5>(
+        Action<Index1D, T1, T2, T3, T4, T5> kernel) =>
+        new(kernel, KernelGrouping.AutoGrouped, KernelSpecialization.Empty, new(null));
+
+    private static CatalogKernel<Action<AcceleratorStream, Index1D, T1, T2, T3, T4, T5, T6>> Auto<T1, T2, T3, T4, T5, T6>(
+        Action<Index1D, T1, T2, T3, T4, T5, T6> kernel) =>
+        new(kernel, KernelGrouping.AutoGrouped, KernelSpecialization.Empty, new(null));
+}
