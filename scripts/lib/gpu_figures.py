@@ -162,11 +162,11 @@ def report(fig, out, dry):
                               "projected_openai_50000x64_seconds": projected}
 
     sc = read(os.path.join(fig, "score.txt"), "") or ""
-    m = re.search(r"score_seconds (\d+) files (\d+)", sc)
+    m = re.search(r"score_seconds ([\d.]+) files (\d+)", sc)
     if m:
-        seconds, files = int(m[1]), int(m[2])
-        figures["score"] = {"files": files, "seconds": seconds, "files_per_second": files / max(seconds, 1),
-                            "projected_307200_files_seconds": OPENAI_NEURONS_XL / (files / max(seconds, 1))}
+        seconds, files = max(float(m[1]), 1e-3), int(m[2])
+        figures["score"] = {"files": files, "seconds": seconds, "files_per_second": files / seconds,
+                            "projected_307200_files_seconds": OPENAI_NEURONS_XL * seconds / files}
     for type_, case, mean in bdn_cases(os.path.join(os.path.dirname(fig), "bdn-scoring")):
         figures.setdefault("score", {})[f"{type_}_307200_neurons_ms"] = mean / 1e6
 
