@@ -40,8 +40,11 @@ if [ -x "$HERE/../engine" ] && [ -x "$HERE/../Engine.Tests" ]; then
 elif [ -f "$HERE/engine-gpu-bundle.tar.xz" ]; then
   B=$WORK/bundle
   if [ ! -f "$B/.unpacked" ] || [ "$HERE/engine-gpu-bundle.tar.xz" -nt "$B/.unpacked" ]; then
-    rm -rf "$B"; tar -C "$WORK" -xJf "$HERE/engine-gpu-bundle.tar.xz" && touch "$B/.unpacked" \
-      || { say "cannot unpack $HERE/engine-gpu-bundle.tar.xz"; exit 1; }
+    rm -rf "$B"
+    # tar needs the xz program; Python's tarfile (lzma is in its standard library) is the fallback where it is missing.
+    if command -v xz >/dev/null; then tar -C "$WORK" -xJf "$HERE/engine-gpu-bundle.tar.xz"
+    else python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$HERE/engine-gpu-bundle.tar.xz" "$WORK"
+    fi && touch "$B/.unpacked" || { say "cannot unpack $HERE/engine-gpu-bundle.tar.xz"; exit 1; }
   fi
 else
   say "no bundle: run scripts/gpu-pack.sh first (it writes out/gpu/engine-gpu-bundle.tar.xz beside this script)"; exit 1
@@ -137,7 +140,8 @@ bdn() {
 # nvidia-cublas wheel or the toolkit). A libcublas.so.12 link to it on LD_LIBRARY_PATH lets the yardstick load.
 cublas_shim() {
   local dirs found
-  dirs=$(python3 -c "import nvidia.cublas, os; print(os.path.join(os.path.dirname(nvidia.cublas.__file__), 'lib'))" 2>/dev/null
+  # PyTorch's wheels keep it under site-packages/nvidia/… (cublas/lib, or cu13/lib for CUDA 13 wheels).
+  dirs=$(python3 -c "import sys, os, glob; print('\n'.join(sorted({os.path.dirname(f) for p in sys.path if os.path.isdir(p) for f in glob.glob(os.path.join(p, 'nvidia', '**', 'libcublas.so.*'), recursive=True)})))" 2>/dev/null
          ldconfig -p 2>/dev/null | sed -n 's/.*libcublas\.so\.[0-9]* .*=> \(.*\)\/libcublas.*/\1/p'
          echo /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
   for d in $dirs; do
