@@ -14,6 +14,7 @@ public static class EngineCli
         ScoreCommand.Create(),
         RecordsCommand.Create(),
         MergeCommand.Create(),
+        RelatedCommand.Create(),
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),
