@@ -18,6 +18,7 @@ public static class EngineCli
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),
+        ViewCommand.Create(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);
