@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using NeuronEngine.Format;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
@@ -50,13 +53,16 @@ internal sealed class OpenAiRecordsSource : RecordsSource
 }
 
 /// <summary>
-/// `--format packed` records (docs/records.md), memory-mapped: each neuron's slices of layer-{L}.safetensors and
-/// its windows' token ids from tokens.safetensors (binary search over the sorted window list).
+/// `--format packed` records (docs/records.md): each neuron's slices of layer-{L}.safetensors and its windows' token
+/// rows of tokens.safetensors are read with positioned reads (not through the memory map, whose touched pages would
+/// count as resident memory growing with the records' size); only the sorted window list of tokens.safetensors is
+/// searched through the map (8 bytes per referenced window).
 /// </summary>
 internal sealed class PackedRecordsSource : RecordsSource
 {
     private readonly SafeTensorsFile _tokens;
-    private readonly Dictionary<int, SafeTensorsFile> _layers = [];
+    private readonly SafeFileHandle _tokensHandle;
+    private readonly Dictionary<int, (SafeTensorsFile File, SafeFileHandle Handle)> _layers = [];
     private readonly RecordShape _shape;
     private readonly Gpt2Tokenizer _tokenizer = Gpt2Tokenizer.Load();
     public override IReadOnlyList<(int Layer, int Neuron)> Neurons { get; }
@@ -65,13 +71,16 @@ internal sealed class PackedRecordsSource : RecordsSource
     {
         Manifest = manifest;
         _shape = manifest.Settings.Shape;
-        _tokens = SafeTensorsFile.Open(Path.Combine(dir, TokenTableFile.FileName));
+        string tokens = Path.Combine(dir, TokenTableFile.FileName);
+        _tokens = SafeTensorsFile.Open(tokens);
+        _tokensHandle = File.OpenHandle(tokens, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
         try
         {
             foreach (int layer in manifest.Settings.Layers)
             {
-                var f = SafeTensorsFile.Open(Path.Combine(dir, PackedRecordsFile.FileName(layer)));
-                _layers[layer] = f;
+                string path = Path.Combine(dir, PackedRecordsFile.FileName(layer));
+                var f = SafeTensorsFile.Open(path);
+                _layers[layer] = (f, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess));
                 var windows = f.Header.Find("top.windows");
                 if (windows is null || windows.Shape.Length != 2 || windows.Shape[0] != _shape.Neurons || windows.Shape[1] != _shape.TopK)
                     throw new InvalidDataException($"{f.Path}: 'top.windows' is not [{_shape.Neurons}, {_shape.TopK}] as records.json says");
@@ -87,51 +96,74 @@ internal sealed class PackedRecordsSource : RecordsSource
         Neurons = manifest.Settings.Layers.Order().SelectMany(l => Enumerable.Range(0, _shape.Neurons).Select(n => (l, n))).ToArray();
     }
 
+    /// <summary>Elements [first, first + count) of a tensor, read from the file.</summary>
+    private static T[] Read<T>(SafeTensorsFile f, SafeFileHandle handle, string name, long first, int count) where T : unmanaged
+    {
+        var e = f.Get(name);
+        int size = Unsafe.SizeOf<T>();
+        if (TensorDTypes.SizeOf(e.DType) != size || first < 0 || first + count > e.ElementCount)
+            throw new InvalidDataException($"{f.Path}: tensor '{name}' ({e.DType} {e.ShapeText}) does not hold elements {first}..{first + count}");
+        var result = new T[count];
+        var bytes = MemoryMarshal.AsBytes(result.AsSpan());
+        long offset = f.DataOffset + e.Begin + first * size;
+        for (int done = 0; done < bytes.Length;)
+        {
+            int n = RandomAccess.Read(handle, bytes[done..], offset + done);
+            if (n == 0) throw new InvalidDataException($"{f.Path}: ends inside tensor '{name}'");
+            done += n;
+        }
+        return result;
+    }
+
     public override NeuronRecord Read(int layer, int neuron)
     {
-        var f = _layers[layer];
+        var (f, handle) = _layers[layer];
         int t = _shape.SeqLen, bands = RecordShape.Bands;
-        ActivationRecord[] Records(string name, int first, int count)
+        ActivationRecord[] Records(string name, long first, int count)
         {
-            var windows = f.Span<long>(name + ".windows").Slice(first, count);
-            var acts = f.Span<float>(name + ".activations");
+            var windows = Read<long>(f, handle, name + ".windows", first, count);
+            var acts = Read<float>(f, handle, name + ".activations", first * t, count * t);
             var list = new List<ActivationRecord>(count);
             for (int i = 0; i < count; i++)
             {
                 if (windows[i] < 0) continue;
                 var ids = TokensOf(windows[i]);
-                var a = acts.Slice((first + i) * t, t);
                 var values = new double[t];
-                for (int j = 0; j < t; j++) values[j] = a[j];
-                list.Add(new ActivationRecord { Tokens = ids.ToArray().Select(_tokenizer.DisplayToken).ToArray(), Activations = values });
+                for (int j = 0; j < t; j++) values[j] = acts[i * t + j];
+                list.Add(new ActivationRecord { Tokens = ids.Select(_tokenizer.DisplayToken).ToArray(), Activations = values });
             }
             return [.. list];
         }
-        var stats = f.Span<double>("stats").Slice(neuron * 4, 4);
-        var boundaries = f.Span<float>("quantile.boundaries").Slice(neuron * RecordShape.Boundaries, RecordShape.Boundaries);
+        var stats = Read<double>(f, handle, "stats", neuron * 4L, 4);
+        var boundaries = Read<float>(f, handle, "quantile.boundaries", (long)neuron * RecordShape.Boundaries, RecordShape.Boundaries);
         return new NeuronRecord
         {
             NeuronId = new NeuronId { LayerIndex = layer, NeuronIndex = neuron },
-            MostPositiveActivationRecords = Records("top", neuron * _shape.TopK, _shape.TopK),
-            RandomSample = Records("random", neuron * _shape.RandomCount, _shape.RandomCount),
+            MostPositiveActivationRecords = Records("top", (long)neuron * _shape.TopK, _shape.TopK),
+            RandomSample = Records("random", (long)neuron * _shape.RandomCount, _shape.RandomCount),
             RandomSampleByQuantile = Enumerable.Range(0, bands)
-                .Select(b => Records("quantile", (neuron * bands + b) * _shape.PerBand, _shape.PerBand)).ToArray(),
-            QuantileBoundaries = boundaries.ToArray().Select(v => (double)v).ToArray(),
+                .Select(b => Records("quantile", ((long)neuron * bands + b) * _shape.PerBand, _shape.PerBand)).ToArray(),
+            QuantileBoundaries = boundaries.Select(v => (double)v).ToArray(),
             Mean = stats[0], Variance = stats[1], Skewness = stats[2], Kurtosis = stats[3],
         };
     }
 
-    private ReadOnlySpan<int> TokensOf(long window)
+    private int[] TokensOf(long window)
     {
         var windows = _tokens.Span<long>("windows");
         int row = windows.BinarySearch(window);
         if (row < 0) throw new InvalidDataException($"{_tokens.Path}: window {window} is missing from the token table");
-        return _tokens.Span<int>("tokens").Slice(row * _shape.SeqLen, _shape.SeqLen);
+        return Read<int>(_tokens, _tokensHandle, "tokens", (long)row * _shape.SeqLen, _shape.SeqLen);
     }
 
     public override void Dispose()
     {
         _tokens?.Dispose();
-        foreach (var f in _layers.Values) f.Dispose();
+        _tokensHandle?.Dispose();
+        foreach (var (f, h) in _layers.Values)
+        {
+            f.Dispose();
+            h.Dispose();
+        }
     }
 }
