@@ -14,6 +14,8 @@
   const records = site.records ? ` Records: ${site.records.windows} windows of ${site.records.seq_len} tokens` +
     (site.records.corpus ? ` from ${site.records.corpus}` : "") + ` (top ${site.records.top_k}, random ${site.records.random}).` : "";
   $("summary").textContent = `${site.layers.length} layers, ${site.neurons} neurons, ${site.explained} explained${meanText}.${records}`;
+  if (site.explained > 0)
+    $("summary").after(NV.el("p", { id: "all-scores" }, NV.histogram(site.hist, site.hist_range, 300, 40), NV.el("span", { class: "note" }, " scores of all explained neurons, −1 … 1")));
   NV.setupJump();
 
   // Layers: one row each, with its histogram; clicking a row shows that layer's neurons.

@@ -77,7 +77,16 @@ public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, 
         Assert.Equal(100, TableRows().Count);
         Assert.Equal((0, 0), TableRows()[0]);
         Assert.Equal(2, Browser.FindElements(By.CssSelector("#layer-table tbody tr")).Count);
-        Assert.Equal(2, Browser.FindElements(By.CssSelector("#layer-table svg.hist")).Count);
+        // A score histogram per layer: its bars' hover texts ("0.6 to 0.7: 2") count the layer's defined scores.
+        var histograms = Browser.FindElements(By.CssSelector("#layer-table svg.hist"));
+        Assert.Equal(2, histograms.Count);
+        for (int layer = 0; layer < 2; layer++)
+        {
+            var bars = histograms[layer].FindElements(By.TagName("title")).Select(t => t.GetAttribute("textContent")!).ToList();
+            Assert.Equal(20, bars.Count);
+            Assert.Equal(Enumerable.Range(0, 64).Count(n => Score(layer, n) is not null), bars.Sum(b => int.Parse(b[(b.LastIndexOf(' ') + 1)..])));
+        }
+        Assert.Single(Browser.FindElements(By.CssSelector("#all-scores svg.hist")));
 
         // Sort by score: highest first, neurons without a score last.
         var expected = Enumerable.Range(0, 2).SelectMany(l => Enumerable.Range(0, 64).Select(n => (Layer: l, Neuron: n, Score: Score(l, n))))
