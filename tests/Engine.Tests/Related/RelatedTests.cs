@@ -187,6 +187,38 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         Assert.True(File.Exists(Path.Combine(dir, RelatedFiles.PackedFileName(2))));
     }
 
+    /// <summary>
+    /// On a GPU (scripts/gpu-run.sh, `-trait device=cuda`): GPT-2 small's shape (cached synthetic preset), the first and
+    /// last layer on CUDA against the `cpu` device — the same lists, values within 1e-4 relative (tokens may trade
+    /// places only where the two values at a rank agree to 1e-5) — and the time per layer on each, in the test output.
+    /// </summary>
+    [CudaFact]
+    public void CudaMatchesTheCpuDeviceOnGpt2SmallShape()
+    {
+        using var weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
+        using var cuda = RelatedDevices.Create("cuda", weights, withPositionZero: false);
+        using var cpu = new CpuRelatedTokens(weights, withPositionZero: false);
+        cuda.Compute(0, 10); // compiles the kernels
+        foreach (int layer in new[] { 0, weights.Config.NLayer - 1 })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var onCuda = cuda.Compute(layer, 20);
+            double cudaSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var onCpu = cpu.Compute(layer, 20);
+            output.WriteLine($"layer {layer}: cuda {cudaSeconds:F3} s, cpu {clock.Elapsed.TotalSeconds:F1} s " +
+                $"({2.0 * 2 * weights.Config.VocabSize * weights.Config.NEmbd * weights.Config.DMlp / cudaSeconds / 1e12:F2} TFLOP/s on cuda)");
+            foreach (var list in Enum.GetValues<RelatedList>())
+                for (int i = 0; i < onCpu.Tokens[(int)list].Length; i++)
+                {
+                    float a = onCuda.Strengths[(int)list][i], e = onCpu.Strengths[(int)list][i];
+                    Assert.True(Math.Abs(a - e) <= 1e-4 * Math.Abs(e), $"layer {layer} {list} slot {i}: cuda {a:R}, cpu {e:R}");
+                    if (onCuda.Tokens[(int)list][i] != onCpu.Tokens[(int)list][i])
+                        Assert.True(Math.Abs(a - e) <= 1e-5 * Math.Abs(e), $"layer {layer} {list} slot {i}: token {onCuda.Tokens[(int)list][i]} vs {onCpu.Tokens[(int)list][i]}");
+                }
+        }
+    }
+
     [Fact]
     public void SelectTokensCompilesToPtx()
     {
