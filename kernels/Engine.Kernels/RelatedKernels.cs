@@ -24,7 +24,7 @@ public static class RelatedKernels
     public static void SelectTokens(Index1D i, ArrayView<float> y, ArrayView<ulong> highKeys, ArrayView<ulong> lowKeys, TokenChunk c)
     {
         int s = i / c.Neurons, n = i - s * c.Neurons;
-        int start = i * c.Capacity;
+        long start = (long)(int)i * c.Capacity;
         int worstHigh = WorstSlot(highKeys, start, c.Capacity), worstLow = WorstSlot(lowKeys, start, c.Capacity);
         ulong highBar = highKeys[start + worstHigh], lowBar = lowKeys[start + worstLow];
         for (int r = s; r < c.Rows; r += c.Segments)
@@ -52,7 +52,7 @@ public static class RelatedKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WorstSlot(ArrayView<ulong> keys, int start, int capacity)
+    private static int WorstSlot(ArrayView<ulong> keys, long start, int capacity)
     {
         int worst = 0;
         ulong worstKey = keys[start];

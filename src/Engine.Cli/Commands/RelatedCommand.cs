@@ -36,7 +36,7 @@ public static class RelatedCommand
             string layout = r.GetValue(format)!;
             if (!Formats.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not packed, openai or both");
             int k = r.GetValue(top);
-            if (k < 1 || k > 10000) throw new ArgumentException($"--top must be between 1 and 10000, not {k}");
+            if (k < 1 || k > 1000) throw new ArgumentException($"--top must be between 1 and 1000, not {k}");
             var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
             using var weights = Gpt2Weights.Open(modelPath);
             var c = weights.Config;
