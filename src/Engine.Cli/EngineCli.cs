@@ -15,9 +15,11 @@ public static class EngineCli
         RecordsCommand.Create(),
         MergeCommand.Create(),
         PtxCommand.Create(),
+        RelatedCommand.Create(),
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),
+        ViewCommand.Create(),
     };
 
     public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);

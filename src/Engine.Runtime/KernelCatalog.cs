@@ -87,12 +87,16 @@ public static class KernelCatalog
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>>
         SelectQuantile = Auto<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<ulong>, ArrayView<float>, RecordBatch>(RecordKernels.SelectQuantile);
 
+    /// <summary>`engine related`: each neuron's top and bottom token lists over one chunk of the vocabulary.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<ulong>, TokenChunk>>
+        SelectTokens = Auto<ArrayView<float>, ArrayView<ulong>, ArrayView<ulong>, TokenChunk>(RelatedKernels.SelectTokens);
+
     /// <summary>Every entry above, in this order.</summary>
     public static IReadOnlyList<CatalogKernel> All { get; } =
     [
         LayerNorm, Attention, ScoringStatistics, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
         AddInPlace, WidenF16, WidenBF16, EmbedF32, EmbedF16, EmbedBF16,
-        WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile,
+        WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile, SelectTokens,
     ];
 
     private static CatalogKernel<GemmLauncher> Gemm<TTile, TStaging>()

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using NeuronEngine.Dump;
+using NeuronEngine.IO;
+using NeuronEngine.Model;
+using NeuronEngine.Related;
+using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Related;
+
+namespace NeuronEngine.Cli.Commands;
+
+/// <summary>
+/// `engine related`: per MLP neuron, from the weights alone, the tokens whose embedding drives it most and least
+/// (input side) and the tokens whose logits its output direction raises and lowers most (output side). docs/related.md.
+/// </summary>
+public static class RelatedCommand
+{
+    public static readonly string[] Formats = ["packed", "openai", "both"];
+
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var preset = CommonOptions.Preset();
+        var modelSeed = new Option<int>("--model-seed") { Description = "seed of synthetic weights (with --preset or no --model)", DefaultValueFactory = _ => 0 };
+        var outDir = new Option<string>("--out") { Description = "output directory (layer-{L}.safetensors and/or {layer}/{neuron}.json, plus related.json)", Required = true };
+        var layers = CommonOptions.Layers();
+        var top = new Option<int>("--top") { Description = "tokens per list", DefaultValueFactory = _ => 10 };
+        var device = CommonOptions.Device();
+        var format = new Option<string>("--format") { Description = "packed (one safetensors per layer), openai ({layer}/{neuron}.json, OpenAI's WeightBasedSummaryOfNeuron) or both", DefaultValueFactory = _ => "packed" };
+        var withWpe0 = new Option<bool>("--with-wpe0") { Description = "input lists: add the position-0 embedding wpe[0] to each token's embedding" };
+        var cmd = new Command("related", "per neuron, from the weights alone: the input tokens that excite or inhibit it and the output tokens it promotes or suppresses")
+        {
+            model, preset, modelSeed, outDir, layers, top, device, format, withWpe0,
+        };
+        cmd.SetAction(r =>
+        {
+            string layout = r.GetValue(format)!;
+            if (!Formats.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not packed, openai or both");
+            int k = r.GetValue(top);
+            if (k < 1 || k > 1000) throw new ArgumentException($"--top must be between 1 and 1000, not {k}");
+            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
+            using var weights = Gpt2Weights.Open(modelPath);
+            var c = weights.Config;
+            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
+            var settings = new RelatedSettings
+            {
+                Model = modelName, ModelFingerprint = Fingerprint.OfFile(weights.File.Path), NeuronsPerLayer = c.DMlp,
+                VocabSize = c.VocabSize, Layers = selected, Top = Math.Min(k, c.VocabSize), WithPositionZero = r.GetValue(withWpe0), Format = layout,
+            };
+            if (layout != "packed" && c.VocabSize > NeuronEngine.Text.Gpt2Tokenizer.VocabSize)
+                throw new ArgumentException($"--format {layout} writes token strings with GPT-2's tokenizer, but the model's vocabulary has {c.VocabSize} tokens; use --format packed");
+            string dir = r.GetValue(outDir)!;
+            using var dev = RelatedDevices.Create(r.GetValue(device)!, weights, settings.WithPositionZero);
+            var run = new RelatedRun(dev, settings, dir);
+            bool ran = ConsoleProgress.Run("related", p => run.Run(p));
+            if (!ran)
+            {
+                Console.Error.WriteLine($"related: {dir} already holds these complete related tokens; nothing to do");
+                return 0;
+            }
+            double flops = 2.0 * 2 * c.VocabSize * c.NEmbd * (double)c.DMlp * run.LayersComputed;
+            double seconds = Math.Max(run.ComputeTime.TotalSeconds, 1e-9);
+            Console.Error.WriteLine($"related: layers {LayerSelection.Format(selected)} × {c.DMlp} neurons × {c.VocabSize} tokens, top {settings.Top}, on {dev.Name}" +
+                (run.LayersKept > 0 ? $" ({run.LayersKept} layer(s) kept from an earlier run)" : "") + $": --format {layout} in {dir}");
+            Console.Error.WriteLine($"related: time: compute {run.ComputeTime.TotalSeconds:F2} s ({flops / seconds / 1e9:F1} GFLOP/s), write {run.WriteTime.TotalSeconds:F2} s");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,168 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Runtime;
+using NeuronEngine.Kernels;
+using NeuronEngine.Model;
+using NeuronEngine.Related;
+using NeuronEngine.Runtime.Ops;
+
+namespace NeuronEngine.Runtime.Related;
+
+/// <summary>
+/// `engine related` on an ILGPU accelerator. Per layer and vocabulary chunk of <see cref="ChunkRows"/> tokens, on one
+/// stream: the embedding gather (<see cref="EmbeddingOp"/>, seqLen 1, so position 0 is the only position), this
+/// layer's ln_2 (<see cref="LayerNormOp"/>), the GEMM with c_fc (+ bias) (<see cref="GemmOp"/>, the forward pass's
+/// kernel), the top-k update (<see cref="RelatedKernels.SelectTokens"/>); then the GEMM of the raw embeddings with the
+/// output directions ([d, N], prepared on the host by <see cref="RelatedMath.OutputDirections"/>) and its top-k.
+/// Only the lists ([S, N, top] keys × 4) come back to the host, once per layer.
+/// </summary>
+public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
+{
+    private readonly Context? _context;
+    private readonly Accelerator _accelerator;
+    private readonly Gpt2Weights _weights;
+    private readonly bool _withPositionZero;
+    private readonly DeviceWeights _device;
+    private readonly EmbeddingOp _embedding;
+    private readonly LayerNormOp _layerNorm;
+    private readonly GemmOp _gemm;
+    private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<ulong>, TokenChunk> _select;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _tokenIds;
+    private readonly MemoryBuffer1D<byte, Stride1D.Dense> _zeroRow;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _zeroBias, _input, _normed, _embeddings, _y;
+
+    public string Name { get; }
+    public int ChunkRows { get; }
+    /// <summary>Threads per neuron in the top-k kernel (their lists are merged on the host).</summary>
+    public int Segments { get; }
+    public int ChunksPerLayer => (_weights.Config.VocabSize + ChunkRows - 1) / ChunkRows;
+
+    /// <summary>Takes ownership of <paramref name="context"/> and <paramref name="accelerator"/> (when the context is given).</summary>
+    public IlgpuRelatedTokens(string name, Context? context, Accelerator accelerator, Gpt2Weights weights, bool withPositionZero,
+        int chunkRows = 8192, int? segments = null)
+    {
+        Name = name; _context = context; _accelerator = accelerator; _weights = weights; _withPositionZero = withPositionZero;
+        var c = weights.Config;
+        int d = c.NEmbd, n = c.DMlp;
+        ChunkRows = Math.Min(chunkRows > 0 ? chunkRows : throw new ArgumentOutOfRangeException(nameof(chunkRows)), c.VocabSize);
+        // Enough threads to fill a GPU (≈ 64 K) while each still walks ≥ 256 rows of a chunk.
+        Segments = segments ?? Math.Clamp(Math.Min(65536 / n, ChunkRows / 256), 1, 64);
+        _device = new DeviceWeights(accelerator, weights, new ElementwiseOps(accelerator));
+        _embedding = new EmbeddingOp(accelerator);
+        _layerNorm = new LayerNormOp(accelerator);
+        _gemm = new GemmOp(accelerator);
+        _select = KernelCatalog.SelectTokens.Load(accelerator);
+        _tokenIds = accelerator.Allocate1D(Enumerable.Range(0, c.VocabSize).ToArray());
+        int elementSize = _device.EmbeddingFormat == WeightFormat.F32 ? 4 : 2;
+        _zeroRow = accelerator.Allocate1D<byte>((long)d * elementSize);
+        _zeroRow.MemSetToZero();
+        _zeroBias = accelerator.Allocate1D<float>(n);
+        _zeroBias.MemSetToZero();
+        _input = accelerator.Allocate1D<float>((long)ChunkRows * d);
+        _normed = accelerator.Allocate1D<float>((long)ChunkRows * d);
+        _embeddings = accelerator.Allocate1D<float>((long)ChunkRows * d);
+        _y = accelerator.Allocate1D<float>((long)ChunkRows * n);
+        accelerator.Synchronize();
+    }
+
+    public RelatedLayer Compute(int layer, int top, Action? chunkDone = null)
+    {
+        var c = _weights.Config;
+        int d = c.NEmbd, n = c.DMlp, vocab = c.VocabSize;
+        string p = $"h.{layer}.";
+        var stream = _accelerator.DefaultStream;
+        long slots = (long)Segments * n * top;
+        var empty = new ulong[slots];
+        Array.Fill(empty, TokenKeys.Empty);
+        using var ln2W = Upload(_weights.Floats(p + "ln_2.weight"));
+        using var ln2B = Upload(_weights.Floats(p + "ln_2.bias"));
+        using var fcW = Upload(_weights.Floats(p + "mlp.c_fc.weight"));
+        using var fcB = Upload(_weights.Floats(p + "mlp.c_fc.bias"));
+        using var directions = Upload(RelatedMath.OutputDirections(_weights, layer));
+        using var inHigh = _accelerator.Allocate1D(empty);
+        using var inLow = _accelerator.Allocate1D(empty);
+        using var outHigh = _accelerator.Allocate1D(empty);
+        using var outLow = _accelerator.Allocate1D(empty);
+        var wpe = _withPositionZero ? _device.Wpe.View : _zeroRow.View;
+        for (int t0 = 0; t0 < vocab; t0 += ChunkRows)
+        {
+            int rows = Math.Min(ChunkRows, vocab - t0);
+            var ids = _tokenIds.View.SubView(t0, rows);
+            var chunk = new TokenChunk(rows, n, t0, top, Segments);
+            _embedding.Launch(stream, ids, _device.Wte.View, wpe, _device.EmbeddingFormat, _input.View, rows, seqLen: 1, d);
+            _layerNorm.Launch(stream, _input.View, _normed.View, ln2W.View, ln2B.View, rows, d, c.LayerNormEpsilon);
+            _gemm.Launch(stream, _normed.View, fcW.View, fcB.View, _y.View, rows, d, n, gelu: false);
+            _select(stream, Segments * n, _y.View, inHigh.View, inLow.View, chunk);
+            var embeddings = _input.View;
+            if (_withPositionZero)
+            {
+                _embedding.Launch(stream, ids, _device.Wte.View, _zeroRow.View, _device.EmbeddingFormat, _embeddings.View, rows, seqLen: 1, d);
+                embeddings = _embeddings.View;
+            }
+            _gemm.Launch(stream, embeddings, directions.View, _zeroBias.View, _y.View, rows, d, n, gelu: false);
+            _select(stream, Segments * n, _y.View, outHigh.View, outLow.View, chunk);
+            stream.Synchronize();
+            chunkDone?.Invoke();
+        }
+        var result = new RelatedLayer(layer, n, top);
+        result.Fill(RelatedList.InputPositive, new TokenTopK(inHigh.GetAsArray1D(), top), high: true);
+        result.Fill(RelatedList.InputNegative, new TokenTopK(inLow.GetAsArray1D(), top), high: false);
+        result.Fill(RelatedList.OutputPositive, new TokenTopK(outHigh.GetAsArray1D(), top), high: true);
+        result.Fill(RelatedList.OutputNegative, new TokenTopK(outLow.GetAsArray1D(), top), high: false);
+        return result;
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> host)
+    {
+        var buffer = _accelerator.Allocate1D<float>(host.Length);
+        buffer.View.CopyFromCPU(ref Unsafe.AsRef(in host[0]), host.Length);
+        return buffer;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in new MemoryBuffer[] { _tokenIds, _zeroRow, _zeroBias, _input, _normed, _embeddings, _y }) b.Dispose();
+        _device.Dispose();
+        if (_context is not null)
+        {
+            _accelerator.Dispose();
+            _context.Dispose();
+        }
+    }
+}
+
+/// <summary>The `--device` names for `engine related`: `cpu` (managed), or the ILGPU path on cuda / opencl / ilgpu-cpu; `auto` prefers CUDA, then OpenCL.</summary>
+public static class RelatedDevices
+{
+    public static IRelatedTokensDevice Create(string name, Gpt2Weights weights, bool withPositionZero)
+    {
+        switch (name)
+        {
+            case "cpu":
+                return new CpuRelatedTokens(weights, withPositionZero);
+            case "ilgpu-cpu":
+            {
+                var (context, accelerator) = IlgpuContexts.CreateCpu();
+                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero, chunkRows: 2048);
+            }
+            case "cuda":
+            {
+                var (context, accelerator) = IlgpuContexts.TryCreateCuda()
+                    ?? throw new NotSupportedException($"--device cuda: no CUDA device found: {CudaDriverProbe.Explain(IlgpuContexts.LastFailure)}");
+                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero);
+            }
+            case "opencl":
+            {
+                var (context, accelerator) = IlgpuContexts.TryCreateOpenCL()
+                    ?? throw new NotSupportedException("--device opencl: no OpenCL device with OpenCL C 2.0 or later found");
+                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero);
+            }
+            case "auto":
+                if (IlgpuContexts.TryCreateCuda() is var (cc, ca)) return new IlgpuRelatedTokens("cuda", cc, ca, weights, withPositionZero);
+                if (IlgpuContexts.TryCreateOpenCL() is var (oc, oa)) return new IlgpuRelatedTokens("opencl", oc, oa, weights, withPositionZero);
+                return new CpuRelatedTokens(weights, withPositionZero);
+            default:
+                throw new ArgumentException($"--device: unknown device '{name}' (expected {string.Join("|", DeviceCatalog.Names)})");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+using NeuronEngine.Cli;
+using NeuronEngine.Format;
+using NeuronEngine.Kernels;
+using NeuronEngine.Model;
+using NeuronEngine.Related;
+using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Related;
+using NeuronEngine.Tests.Support;
+using NeuronEngine.Text;
+
+namespace NeuronEngine.Tests.Related;
+
+/// <summary>Two tiny synthetic GPT-2s (GPT-2's full vocabulary and a small one), built once for the class.</summary>
+public sealed class RelatedFixture : IDisposable
+{
+    public TempDir Dir { get; } = new();
+    /// <summary>2 layers, d = 32 (128 neurons), all 50,257 tokens.</summary>
+    public string Model { get; }
+    /// <summary>3 layers, d = 32, 1,600 tokens, F16 weights: for the slow ILGPU CPU emulator.</summary>
+    public string SmallVocabModel { get; }
+
+    public RelatedFixture()
+    {
+        Model = Dir["model"];
+        SyntheticGpt2.Write(Model, new Gpt2Config(2, 2, 32, 16, Gpt2Tokenizer.VocabSize), new(Seed: 11, DType: TensorDType.F32));
+        SmallVocabModel = Dir["small-vocab"];
+        SyntheticGpt2.Write(SmallVocabModel, new Gpt2Config(3, 2, 32, 16, 1600), new(Seed: 12, DType: TensorDType.F16));
+    }
+
+    public void Dispose() => Dir.Dispose();
+}
+
+/// <summary>`engine related` against a float64 brute force (docs/related.md), on `cpu` and on the ILGPU kernels.</summary>
+public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFixture<RelatedFixture>
+{
+    /// <summary>
+    /// Top tokens identical, except that two tokens whose float64 values differ by less than float32 rounding (here
+    /// 2e-6 relative) may trade places: every listed token's float64 value must equal the float64 list's value at
+    /// that rank within 2e-6 relative. Values within 1e-4 relative of float64. Returns the number of such trades.
+    /// </summary>
+    private static int AssertMatches(BruteForceRelated bf, RelatedLayer actual, int[] neurons)
+    {
+        int trades = 0;
+        foreach (int n in neurons)
+            foreach (var list in Enum.GetValues<RelatedList>())
+            {
+                var expected = bf.List(list, n, actual.Top);
+                var tokens = actual.TokensOf(list, n).ToArray();
+                var values = actual.StrengthsOf(list, n).ToArray();
+                Assert.Equal(expected.Length, tokens.Length);
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    double exact = bf.Value(list, tokens[i], n);
+                    if (tokens[i] != expected[i].Token)
+                    {
+                        trades++;
+                        Assert.True(Math.Abs(exact - expected[i].Value) <= 2e-6 * Math.Abs(expected[i].Value),
+                            $"{list} of neuron {n}, #{i}: token {tokens[i]} ({exact:R}) where float64 ranks {expected[i].Token} ({expected[i].Value:R})");
+                    }
+                    Assert.True(Math.Abs(values[i] - exact) <= 1e-4 * Math.Abs(exact), $"{list} of neuron {n}, #{i}: {values[i]:R}, expected {exact:R}");
+                }
+            }
+        return trades;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CpuCommandMatchesFloat64BruteForce(bool withWpe0)
+    {
+        string dir = f.Dir[$"cpu-{withWpe0}"];
+        Assert.Equal(0, EngineCli.Run(["related", "--model", f.Model, "--out", dir, "--device", "cpu", "--top", "12", "--format", "both", .. withWpe0 ? new[] { "--with-wpe0" } : []]));
+        using var weights = Gpt2Weights.Open(f.Model);
+        var tokenizer = Gpt2Tokenizer.Load();
+        var manifest = RelatedManifest.TryLoad(dir)!;
+        Assert.True(manifest.Complete);
+        Assert.Equal([0, 1], manifest.LayersDone);
+        Assert.Equal(withWpe0, manifest.Settings.WithPositionZero);
+        foreach (int layer in new[] { 0, 1 })
+        {
+            var packed = RelatedFiles.ReadPacked(Path.Combine(dir, RelatedFiles.PackedFileName(layer)));
+            Assert.Equal((layer, 128, 12), (packed.Layer, packed.Neurons, packed.Top));
+            int trades = AssertMatches(new BruteForceRelated(weights, layer, withWpe0), packed, Enumerable.Range(0, 128).ToArray());
+            output.WriteLine($"layer {layer}: {trades} near-tie trade(s) among 128 × 4 × 12 listed tokens");
+            // The OpenAI layout holds the same lists, token ids decoded as records show them.
+            foreach (int n in new[] { 0, 77, 127 })
+            {
+                string path = RelatedFiles.OpenAiPath(dir, layer, n);
+                var summary = RelatedFiles.ReadOpenAi(path);
+                foreach (var list in Enum.GetValues<RelatedList>())
+                {
+                    Assert.Equal(packed.TokensOf(list, n).ToArray().Select(tokenizer.DisplayToken), summary[list].Tokens);
+                    Assert.Equal(packed.StrengthsOf(list, n).ToArray().Select(v => (double)v), summary[list].Strengths);
+                }
+                string json = File.ReadAllText(path);
+                Assert.StartsWith("{\"dataclass_name\":\"WeightBasedSummaryOfNeuron\",\"input_positive\":{\"dataclass_name\":\"TokensAndWeights\",\"tokens\":[", json);
+                Assert.Contains("},\"input_negative\":{\"dataclass_name\":\"TokensAndWeights\",\"tokens\":[", json);
+                Assert.EndsWith("]}}", json);
+                Assert.Equal(RelatedFiles.Serialize(summary), json);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 3)]
+    public void IlgpuKernelsMatchFloat64BruteForce(bool withWpe0, int segments)
+    {
+        using var weights = Gpt2Weights.Open(f.SmallVocabModel);
+        var (context, accelerator) = IlgpuContexts.CreateCpu();
+        // Chunks of 350 rows: the last chunk is ragged, and keys from several chunks compete.
+        using var device = new IlgpuRelatedTokens("ilgpu-cpu", context, accelerator, weights, withWpe0, chunkRows: 350, segments: segments);
+        Assert.Equal(5, device.ChunksPerLayer);
+        int chunks = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var layer = device.Compute(2, top: 9, () => chunks++);
+        output.WriteLine($"ilgpu-cpu: one layer of 128 neurons × 1600 tokens in {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(5, chunks);
+        int trades = AssertMatches(new BruteForceRelated(weights, 2, withWpe0), layer, Enumerable.Range(0, 128).ToArray());
+        output.WriteLine($"{trades} near-tie trade(s)");
+        // …and agrees with the cpu device's lists token for token.
+        using var cpu = new CpuRelatedTokens(weights, withWpe0, chunkRows: 512);
+        var onCpu = cpu.Compute(2, top: 9);
+        foreach (var list in Enum.GetValues<RelatedList>())
+            Assert.Equal(onCpu.Tokens[(int)list], layer.Tokens[(int)list]);
+    }
+
+    [Fact]
+    public void ListsBreakTiesByTheLowerTokenAndLeaveEmptySlotsEmpty()
+    {
+        // Two groups offered keys with equal values: the lower token id wins; empty slots never show.
+        var high = new TokenTopK(1, 3);
+        var low = new TokenTopK(1, 3);
+        foreach (var (v, t) in new[] { (1f, 9), (2f, 5), (2f, 3), (-0f, 4), (0f, 2), (float.NaN, 1) })
+        {
+            if (float.IsNaN(v)) continue;
+            high.Offer(0, TokenKeys.High(v, t));
+            low.Offer(0, TokenKeys.Low(v, t));
+        }
+        Assert.Equal([3, 5, 9], high.Sorted(0).Select(TokenKeys.Token));
+        Assert.Equal([2, 4, 9], low.Sorted(0).Select(TokenKeys.Token)); // −0 ties with +0: token 2 before 4
+        Assert.Equal([2f, 2f, 1f], high.Sorted(0).Select(TokenKeys.HighValue));
+
+        var layer = new RelatedLayer(0, 1, 5);
+        var sparse = new TokenTopK(1, 5);
+        sparse.Offer(0, TokenKeys.High(1f, 7));
+        layer.Fill(RelatedList.InputPositive, sparse, high: true);
+        Assert.Equal([7, -1, -1, -1, -1], layer.TokensOf(RelatedList.InputPositive, 0).ToArray());
+        Assert.True(float.IsNaN(layer.StrengthsOf(RelatedList.InputPositive, 0)[1]));
+    }
+
+    [Fact]
+    public void RerunsAreIdempotentAndOtherSettingsAreRefused()
+    {
+        string dir = f.Dir["rerun"];
+        var first = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "4");
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        Assert.Contains("related: layers 0,2 × 128 neurons × 1600 tokens, top 4, on cpu", first.StdErr);
+        var again = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "4");
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("nothing to do", again.StdErr);
+        var other = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "5");
+        Assert.Equal(2, other.ExitCode);
+        Assert.Equal($"error: {RelatedManifest.PathIn(dir)}: this directory holds related tokens with a different top (4 vs 5); use a new --out or delete it", other.StdErr.Trim());
+        var badTop = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--top", "0");
+        Assert.Equal(2, badTop.ExitCode);
+        Assert.Equal("error: --top must be between 1 and 1000, not 0", badTop.StdErr.Trim());
+        var badFormat = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--format", "csv");
+        Assert.Equal(2, badFormat.ExitCode);
+        Assert.Equal("error: --format: 'csv' is not packed, openai or both", badFormat.StdErr.Trim());
+    }
+
+    [Fact]
+    public void AKilledRunKeepsItsCompleteLayers()
+    {
+        // A manifest listing layer 0 as done (as after a kill during layer 2): the rerun computes only layer 2.
+        string dir = f.Dir["resume"];
+        Assert.Equal(0, EngineCli.Run("related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0", "--top", "4"));
+        var m = RelatedManifest.TryLoad(dir)!;
+        (m with { Settings = m.Settings with { Layers = [0, 2] }, Complete = false }).Save(dir);
+        var before = File.GetLastWriteTimeUtc(Path.Combine(dir, RelatedFiles.PackedFileName(0)));
+        var r = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "4");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("(1 layer(s) kept from an earlier run)", r.StdErr);
+        Assert.Equal(before, File.GetLastWriteTimeUtc(Path.Combine(dir, RelatedFiles.PackedFileName(0))));
+        Assert.True(RelatedManifest.TryLoad(dir)!.Complete);
+        Assert.True(File.Exists(Path.Combine(dir, RelatedFiles.PackedFileName(2))));
+    }
+
+    /// <summary>
+    /// On a GPU (scripts/gpu-run.sh, `-trait device=cuda`): GPT-2 small's shape (cached synthetic preset), the first and
+    /// last layer on CUDA against the `cpu` device — the same lists, values within 1e-4 relative (tokens may trade
+    /// places only where the two values at a rank agree to 1e-5) — and the time per layer on each, in the test output.
+    /// </summary>
+    [CudaFact]
+    public void CudaMatchesTheCpuDeviceOnGpt2SmallShape()
+    {
+        using var weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
+        using var cuda = RelatedDevices.Create("cuda", weights, withPositionZero: false);
+        using var cpu = new CpuRelatedTokens(weights, withPositionZero: false);
+        cuda.Compute(0, 10); // compiles the kernels
+        foreach (int layer in new[] { 0, weights.Config.NLayer - 1 })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var onCuda = cuda.Compute(layer, 20);
+            double cudaSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            var onCpu = cpu.Compute(layer, 20);
+            output.WriteLine($"layer {layer}: cuda {cudaSeconds:F3} s, cpu {clock.Elapsed.TotalSeconds:F1} s " +
+                $"({2.0 * 2 * weights.Config.VocabSize * weights.Config.NEmbd * weights.Config.DMlp / cudaSeconds / 1e12:F2} TFLOP/s on cuda)");
+            foreach (var list in Enum.GetValues<RelatedList>())
+                for (int i = 0; i < onCpu.Tokens[(int)list].Length; i++)
+                {
+                    float a = onCuda.Strengths[(int)list][i], e = onCpu.Strengths[(int)list][i];
+                    Assert.True(Math.Abs(a - e) <= 1e-4 * Math.Abs(e), $"layer {layer} {list} slot {i}: cuda {a:R}, cpu {e:R}");
+                    if (onCuda.Tokens[(int)list][i] != onCpu.Tokens[(int)list][i])
+                        Assert.True(Math.Abs(a - e) <= 1e-5 * Math.Abs(e), $"layer {layer} {list} slot {i}: token {onCuda.Tokens[(int)list][i]} vs {onCpu.Tokens[(int)list][i]}");
+                }
+        }
+    }
+
+    [Fact]
+    public void SelectTokensCompilesToPtx()
+    {
+        using var ptx = new PtxCompiler();
+        string asm = ptx.CompileImplicit(PtxCompiler.Method(typeof(RelatedKernels), nameof(RelatedKernels.SelectTokens)));
+        Assert.Contains(".entry", asm);
+        Assert.DoesNotContain(".extern .func", asm);
+        Assert.DoesNotContain("call", asm);
+    }
+}
