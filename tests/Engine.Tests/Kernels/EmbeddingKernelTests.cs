@@ -56,8 +56,10 @@ public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuA
     {
         using var tokens = fx.Accelerator.Allocate1D<int>(1);
         using var table = fx.Accelerator.Allocate1D<byte>(16);
-        using var x = fx.Accelerator.Allocate1D<float>(1);
+        using var x = fx.Accelerator.Allocate1D(new[] { -7f, -7f, -7f, -7f });
         _op.Launch(fx.Accelerator.DefaultStream, tokens.View, table.View, table.View, WeightFormat.F32, x.View, 0, 4, 4);
+        fx.Accelerator.DefaultStream.Synchronize();
+        Assert.Equal([-7f, -7f, -7f, -7f], x.GetAsArray1D()); // nothing written (a launch would have written row 0)
     }
 
     [Theory]
