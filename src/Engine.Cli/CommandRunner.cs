@@ -37,15 +37,37 @@ public static partial class CommandRunner
             Console.Error.WriteLine($"see `{CommandPath(parsed.CommandResult.Command)} --help`");
             return BadInput;
         }
+        // Ctrl+C cancels the token the commands watch (they stop at the next batch, file or call: exit code 130, and a
+        // rerun resumes); a command that does not watch it is ended after a grace period, a second Ctrl+C at once.
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancel.Cancel();
+            _ = Task.Delay(CancelGrace).ContinueWith(_ =>
+            {
+                Console.Error.WriteLine(CancelledLine);
+                Environment.Exit(Cancelled);
+            }, TaskScheduler.Default);
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token).GetAwaiter().GetResult();
         }
         catch (Exception e)
         {
             return Report(e);
         }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
     }
+
+    private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(5);
+    private const string CancelledLine = "cancelled; rerun the same command to resume";
 
     /// <summary>Reports an exception that ended a command in one line on stderr and returns the exit code.</summary>
     public static int Report(Exception exception)
@@ -53,7 +75,7 @@ public static partial class CommandRunner
         var e = Unwrap(exception);
         if (e is OperationCanceledException)
         {
-            Console.Error.WriteLine("cancelled; rerun the same command to resume");
+            Console.Error.WriteLine(CancelledLine);
             return Cancelled;
         }
         if (IsUserError(e))
