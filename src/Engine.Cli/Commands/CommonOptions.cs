@@ -77,7 +77,7 @@ public static class CommonOptions
     /// <summary>What `engine explain` wrote ({layer}/{neuron}.json), read by `simulate` (`run` keeps it in OUT/explainer).</summary>
     public static Option<string> ExplainerOutput() => new("--explainer-output")
     {
-        Description = "the output directory of engine explain: {layer}/{neuron}.json (in engine run: OUT/explainer)",
+        Description = "the output directory of engine explain: {layer}/{neuron}.json (in engine run: OUT/explainer) (REQUIRED)",
     };
 
     /// <summary>

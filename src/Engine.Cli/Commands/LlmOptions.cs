@@ -51,8 +51,8 @@ internal sealed class LlmOptions
     public readonly Option<decimal?> PriceOutput = new("--price-output") { Description = "USD per million output tokens, for the cost estimate" };
     public readonly Option<string?> Cache = new("--cache") { Description = $"SQLite call cache (default: {CacheFileName} in $ENGINE_CACHE, else in ~/.cache/neuron-engine)" };
     public readonly Option<bool> NoCache = new("--no-cache") { Description = "neither read nor write the call cache" };
-    public readonly Option<string?> Layers = IndexSet("--layers", "all, or layers such as 0,3,5-7 (default: all)");
-    public readonly Option<string?> Neurons = IndexSet("--neurons", "all, or neuron indices such as 0-99,512 within each selected layer (default: all)");
+    public readonly Option<string?> Layers = IndexSet("--layers", "all, or layers such as 0,3,5-7");
+    public readonly Option<string?> Neurons = IndexSet("--neurons", "all, or neuron indices such as 0-99,512 within each selected layer");
     public readonly Option<int?> Sample;
     public readonly Option<ulong> Seed;
 
@@ -184,7 +184,7 @@ internal sealed class LlmOptions
 
     private static Option<string?> IndexSet(string name, string description)
     {
-        var o = new Option<string?>(name) { Description = description };
+        var o = new Option<string?>(name) { Description = description, DefaultValueFactory = _ => "all" };
         o.Validators.Add(v =>
         {
             try { if (CommonOptions.TryGet(v, out string? text)) Runtime.LayerSelection.ParseIndexSet(text, name); }
