@@ -58,6 +58,7 @@ public static class ConsoleProgress
         private readonly Timer? _timer;
         private readonly object _gate = new();
         private RunProgress? _first, _latest;
+        private bool _disposed;
 
         public LineProgress(string stage, string unit, TimeSpan interval)
         {
@@ -99,9 +100,16 @@ public static class ConsoleProgress
 
         private void Print()
         {
-            if (Line() is { } line) Console.Error.WriteLine(line);
+            lock (_gate) // a tick that fires as the work ends prints nothing after the command's summary
+            {
+                if (!_disposed && Line() is { } line) Console.Error.WriteLine(line);
+            }
         }
 
-        public void Dispose() => _timer?.Dispose();
+        public void Dispose()
+        {
+            lock (_gate) _disposed = true;
+            _timer?.Dispose();
+        }
     }
 }
