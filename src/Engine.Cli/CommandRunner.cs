@@ -52,8 +52,14 @@ public static partial class CommandRunner
             }, TaskScheduler.Default);
         };
         Console.CancelKeyPress += onCancel;
+        var outputs = new List<OutputDirectory>();
         try
         {
+            // Every output directory of the command is created, checked and locked before its action runs (docs/cli.md).
+            foreach (var option in parsed.CommandResult.Command.Options.Where(Commands.CommonOptions.IsOutput))
+                if (parsed.GetResult(option) is { Implicit: false } && parsed.GetValue<string?>(option.Name) is { } path
+                    && !outputs.Any(o => Path.GetFullPath(o.Path) == Path.GetFullPath(path)))
+                    outputs.Add(OutputDirectory.Acquire(path, option.Name));
             return parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token).GetAwaiter().GetResult();
         }
         catch (Exception e)
@@ -63,6 +69,7 @@ public static partial class CommandRunner
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            foreach (var o in Enumerable.Reverse(outputs)) o.Dispose();
         }
     }
 

@@ -56,13 +56,30 @@ public static class CommonOptions
     public static Option<string> RecordsFormat(string description) =>
         OneOf(new Option<string>("--format") { Description = description, DefaultValueFactory = _ => "openai" }, RecordLayouts);
 
-    /// <summary>The output directory every writing command takes (created, checked and locked by <see cref="OutputLock"/>).</summary>
-    public static Option<string> Out(string description = "output directory")
+    /// <summary>
+    /// The output directory every writing command takes. <see cref="CommandRunner"/> creates, checks and locks every
+    /// output option of the command being run (<see cref="IsOutput"/>) before its action starts, so a command made with
+    /// these options needs no code of its own for it.
+    /// </summary>
+    public static Option<string> Out(string description = "output directory") =>
+        Output(new Option<string>("--out") { Description = description, Required = true });
+
+    /// <summary>A further output directory (e.g. records' --dump-out), created and locked like --out when given.</summary>
+    public static Option<string?> OptionalOutput(string name, string description) =>
+        Output(new Option<string?>(name) { Description = description });
+
+    private static T Output<T>(T option) where T : Option
     {
-        var o = new Option<string>("--out") { Description = description, Required = true };
-        o.Validators.Add(r => { if (TryGet(r, out string? v) && string.IsNullOrWhiteSpace(v)) r.AddError("--out: empty path"); });
-        return o;
+        option.Validators.Add(r => { if (TryGet(r, out string? v) && v is not null && string.IsNullOrWhiteSpace(v)) r.AddError($"{option.Name}: empty path"); });
+        OutputMarks.AddOrUpdate(option, OutputMark);
+        return option;
     }
+
+    private static readonly object OutputMark = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Option, object> OutputMarks = [];
+
+    /// <summary>Whether an option names an output directory (made by <see cref="Out"/> or <see cref="OptionalOutput"/>).</summary>
+    public static bool IsOutput(Option option) => OutputMarks.TryGetValue(option, out _);
 
     /// <summary>
     /// Simulation results in OpenAI's layout ({layer}/{neuron}.jsonl, NeuronSimulationResults: OpenAI's "explanations"

@@ -38,7 +38,6 @@ public static class DumpCommand
             var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard));
             var windows = inputs.Windows;
             string dir = r.GetValue(outDir)!;
-            using var output = OutputDirectory.Acquire(dir);
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             var dumper = new ActivationDumper(dev, windows, settings, dir)
             {

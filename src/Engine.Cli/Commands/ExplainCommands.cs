@@ -96,7 +96,6 @@ public static class ExplainCommands
         var settings = o.Resolve(r);
         var neurons = settings.Selection.Apply(NeuronRecordFile.Enumerate(r.GetValue(o.Records)!));
         string output = r.GetValue(o.Out)!;
-        using var lockedOutput = OutputDirectory.Acquire(output);
         Action<string> log = line => Console.Error.WriteLine(line);
         using var cache = settings.CachePath is null ? null : new LlmCallCache(settings.CachePath);
         var usage = new LlmUsage(settings.Budget, settings.Prices);

@@ -33,7 +33,7 @@ public static class RecordsCommand
         var shard = new Option<string?>("--shard") { Description = "i/N: process only the i-th of N equal parts of the corpus windows (merge the parts with engine merge)" };
         shard.Validators.Add(v => { try { if (CommonOptions.TryGet(v, out string? text)) ShardSpec.Parse(text); } catch (ArgumentException e) { v.AddError(e.Message); } });
         var pilot = CommonOptions.AtLeast(new Option<int>("--pilot-windows") { Description = "windows (evenly spaced over the corpus) that fix the quantile boundaries", DefaultValueFactory = _ => QuantileBoundaries.DefaultPilotWindows }, 1);
-        var dumpOut = new Option<string?>("--dump-out") { Description = "also write the activations as `engine dump` shards to this directory, in the same pass" };
+        var dumpOut = CommonOptions.OptionalOutput("--dump-out", "also write the activations as `engine dump` shards to this directory, in the same pass");
         var dumpDType = CommonOptions.DumpDType("--dump-dtype", "storage dtype of the dump (with --dump-out)");
         var perShard = CommonOptions.WindowsPerShard("windows in each dump shard (with --dump-out)");
         var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 });
@@ -74,8 +74,6 @@ public static class RecordsCommand
             };
             settings.Shape.Validate();
             string dir = r.GetValue(outDir)!;
-            using var output = OutputDirectory.Acquire(dir);
-            using var dumpOutput = r.GetValue(dumpOut) is { } dumpDir ? OutputDirectory.Acquire(dumpDir, "--dump-out") : null;
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             settings = settings with { Device = dev.Name };
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
@@ -119,7 +117,6 @@ public static class MergeCommand
         cmd.SetAction(r =>
         {
             string dir = r.GetValue(outDir)!;
-            using var output = OutputDirectory.Acquire(dir);
             var m = RecordsMerge.Run(r.GetValue(inputs)!, dir, r.GetValue(format)!);
             Console.Error.WriteLine($"merge: windows {RecordsOutput.Describe(m.Windows)} of {m.Settings.TotalWindows} → {dir} (--format {m.Layout})");
             return CommandRunner.Done;

@@ -32,7 +32,6 @@ public static class ScoreCommand
             string input = r.GetValue(explanations)!, output = r.GetValue(outDir)!;
             if (!Directory.Exists(input))
                 throw new DirectoryNotFoundException(File.Exists(input) ? $"--explanations {input} is a file, not a directory" : $"--explanations {input}: no such directory");
-            using var lockedOutput = OutputDirectory.Acquire(output);
             using var scorer = ScorerCatalog.Create(r.GetValue(device)!);
             var summary = ConsoleProgress.Run("score", "files", p =>
                 new ScoreRunner(scorer.Scorer).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct));

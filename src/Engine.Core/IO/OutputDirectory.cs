@@ -12,7 +12,7 @@ public sealed class OutputLocationException(string message, Exception? inner = n
 /// naming the option and the path), then a lock file, <c>DIR/.engine.lock</c>, is opened exclusively and holds the PID
 /// and command line of the run. A second run into the same directory is refused with one line naming the first; the
 /// lock is released (and the file deleted) on dispose, and by the operating system when a run dies, so a killed run
-/// never blocks its rerun.
+/// never blocks its rerun. A directory this call created and the run left empty (it stopped on bad input) is removed.
 /// </summary>
 public sealed partial class OutputDirectory : IDisposable
 {
@@ -21,16 +21,17 @@ public sealed partial class OutputDirectory : IDisposable
     public string Path { get; }
     private readonly FileStream _lock;
     private readonly string _lockPath;
+    private readonly bool _created;
 
-    private OutputDirectory(string path, FileStream lockStream, string lockPath)
+    private OutputDirectory(string path, FileStream lockStream, string lockPath, bool created)
     {
-        Path = path; _lock = lockStream; _lockPath = lockPath;
+        Path = path; _lock = lockStream; _lockPath = lockPath; _created = created;
     }
 
     /// <summary>Creates (if needed) and locks <paramref name="path"/>, the value of <paramref name="option"/> (e.g. "--out").</summary>
     public static OutputDirectory Acquire(string path, string option = "--out")
     {
-        Create(path, option);
+        bool created = Create(path, option);
         string lockPath = System.IO.Path.Combine(path, LockFileName);
         for (int attempt = 0; ; attempt++)
         {
@@ -65,16 +66,19 @@ public sealed partial class OutputDirectory : IDisposable
                 stream.Dispose();
                 throw new OutputLocationException($"{option} {path}: cannot write there ({Reason(e)})", e);
             }
-            return new OutputDirectory(path, stream, lockPath);
+            return new OutputDirectory(path, stream, lockPath, created);
         }
     }
 
-    /// <summary>Creates the directory (and its parents), turning each way that can fail into one line naming the option.</summary>
-    public static void Create(string path, string option = "--out")
+    /// <summary>
+    /// Creates the directory (and its parents), turning each way that can fail into one line naming the option; true
+    /// when it did not exist.
+    /// </summary>
+    public static bool Create(string path, string option = "--out")
     {
         if (string.IsNullOrWhiteSpace(path)) throw new OutputLocationException($"{option}: empty path");
         if (File.Exists(path)) throw new OutputLocationException($"{option} {path} is a file, not a directory");
-        if (Directory.Exists(path)) return;
+        if (Directory.Exists(path)) return false;
         // A parent that is a file: say which one rather than .NET's "Could not find a part of the path".
         for (string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)); parent is not null; parent = System.IO.Path.GetDirectoryName(parent))
         {
@@ -89,6 +93,7 @@ public sealed partial class OutputDirectory : IDisposable
         {
             throw new OutputLocationException($"{option} {path}: cannot create the directory ({Reason(e)})", e);
         }
+        return true;
     }
 
     /// <summary>A short reason from an I/O exception (read-only file system, permission denied, no space …).</summary>
@@ -139,5 +144,10 @@ public sealed partial class OutputDirectory : IDisposable
         // Delete while still holding the lock, so no other run can be holding a lock on the file we delete.
         try { File.Delete(_lockPath); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         _lock.Dispose();
+        try
+        {
+            if (_created && !Directory.EnumerateFileSystemEntries(Path).Any()) Directory.Delete(Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }
