@@ -201,21 +201,23 @@ public sealed class CatalogueFixture : IDisposable
         return path;
     }
 
-    /// <summary>A read-only tmpfs ({ro}) holding an empty folder "existing".</summary>
+    /// <summary>A read-only tmpfs ({ro}) holding an empty folder "existing"; null (with <see cref="ReadOnlyReason"/>) where it cannot be made.</summary>
     public string? ReadOnlyMount
     {
         get
         {
             lock (_gate)
             {
-                if (_readOnly is not null) return _readOnly;
-                if (Mount("read-only", "1m", out _) is not { } path) return null;
+                if (_readOnly is not null || ReadOnlyReason is not null) return _readOnly;
+                if (Mount("read-only", "1m", out string? reason) is not { } path) { ReadOnlyReason = reason; return null; }
                 Directory.CreateDirectory(Path.Combine(path, "existing"));
-                if (!Run("mount", ["-o", "remount,ro", "tmpfs", path], out _)) return null;
+                if (!Run("mount", ["-o", "remount,ro", "tmpfs", path], out reason)) { ReadOnlyReason = reason; return null; }
                 return _readOnly = path;
             }
         }
     }
+
+    public string? ReadOnlyReason { get; private set; }
 
     public static bool Run(string file, string[] args, out string? error)
     {
