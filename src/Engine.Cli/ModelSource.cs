@@ -1,5 +1,6 @@
 using System.Reflection;
 using NeuronEngine.Format;
+using NeuronEngine.IO;
 using NeuronEngine.Model;
 
 namespace NeuronEngine.Cli;
@@ -13,7 +14,11 @@ public static class ModelSource
 {
     public const string DefaultPreset = "gpt2";
 
-    /// <summary>Resolves the model path (and a display name); says on stderr when the weights are synthetic.</summary>
+    /// <summary>
+    /// Resolves the model path (and a display name). Synthetic weights are generated on first use, saying so on stderr
+    /// ("writing 0.5 GB of synthetic gpt2 weights to …") then and only then; without --model or --preset a note says
+    /// the weights are synthetic, as a user may not know.
+    /// </summary>
     public static (string Path, string Name) Resolve(string? model, string? preset, int seed = 0, string dtype = "f32")
     {
         if (model is not null && preset is not null) throw new ArgumentException("give either --model or --preset, not both");
@@ -21,13 +26,14 @@ public static class ModelSource
         string name = preset ?? DefaultPreset;
         Gpt2Config.Preset(name); // unknown names fail before anything is written
         var d = TensorDTypes.ParseFloat(dtype);
-        string dir = SyntheticModelCache.DirectoryFor(name, seed, d);
-        Console.Error.WriteLine(preset is null
-            ? $"note: no --model given: using SYNTHETIC {name} weights (seeded random, not a trained GPT-2) from {dir}; pass --model for real weights (see weights/README.md)"
-            : $"note: --preset {name}: SYNTHETIC weights (seeded random, not a trained GPT-2) from {dir}");
-        SyntheticModelCache.GetOrCreate(name, seed, d);
-        return (dir, $"synthetic-{name}-seed{seed}");
+        if (preset is null)
+            Console.Error.WriteLine($"note: no --model given: using SYNTHETIC {name} weights (seeded random, not a trained GPT-2); pass --model for real weights (see weights/README.md)");
+        string dir = SyntheticModelCache.GetOrCreate(name, seed, d, (where, bytes) =>
+            Console.Error.WriteLine($"writing {DiskSpace.Format(bytes)} of synthetic {name} weights to {where} (once; later runs reuse them)"));
+        return (dir, SyntheticName(name, seed));
     }
+
+    public static string SyntheticName(string preset, int seed) => $"synthetic-{preset}-seed{seed}";
 
     /// <summary>The corpus path, or the bundled sample text (extracted to the cache) when none is given.</summary>
     public static string ResolveCorpus(string? corpus)
@@ -38,7 +44,7 @@ public static class ModelSource
             ?? throw new InvalidOperationException("the bundled sample text is missing from this build");
         using var reader = new StreamReader(resource);
         string text = reader.ReadToEnd();
-        if (!File.Exists(path) || File.ReadAllText(path) != text) IO.AtomicFile.WriteAllText(path, text);
+        if (!File.Exists(path) || File.ReadAllText(path) != text) AtomicFile.WriteAllText(path, text);
         Console.Error.WriteLine($"note: no --corpus given: using the bundled sample text ({path})");
         return path;
     }

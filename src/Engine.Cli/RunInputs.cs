@@ -33,6 +33,8 @@ public sealed class RunInputs : IDisposable
             var c = weights.Config;
             var selected = LayerSelection.Parse(layers, c.NLayer);
             var windows = CorpusReader.Open(corpusPath, seqLen, c.NPositions, c.VocabSize, maxWindows: maxWindows);
+            if (windows.InvalidUtf8Bytes > 0)
+                Console.Error.WriteLine($"warning: corpus {corpusPath}: {windows.InvalidUtf8Bytes:N0} byte(s) are not valid UTF-8 and were read as U+FFFD");
             return new RunInputs
             {
                 Weights = weights, Windows = windows, Layers = selected, ModelName = modelName,

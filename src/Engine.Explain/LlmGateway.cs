@@ -193,7 +193,7 @@ public sealed class LlmGateway : IDisposable
         }
         catch (ClientResultException e)
         {
-            throw new LlmEndpointException($"{_endpoint} refused a call to model '{model}' with HTTP {e.Status}: {_redact(e.Message)}");
+            throw new LlmEndpointException($"{_endpoint} refused a call to model '{model}' with HTTP {e.Status}: {OneLine(_redact(e.Message), e.Status)}" + Hint(e.Status));
         }
         finally
         {
@@ -203,8 +203,11 @@ public sealed class LlmGateway : IDisposable
         return reply;
     }
 
-    private ResiliencePipeline BuildPipeline(LlmResilienceOptions options) => new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
+    /// <summary>Retries (when any: Polly refuses MaxRetryAttempts 0, and --retries 0 is a legitimate choice) around a per-attempt timeout.</summary>
+    private ResiliencePipeline BuildPipeline(LlmResilienceOptions options)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        if (options.MaxRetries > 0) builder.AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder()
                 .Handle<ClientResultException>(e => IsTransient(e.Status))
@@ -222,9 +225,35 @@ public sealed class LlmGateway : IDisposable
                 _log($"retrying an LLM call in {args.RetryDelay.TotalSeconds:0.###} s (attempt {args.AttemptNumber + 2}): {Describe(args.Outcome.Exception)}");
                 return ValueTask.CompletedTask;
             },
-        })
-        .AddTimeout(options.AttemptTimeout)
-        .Build();
+        });
+        return builder.AddTimeout(options.AttemptTimeout).Build();
+    }
+
+    /// <summary>
+    /// The SDK's message on one line, without the "HTTP 401 (…)" head that repeats the status: it is
+    /// "HTTP 401 (invalid_request_error: invalid_api_key)\n\nIncorrect API key provided: …".
+    /// </summary>
+    internal static string OneLine(string message, int status)
+    {
+        var parts = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (parts.Count > 1 && parts[0].StartsWith($"HTTP {status}", StringComparison.Ordinal))
+        {
+            string head = parts[0][$"HTTP {status}".Length..].Trim().Trim('(', ')');
+            parts[0] = head;
+            if (head.Length == 0) parts.RemoveAt(0);
+        }
+        return string.Join("; ", parts);
+    }
+
+    private static string Hint(int status) => status switch
+    {
+        401 => $"; check the API key in {ApiKeyVariables}",
+        403 => "; the key is not allowed to use this model or endpoint",
+        404 => "; check --base-url (it includes /v1) and the model name",
+        _ => "",
+    };
+
+    private const string ApiKeyVariables = "ENGINE_API_KEY (or OPENAI_API_KEY)";
 
     /// <summary>0 is a failure without a response (connection refused or reset).</summary>
     private static bool IsTransient(int status) => status is 0 or 408 or 409 or 429 or >= 500;

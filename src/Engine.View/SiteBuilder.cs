@@ -1,3 +1,4 @@
+using NeuronEngine.IO;
 using System.Buffers;
 using System.Diagnostics;
 using System.Reflection;
@@ -123,7 +124,7 @@ public sealed class SiteBuilder(SiteOptions options)
         Directory.CreateDirectory(site);
         bool earlier = File.Exists(Path.Combine(site, DataFolder, SiteScript));
         var assets = Assets().Select(a => a.Name).ToHashSet();
-        var strangers = Directory.EnumerateFileSystemEntries(site).Select(Path.GetFileName).Where(n => n != DataFolder && !assets.Contains(n!)).ToList();
+        var strangers = OutputDirectory.ForeignEntries(site, n => n == DataFolder || assets.Contains(n)).ToList();
         if (!earlier && (strangers.Count > 0 || Directory.Exists(Path.Combine(site, DataFolder))))
             throw new ArgumentException($"--out {site}: the directory holds other files ({strangers.Concat([DataFolder]).First()}) and is not an earlier site; use a new --out");
         if (Directory.Exists(Path.Combine(site, DataFolder))) Directory.Delete(Path.Combine(site, DataFolder), recursive: true);

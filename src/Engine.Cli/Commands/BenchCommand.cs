@@ -17,31 +17,30 @@ public static class BenchCommand
     {
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
+        var modelSeed = CommonOptions.ModelSeed();
         var layers = CommonOptions.Layers();
         var seqLen = CommonOptions.SeqLen();
         var device = CommonOptions.Device();
         var batch = CommonOptions.Batch();
-        var seed = CommonOptions.Seed();
-        var iterations = new Option<int>("--iterations") { Description = "timed passes", DefaultValueFactory = _ => 5 };
-        var warmup = new Option<int>("--warmup") { Description = "untimed passes first (kernel compilation, uploads)", DefaultValueFactory = _ => 1 };
+        var seed = CommonOptions.Seed("the random tokens timed");
+        var iterations = CommonOptions.AtLeast(new Option<int>("--iterations") { Description = "timed passes", DefaultValueFactory = _ => 5 }, 1);
+        var warmup = CommonOptions.NotNegative(new Option<int>("--warmup") { Description = "untimed passes first (kernel compilation, uploads)", DefaultValueFactory = _ => 1 });
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var cmd = new Command("bench", "measure forward-pass throughput per layer on a device")
         {
-            model, preset, layers, seqLen, device, batch, seed, iterations, warmup, json,
+            model, preset, modelSeed, layers, seqLen, device, batch, seed, iterations, warmup, json,
         };
         cmd.SetAction(r =>
         {
-            if (r.GetValue(iterations) < 1) throw new ArgumentException("--iterations must be at least 1");
-            var (path, name) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(seed));
+            var (path, name) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
             using var weights = Gpt2Weights.Open(path);
             var c = weights.Config;
             var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
             int t = r.GetValue(seqLen);
-            if (t < 1 || t > c.NPositions) throw new ArgumentException($"--seq-len {t} must be within 1..{c.NPositions}");
+            if (t > c.NPositions) throw new ArgumentException($"--seq-len {t} must be within 1..{c.NPositions}");
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights);
             int b = r.GetValue(batch) ?? dev.DefaultBatchWindows;
-            if (b < 1) throw new ArgumentException("--batch must be at least 1");
-            var rng = new Random(r.GetValue(seed));
+            var rng = new Random(unchecked((int)r.GetValue(seed)));
             var tokens = Enumerable.Range(0, b * t).Select(_ => rng.Next(c.VocabSize)).ToArray();
             int last = selected.Max();
 
@@ -82,7 +81,7 @@ public static class BenchCommand
             if (r.GetValue(json))
             {
                 Console.WriteLine(report.ToJsonString());
-                return 0;
+                return CommandRunner.Done;
             }
             Console.WriteLine($"{name} on {dev.Name} ({report["device_name"]}): batch {b} × {t} tokens, layers 0-{last}");
             Console.WriteLine($"{"layer",5} {"ms",10} {"GFLOP/s",10}");
@@ -90,7 +89,7 @@ public static class BenchCommand
                 Console.WriteLine($"{l!["layer"],5} {(double)l["ms"]!,10:F3} {(double)l["gflops"]!,10:F1}");
             Console.WriteLine($"tokens/s: {tokenCount / seconds:N0}   GFLOP/s: {flops / seconds / 1e9:N1}" +
                 (peak is double pk ? $"   {100 * flops / seconds / (pk * 1e12):F1}% of {pk} TFLOP/s fp32 peak" : "   (fp32 peak unknown for this device)"));
-            return 0;
+            return CommandRunner.Done;
         });
         return cmd;
     }

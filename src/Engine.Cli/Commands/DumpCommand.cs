@@ -15,39 +15,41 @@ public static class DumpCommand
     {
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
+        var modelSeed = CommonOptions.ModelSeed();
         var corpus = CommonOptions.Corpus();
-        var outDir = new Option<string>("--out") { Description = "output directory (manifest.json + shard-NNNNN.safetensors)", Required = true };
+        var outDir = CommonOptions.Out("output directory (manifest.json + shard-NNNNN.safetensors)");
         var layers = CommonOptions.Layers();
         var seqLen = CommonOptions.SeqLen();
-        var dtype = new Option<string>("--dtype") { Description = "f32 or f16", DefaultValueFactory = _ => "f32" };
+        var dtype = CommonOptions.DumpDType();
         var device = CommonOptions.Device();
         var maxWindows = CommonOptions.MaxWindows();
         var batch = CommonOptions.Batch();
-        var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each shard file", DefaultValueFactory = _ => 256 };
-        var seed = CommonOptions.Seed();
+        var perShard = CommonOptions.WindowsPerShard();
+        var oldSeed = CommonOptions.Deprecated<int>("--seed"); // was the weights' seed; --seed now always means sampling
         var cmd = new Command("dump", "write the MLP neurons of the requested layers over a corpus to safetensors shards")
         {
-            model, preset, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, seed,
+            model, preset, modelSeed, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, oldSeed,
         };
-        cmd.SetAction(r =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
+        int Execute(ParseResult r, CancellationToken ct)
         {
-            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(seed), r.GetValue(corpus),
-                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), CommonOptions.ValueOrDeprecated(r, modelSeed, oldSeed, "dump"),
+                r.GetValue(corpus), r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
             var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard));
             var windows = inputs.Windows;
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             string dir = r.GetValue(outDir)!;
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             var dumper = new ActivationDumper(dev, windows, settings, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
                 ShardSinks = DeviceShardSink.For(dev),
             };
-            int written = ConsoleProgress.Run("dump", p => dumper.Run(p));
+            int written = ConsoleProgress.Run("dump", "windows", p => dumper.Run(p, ct));
             int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
             Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name}: " +
                 $"{shards} shard(s) in {dir} ({written} written now, {shards - written} kept from an earlier run)");
-            return 0;
-        });
+            return CommandRunner.Done;
+        }
         return cmd;
     }
 }

@@ -15,8 +15,8 @@ namespace NeuronEngine.Cli.Commands;
 /// </summary>
 public static class ExplainCommands
 {
-    public const int SomeNeuronsFailed = 1;
-    public const int BudgetReached = 3;
+    public const int SomeNeuronsFailed = CommandRunner.SomeItemsFailed;
+    public const int BudgetReached = CommandRunner.BudgetReached;
     public const string UsageFileName = "usage.json";
 
     /// <summary>Where `engine run` keeps the explain stage's files under its --out.</summary>
@@ -26,10 +26,10 @@ public static class ExplainCommands
     {
         var o = new LlmOptions();
         var cmd = new Command("explain", "explain neurons from their records through an OpenAI-compatible LLM: OUT/{layer}/{neuron}.json");
-        foreach (var option in o.All) cmd.Add(option);
+        foreach (var option in o.Common.Concat(o.ExplainerOnly)) cmd.Add(option);
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
-            var summary = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, output, p, ct).GetAwaiter().GetResult());
+            var summary = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, output, p, ct).GetAwaiter().GetResult());
             ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), summary.Failures);
             Report("explain", summary, output);
             return [summary];
@@ -40,15 +40,23 @@ public static class ExplainCommands
     public static Command Simulate()
     {
         var o = new LlmOptions();
-        var explanations = new Option<string>("--explanations") { Description = "the output directory of engine explain: {layer}/{neuron}.json", Required = true };
-        var cmd = new Command("simulate", "simulate and score explanations: OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) and OUT/scores.jsonl") { explanations };
-        foreach (var option in o.All) cmd.Add(option);
-        o.SimulatorOnly = true;
+        var explainerOutput = CommonOptions.ExplainerOutput();
+        var oldName = CommonOptions.Deprecated<string>("--explanations"); // --explanations is what score reads: simulation results
+        var cmd = new Command("simulate", "simulate and score explanations: OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) and OUT/scores.jsonl")
+        {
+            explainerOutput, oldName,
+        };
+        foreach (var option in o.Common.Concat(o.SimulatorOnly)) cmd.Add(option);
+        cmd.Validators.Add(c =>
+        {
+            if (c.GetResult(explainerOutput) is null && c.GetResult(oldName) is null) c.AddError("--explainer-output is required");
+        });
+        o.SimulatorOnlyCommand = true;
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
-            string input = r.GetValue(explanations)!;
-            if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explanations {input}: no such directory");
-            var summary = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(neurons, input, output, p, ct).GetAwaiter().GetResult());
+            string input = CommonOptions.ValueOrDeprecated(r, explainerOutput, oldName, "simulate")!;
+            if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explainer-output {input}: no such directory");
+            var summary = ConsoleProgress.Run("simulate", "neurons", p => runner.SimulateAsync(neurons, input, output, p, ct).GetAwaiter().GetResult());
             Report("simulate", summary, output);
             return [summary];
         })));
@@ -59,11 +67,11 @@ public static class ExplainCommands
     {
         var o = new LlmOptions();
         var cmd = new Command("run", "records → explain → simulate → score: OUT/explainer/, OUT/explanations/ (OpenAI's layout), OUT/scores.jsonl");
-        foreach (var option in o.All) cmd.Add(option);
+        foreach (var option in o.Common.Concat(o.ExplainerOnly).Concat(o.SimulatorOnly)) cmd.Add(option);
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
             string explained = Path.Combine(output, RunExplanationsFolder);
-            var explain = ConsoleProgress.Run("explain", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
+            var explain = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
             Report("explain", explain, explained);
             if (explain.StoppedBy is not null)
             {
@@ -73,7 +81,7 @@ public static class ExplainCommands
             // A neuron the explainer failed on is reported once, not again as "no explanations file".
             var explainFailed = explain.Failures.Select(f => (f.Layer, f.Neuron)).ToHashSet();
             var toSimulate = neurons.Where(n => !explainFailed.Contains((n.Layer, n.Neuron))).ToArray();
-            var simulate = ConsoleProgress.Run("simulate", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
+            var simulate = ConsoleProgress.Run("simulate", "neurons", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
             ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures.Concat(simulate.Failures));
             Report("simulate", simulate, output);
             return [explain, simulate];
@@ -111,7 +119,7 @@ public static class ExplainCommands
             Console.Error.WriteLine($"stopped: {stopped.StoppedBy}; rerun the same command to continue (calls already made are cached and free)");
             return BudgetReached;
         }
-        return summaries.Any(s => s.Failures.Any(f => f.Stage != "sequence")) ? SomeNeuronsFailed : 0;
+        return summaries.Any(s => s.Failures.Any(f => f.Stage != "sequence")) ? SomeNeuronsFailed : CommandRunner.Done;
     }
 
     private static void Report(string stage, StageSummary s, string output)

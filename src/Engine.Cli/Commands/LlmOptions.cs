@@ -11,9 +11,12 @@ internal sealed record LlmCommandSettings(
     string? CachePath, NeuronSelection Selection);
 
 /// <summary>
-/// The options shared by `engine explain`, `simulate` and `run`. Each can also be given in a JSON --config
-/// file under its name without dashes ("base-url" or "base_url"); the command line wins. The API key is
-/// read only from the environment (ENGINE_API_KEY, else OPENAI_API_KEY) and is refused in the config file.
+/// The options of `engine explain`, `simulate` and `run`: those all three take, the explainer's (explain, run) and
+/// the simulator's (simulate, run), so each command's --help lists only what it uses. Each can also be given in a
+/// JSON --config file under its name without dashes ("base-url" or "base_url"); the command line wins, then the file,
+/// then the default shown in --help. One config file serves all three commands (keys a command does not use are
+/// ignored). The API key is read only from the environment (ENGINE_API_KEY, else OPENAI_API_KEY) and is refused in
+/// the config file. Values are checked while parsing; values from the file are checked the same way when read.
 /// </summary>
 internal sealed class LlmOptions
 {
@@ -22,41 +25,73 @@ internal sealed class LlmOptions
     public const string BaseUrlVariable = "ENGINE_BASE_URL";
     public const string CacheFileName = "llm-calls.sqlite";
 
+    private readonly Dictionary<Option, object?> _defaults = [];
+
     public readonly Option<string> Records = new("--records") { Description = "neuron records in OpenAI's layout: {layer}/{neuron}.json (NeuronRecord)", Required = true };
-    public readonly Option<string> Out = new("--out") { Description = "output directory", Required = true };
+    public readonly Option<string> Out = CommonOptions.Out();
     public readonly Option<string?> Config = new("--config") { Description = "JSON file with any of these options by name (e.g. {\"base-url\": …, \"explainer-model\": …}); the command line wins" };
     public readonly Option<string?> BaseUrl = new("--base-url") { Description = $"OpenAI-compatible endpoint including /v1 (also ${BaseUrlVariable}); the key comes from ${ApiKeyVariable} or ${OpenAiApiKeyVariable}" };
     public readonly Option<string?> ExplainerModel = new("--explainer-model") { Description = "model that writes explanations" };
     public readonly Option<string?> SimulatorModel = new("--simulator-model") { Description = "model that simulates activations (default: the explainer model)" };
-    public readonly Option<string?> SimulatorMode = new("--simulator-mode") { Description = "logprobs (chat; expected value from top logprobs), json (chat structured output, for endpoints without logprobs) or echo (OpenAI's method: /completions with echo, max_tokens 0, logprobs); default logprobs" };
-    public readonly Option<int?> EchoMaxTokens = new("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator (default), 1 for servers that refuse 0" };
+    public readonly Option<string> SimulatorMode;
+    public readonly Option<int> EchoMaxTokens;
     public readonly Option<bool> NoCalibration = new("--no-calibration") { Description = "do not simulate the calibration split (halves the simulator calls; the calibrated scores are then null)" };
-    public readonly Option<int?> Samples = new("--samples") { Description = "candidate explanations per neuron, each simulated and scored (default 1)" };
-    public readonly Option<int?> ExamplesPerSplit = new("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a record needs 4× as many top and 3× as many random records (default 5)" };
-    public readonly Option<int?> ContextTokens = new("--context-tokens") { Description = "explainer context window; prompts shrink to fit (default 8192)" };
-    public readonly Option<int?> TopLogprobs = new("--top-logprobs") { Description = "alternatives per token in logprobs and echo modes, at most 20 on OpenAI (default 15, as OpenAI's simulator)" };
-    public readonly Option<double?> Temperature = new("--explainer-temperature") { Description = "explainer sampling temperature (default 1; the simulator uses 0)" };
-    public readonly Option<int?> Concurrency = new("--concurrency") { Description = "LLM calls in flight at once (default 4)" };
-    public readonly Option<int?> Retries = new("--retries") { Description = "retries of a call on 429, 5xx, timeouts (default 6)" };
-    public readonly Option<double?> Timeout = new("--timeout") { Description = "seconds per attempt (default 120)" };
-    public readonly Option<double?> RetryDelay = new("--retry-delay") { Description = "first backoff in seconds, doubling with jitter (default 1)" };
-    public readonly Option<long?> MaxCalls = new("--max-calls") { Description = "stop after this many calls to the endpoint (cache hits are free); rerun to continue" };
-    public readonly Option<long?> MaxTokensTotal = new("--max-tokens-total") { Description = "stop once this many tokens (input + output) are spent; rerun to continue" };
+    public readonly Option<int> Samples;
+    public readonly Option<int> ExamplesPerSplit;
+    public readonly Option<int> ContextTokens;
+    public readonly Option<int> TopLogprobs;
+    public readonly Option<double> Temperature;
+    public readonly Option<int> Concurrency;
+    public readonly Option<int> Retries;
+    public readonly Option<double> Timeout;
+    public readonly Option<double> RetryDelay;
+    public readonly Option<long?> MaxCalls;
+    public readonly Option<long?> MaxTokensTotal;
     public readonly Option<decimal?> PriceInput = new("--price-input") { Description = "USD per million input tokens, for the cost estimate" };
     public readonly Option<decimal?> PriceOutput = new("--price-output") { Description = "USD per million output tokens, for the cost estimate" };
     public readonly Option<string?> Cache = new("--cache") { Description = $"SQLite call cache (default: {CacheFileName} in $ENGINE_CACHE, else in ~/.cache/neuron-engine)" };
     public readonly Option<bool> NoCache = new("--no-cache") { Description = "neither read nor write the call cache" };
-    public readonly Option<string?> Layers = new("--layers") { Description = "all, or layers such as 0,3,5-7" };
-    public readonly Option<string?> Neurons = new("--neurons") { Description = "all, or neuron indices such as 0-99,512 (within each selected layer)" };
-    public readonly Option<int?> Sample = new("--sample") { Description = "work on N neurons drawn at random from the selection (see --seed)" };
-    public readonly Option<int?> Seed = new("--seed") { Description = "seed of --sample (default 0)" };
+    public readonly Option<string?> Layers = IndexSet("--layers", "all, or layers such as 0,3,5-7");
+    public readonly Option<string?> Neurons = IndexSet("--neurons", "all, or neuron indices such as 0-99,512 within each selected layer");
+    public readonly Option<int?> Sample;
+    public readonly Option<ulong> Seed;
+
+    public LlmOptions()
+    {
+        SimulatorMode = Default(CommonOptions.OneOf(new Option<string>("--simulator-mode")
+        {
+            Description = "logprobs (chat; expected value from top logprobs), json (chat structured output, for endpoints without logprobs) or echo (OpenAI's method: /completions with echo, max_tokens 0, logprobs)",
+        }, ["logprobs", "json", "echo"]), "logprobs");
+        EchoMaxTokens = Default(CommonOptions.NotNegative(new Option<int>("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator, 1 for servers that refuse 0" }), 0);
+        Samples = Default(CommonOptions.AtLeast(new Option<int>("--samples") { Description = "candidate explanations per neuron, each simulated and scored" }, 1), 1);
+        ExamplesPerSplit = Default(CommonOptions.AtLeast(new Option<int>("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a neuron needs 4× as many top and 3× as many random records" }, 1), 5);
+        ContextTokens = Default(CommonOptions.AtLeast(new Option<int>("--context-tokens") { Description = "explainer context window; prompts shrink to fit" }, 256), 8192);
+        TopLogprobs = Default(Between(new Option<int>("--top-logprobs") { Description = "alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; the OpenAI API allows at most 20)" }, 1, 20), 15);
+        Temperature = Default(new Option<double>("--explainer-temperature") { Description = "explainer sampling temperature (the simulator uses 0)" }, 1.0);
+        Concurrency = Default(CommonOptions.AtLeast(new Option<int>("--concurrency") { Description = "LLM calls in flight at once" }, 1), 4);
+        Retries = Default(CommonOptions.NotNegative(new Option<int>("--retries") { Description = "retries of a call on 429, 408, 5xx, timeouts and dropped connections (0: none)" }), 6);
+        Timeout = Default(Positive(new Option<double>("--timeout") { Description = "seconds per attempt" }), 120.0);
+        RetryDelay = Default(NotNegativeNumber(new Option<double>("--retry-delay") { Description = "first backoff in seconds, doubling with jitter" }), 1.0);
+        MaxCalls = CommonOptions.NotNegative(new Option<long?>("--max-calls") { Description = "stop after this many calls to the endpoint (cache hits are free); rerun to continue" });
+        MaxTokensTotal = CommonOptions.NotNegative(new Option<long?>("--max-tokens-total") { Description = "stop once this many tokens (input + output) are spent; rerun to continue" });
+        Sample = CommonOptions.AtLeast(new Option<int?>("--sample") { Description = "work on N neurons drawn at random from the selection (see --seed)" }, 1);
+        Seed = Default(CommonOptions.Seed("--sample's draw"), 0UL);
+    }
+
+    /// <summary>Taken by explain, simulate and run.</summary>
+    public IEnumerable<Option> Common => [Records, Out, Config, BaseUrl, ExamplesPerSplit, Concurrency, Retries, Timeout, RetryDelay, MaxCalls, MaxTokensTotal,
+        PriceInput, PriceOutput, Cache, NoCache, Layers, Neurons, Sample, Seed];
+
+    /// <summary>Only explain and run write explanations.</summary>
+    public IEnumerable<Option> ExplainerOnly => [ExplainerModel, Samples, ContextTokens, Temperature];
+
+    /// <summary>Only simulate and run simulate.</summary>
+    public IEnumerable<Option> SimulatorOnly => [SimulatorModel, SimulatorMode, EchoMaxTokens, NoCalibration, TopLogprobs];
+
+    private IEnumerable<Option> All => [.. Common, .. ExplainerOnly, .. SimulatorOnly];
 
     /// <summary>`engine simulate` calls no explainer: a simulator model alone is enough.</summary>
-    public bool SimulatorOnly { get; set; }
-
-    public IEnumerable<Option> All => [Records, Out, Config, BaseUrl, ExplainerModel, SimulatorModel, SimulatorMode, EchoMaxTokens, NoCalibration, Samples, ExamplesPerSplit,
-        ContextTokens, TopLogprobs, Temperature, Concurrency, Retries, Timeout, RetryDelay, MaxCalls, MaxTokensTotal, PriceInput, PriceOutput,
-        Cache, NoCache, Layers, Neurons, Sample, Seed];
+    public bool SimulatorOnlyCommand { get; set; }
 
     public static string? ApiKeyFromEnvironment() =>
         Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key ? key
@@ -64,9 +99,15 @@ internal sealed class LlmOptions
 
     public LlmCommandSettings Resolve(ParseResult r)
     {
-        var config = ConfigFile.Load(r.GetValue(Config), All.Select(o => o.Name.TrimStart('-')).ToHashSet());
-        string? Text(Option<string?> o) => r.GetValue(o) ?? config.String(o.Name);
-        int Int(Option<int?> o, int fallback, int min) => Check(o.Name, r.GetValue(o) ?? config.Int(o.Name) ?? fallback, min);
+        _configPath = r.GetValue(Config);
+        var config = ConfigFile.Load(_configPath, All.Select(o => o.Name.TrimStart('-')).ToHashSet());
+        bool Given(Option o) => r.GetResult(o) is { Implicit: false };
+        string? Text(Option<string?> o) => Given(o) ? r.GetValue(o) : config.String(o.Name);
+        // The command line, else the file (checked like the command line), else the default.
+        T Value<T>(Option<T> o, Func<string, T?> fromFile) where T : struct =>
+            Given(o) ? r.GetValue(o) : fromFile(o.Name) is T v ? Validated(o, v) : (T)_defaults[o]!;
+        int Int(Option<int> o) => Value(o, config.Int);
+        double Double(Option<double> o) => Value(o, config.Double);
 
         string baseUrl = Text(BaseUrl) ?? (Environment.GetEnvironmentVariable(BaseUrlVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null) ?? throw new ArgumentException(
             "no LLM endpoint configured: give --base-url URL (or \"base-url\" in --config FILE, or set ENGINE_BASE_URL), e.g. "
@@ -74,55 +115,101 @@ internal sealed class LlmOptions
             + $"put the API key, if the endpoint needs one, in {ApiKeyVariable} (or {OpenAiApiKeyVariable})");
         if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new ArgumentException($"--base-url {baseUrl}: not an http(s) URL (expected e.g. https://api.openai.com/v1)");
-        string explainer = Text(ExplainerModel) ?? (SimulatorOnly ? Text(SimulatorModel) : null) ?? throw new ArgumentException(
-            SimulatorOnly ? "no simulator model configured: give --simulator-model NAME (or \"simulator-model\" in --config FILE)" :
+        string explainer = Text(ExplainerModel) ?? (SimulatorOnlyCommand ? Text(SimulatorModel) : null) ?? throw new ArgumentException(
+            SimulatorOnlyCommand ? "no simulator model configured: give --simulator-model NAME (or \"simulator-model\" in --config FILE)" :
             "no explainer model configured: give --explainer-model NAME (or \"explainer-model\" in --config FILE), e.g. gpt-4o-mini, or the model your vLLM/Ollama server serves");
-        string modeText = Text(SimulatorMode) ?? "logprobs";
+        string modeText = Given(SimulatorMode) ? r.GetValue(SimulatorMode)! : config.String(SimulatorMode.Name) is { } fromFile ? Validated(SimulatorMode, fromFile) : (string)_defaults[SimulatorMode]!;
         var mode = modeText.ToLowerInvariant() switch
         {
-            "logprobs" => Explain.SimulatorMode.Logprobs,
             "json" => Explain.SimulatorMode.Json,
             "echo" => Explain.SimulatorMode.Echo,
-            _ => throw new ArgumentException($"--simulator-mode {modeText}: expected logprobs, json or echo"),
+            _ => Explain.SimulatorMode.Logprobs,
         };
-        double timeout = r.GetValue(Timeout) ?? config.Double(Timeout.Name) ?? 120;
-        double retryDelay = r.GetValue(RetryDelay) ?? config.Double(RetryDelay.Name) ?? 1;
-        if (!(timeout > 0)) throw new ArgumentException($"--timeout {timeout}: must be positive");
-        if (retryDelay < 0) throw new ArgumentException($"--retry-delay {retryDelay}: must not be negative");
-        int concurrency = Int(Concurrency, 4, 1);
-        int topLogprobs = Int(TopLogprobs, 15, 1);
-        if (topLogprobs > 20) throw new ArgumentException($"--top-logprobs {topLogprobs}: at most 20 (the OpenAI API's limit, which vLLM follows)");
+        int concurrency = Int(Concurrency);
         var run = new ExplainRunOptions
         {
             ExplainerModel = explainer,
             SimulatorModel = Text(SimulatorModel) ?? explainer,
             SimulatorMode = mode,
             Calibrate = !(r.GetValue(NoCalibration) || config.Bool(NoCalibration.Name) == true),
-            EchoMaxTokens = Int(EchoMaxTokens, 0, 0),
-            Samples = Int(Samples, 1, 1),
-            ExamplesPerSplit = Int(ExamplesPerSplit, 5, 1),
-            ContextTokens = Int(ContextTokens, 8192, 256),
-            TopLogprobs = topLogprobs,
-            ExplainerTemperature = r.GetValue(Temperature) ?? config.Double(Temperature.Name) ?? 1.0,
+            EchoMaxTokens = Int(EchoMaxTokens),
+            Samples = Int(Samples),
+            ExamplesPerSplit = Int(ExamplesPerSplit),
+            ContextTokens = Int(ContextTokens),
+            TopLogprobs = Int(TopLogprobs),
+            ExplainerTemperature = Double(Temperature),
             NeuronConcurrency = concurrency,
         };
         var resilience = new LlmResilienceOptions
         {
             Concurrency = concurrency,
-            MaxRetries = Int(Retries, 6, 0),
-            AttemptTimeout = TimeSpan.FromSeconds(timeout),
-            RetryBaseDelay = TimeSpan.FromSeconds(retryDelay),
+            MaxRetries = Int(Retries),
+            AttemptTimeout = TimeSpan.FromSeconds(Double(Timeout)),
+            RetryBaseDelay = TimeSpan.FromSeconds(Double(RetryDelay)),
         };
-        var budget = new LlmBudget(r.GetValue(MaxCalls) ?? config.Long(MaxCalls.Name), r.GetValue(MaxTokensTotal) ?? config.Long(MaxTokensTotal.Name));
-        var prices = new LlmPrices(r.GetValue(PriceInput) ?? config.Decimal(PriceInput.Name), r.GetValue(PriceOutput) ?? config.Decimal(PriceOutput.Name));
+        long? Long(Option<long?> o) => Given(o) ? r.GetValue(o) : config.Long(o.Name) is long v ? Validated(o, v) : null;
+        var budget = new LlmBudget(Long(MaxCalls), Long(MaxTokensTotal));
+        var prices = new LlmPrices(Given(PriceInput) ? r.GetValue(PriceInput) : config.Decimal(PriceInput.Name),
+            Given(PriceOutput) ? r.GetValue(PriceOutput) : config.Decimal(PriceOutput.Name));
         bool noCache = r.GetValue(NoCache) || config.Bool(NoCache.Name) == true;
         string? cache = noCache ? null : Text(Cache) ?? Path.Combine(SyntheticModelCache.Root, CacheFileName);
-        var selection = new NeuronSelection(Text(Layers), Text(Neurons), r.GetValue(Sample) ?? config.Int(Sample.Name), r.GetValue(Seed) ?? config.Int(Seed.Name) ?? 0);
+        int? sample = Given(Sample) ? r.GetValue(Sample) : config.Int(Sample.Name) is int n ? Validated(Sample, n) : null;
+        ulong seed = Given(Seed) ? r.GetValue(Seed) : config.Long(Seed.Name) is long fileSeed
+            ? (fileSeed >= 0 ? (ulong)fileSeed : throw new InvalidDataException($"--config {_configPath}: \"seed\" {fileSeed}: must not be negative")) : 0;
+        string? layers = Text(Layers), neurons = Text(Neurons);
+        if (!Given(Layers) && layers is not null) Validated(Layers, layers);
+        if (!Given(Neurons) && neurons is not null) Validated(Neurons, neurons);
+        var selection = new NeuronSelection(layers, neurons, sample, unchecked((int)seed));
         return new LlmCommandSettings(baseUrl, run, resilience, budget, prices, cache, selection);
     }
 
-    private static int Check(string name, int value, int min) =>
-        value >= min ? value : throw new ArgumentException($"{name} {value}: must be at least {min}");
+    private Option<T> Default<T>(Option<T> option, T value)
+    {
+        option.DefaultValueFactory = _ => value;
+        _defaults[option] = value;
+        return option;
+    }
+
+    /// <summary>Runs an option's validators on a value from the config file (so the file is held to the same rules).</summary>
+    private T Validated<T>(Option<T> option, T value)
+    {
+        var probe = new Option<T>(option.Name);
+        foreach (var validator in option.Validators) probe.Validators.Add(validator);
+        var result = new RootCommand { probe }.Parse([option.Name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!]);
+        if (result.Errors.Count > 0) throw new InvalidDataException($"--config {_configPath}: {result.Errors[0].Message}");
+        return value;
+    }
+
+    private string? _configPath;
+
+    private static Option<string?> IndexSet(string name, string description)
+    {
+        var o = new Option<string?>(name) { Description = description, DefaultValueFactory = _ => "all" };
+        o.Validators.Add(v =>
+        {
+            try { if (CommonOptions.TryGet(v, out string? text)) Runtime.LayerSelection.ParseIndexSet(text, name); }
+            catch (ArgumentException e) { v.AddError(e.Message); }
+        });
+        return o;
+    }
+
+    private static Option<int> Between(Option<int> o, int min, int max)
+    {
+        o.Validators.Add(v => { if (CommonOptions.TryGet(v, out int x) && (x < min || x > max)) v.AddError($"{o.Name} {x}: must be within {min}..{max}"); });
+        return o;
+    }
+
+    private static Option<double> Positive(Option<double> o)
+    {
+        o.Validators.Add(v => { if (CommonOptions.TryGet(v, out double x) && !(x > 0)) v.AddError($"{o.Name} {x}: must be positive"); });
+        return o;
+    }
+
+    private static Option<double> NotNegativeNumber(Option<double> o)
+    {
+        o.Validators.Add(v => { if (CommonOptions.TryGet(v, out double x) && !(x >= 0)) v.AddError($"{o.Name} {x}: must not be negative"); });
+        return o;
+    }
 
     /// <summary>The --config JSON object, keys normalised to option names ("base_url" → "--base-url").</summary>
     private sealed class ConfigFile(string? path, Dictionary<string, JsonElement> values)

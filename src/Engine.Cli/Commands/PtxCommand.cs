@@ -29,7 +29,7 @@ public static partial class PtxCommand
 
     public static Command Create()
     {
-        var outDir = new Option<string>("--out") { Description = "directory for the .ptx files and index.tsv", Required = true };
+        var outDir = CommonOptions.Out("directory for the .ptx files and index.tsv");
         var device = new Option<string?>("--device") { Description = "cuda: load every kernel on the CUDA device (real PTX, occupancy); default: offline, no GPU needed" };
         var isa = new Option<string?>("--isa") { Description = $"PTX ISA of the offline compile, e.g. 7.8 (ptxas 11.8 reads ≤ 7.8) or 8.8 (default {DefaultIsa})" };
         var arch = new Option<string>("--arch") { Description = "target architecture of the offline compile", DefaultValueFactory = _ => "sm_90" };

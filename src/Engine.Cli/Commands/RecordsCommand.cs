@@ -18,35 +18,39 @@ public static class RecordsCommand
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
         var corpus = CommonOptions.Corpus();
-        var outDir = new Option<string>("--out") { Description = "output directory ({layer}/{neuron}.json or layer-{L}.safetensors, plus records.json)", Required = true };
+        var outDir = CommonOptions.Out("output directory ({layer}/{neuron}.json or layer-{L}.safetensors, plus records.json)");
         var layers = CommonOptions.Layers();
         var seqLen = CommonOptions.SeqLen();
-        var topK = new Option<int>("--top-k") { Description = "top windows per neuron by window maximum", DefaultValueFactory = _ => 20 };
-        var random = new Option<int>("--random") { Description = "uniformly sampled windows per neuron", DefaultValueFactory = _ => 20 };
-        var perBand = new Option<int>("--quantile-samples") { Description = "windows sampled in each of the 5 quantile bands", DefaultValueFactory = _ => 5 };
-        var seed = new Option<ulong>("--seed") { Description = "seed of the random and quantile samples", DefaultValueFactory = _ => 0 };
-        var modelSeed = new Option<int>("--model-seed") { Description = "seed of synthetic weights (with --preset or no --model)", DefaultValueFactory = _ => 0 };
-        var format = new Option<string>("--format") { Description = "openai ({layer}/{neuron}.json, OpenAI's NeuronRecord) or packed (one safetensors per layer; needed by merge)", DefaultValueFactory = _ => "openai" };
+        var topK = CommonOptions.NotNegative(new Option<int>("--top-k") { Description = "top windows per neuron by window maximum", DefaultValueFactory = _ => 20 });
+        var random = CommonOptions.NotNegative(new Option<int>("--random") { Description = "uniformly sampled windows per neuron", DefaultValueFactory = _ => 20 });
+        var perBand = CommonOptions.NotNegative(new Option<int>("--quantile-samples") { Description = "windows sampled in each of the 5 quantile bands", DefaultValueFactory = _ => 5 });
+        var seed = CommonOptions.Seed("the random and quantile samples");
+        var modelSeed = CommonOptions.ModelSeed();
+        var format = CommonOptions.RecordsFormat("openai ({layer}/{neuron}.json, OpenAI's NeuronRecord) or packed (one safetensors per layer; needed by merge)");
         var device = CommonOptions.Device();
         var maxWindows = CommonOptions.MaxWindows();
         var batch = CommonOptions.Batch();
         var shard = new Option<string?>("--shard") { Description = "i/N: process only the i-th of N equal parts of the corpus windows (merge the parts with engine merge)" };
-        var pilot = new Option<int>("--pilot-windows") { Description = "windows (evenly spaced over the corpus) that fix the quantile boundaries", DefaultValueFactory = _ => QuantileBoundaries.DefaultPilotWindows };
-        var dumpOut = new Option<string?>("--dump-out") { Description = "also write the activations as `engine dump` shards to this directory, in the same pass" };
-        var dumpDType = new Option<string>("--dump-dtype") { Description = "f32 or f16 (with --dump-out)", DefaultValueFactory = _ => "f32" };
-        var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each dump shard (with --dump-out)", DefaultValueFactory = _ => 256 };
-        var checkpointWindows = new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 };
+        shard.Validators.Add(v => { try { if (CommonOptions.TryGet(v, out string? text)) ShardSpec.Parse(text); } catch (ArgumentException e) { v.AddError(e.Message); } });
+        var pilot = CommonOptions.AtLeast(new Option<int>("--pilot-windows") { Description = "windows (evenly spaced over the corpus) that fix the quantile boundaries", DefaultValueFactory = _ => QuantileBoundaries.DefaultPilotWindows }, 1);
+        var dumpOut = CommonOptions.OptionalOutput("--dump-out", "also write the activations as `engine dump` shards to this directory, in the same pass");
+        var dumpDType = CommonOptions.DumpDType("--dump-dtype", "storage dtype of the dump (with --dump-out)");
+        var perShard = CommonOptions.WindowsPerShard("windows in each dump shard (with --dump-out)");
+        var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 });
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
             dumpOut, dumpDType, perShard, checkpointWindows,
         };
-        cmd.SetAction(r =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
+        int Execute(ParseResult r, CancellationToken ct)
         {
             string layout = r.GetValue(format)!;
-            if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
             var shardSpec = ShardSpec.Parse(r.GetValue(shard));
-            if (r.GetValue(pilot) < 1) throw new ArgumentException("--pilot-windows must be at least 1");
+            if (r.GetValue(dumpOut) is not null && shardSpec != ShardSpec.Whole)
+                throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
+            if (r.GetValue(dumpOut) is { } d && Path.GetFullPath(d) == Path.GetFullPath(r.GetValue(outDir)!))
+                throw new ArgumentException("--dump-out must be another directory than --out");
             using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
                 r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
             var (windows, selected) = (inputs.Windows, inputs.Layers);
@@ -69,10 +73,9 @@ public static class RecordsCommand
                 PilotWindows = r.GetValue(pilot),
             };
             settings.Shape.Validate();
+            string dir = r.GetValue(outDir)!;
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
             settings = settings with { Device = dev.Name };
-            string dir = r.GetValue(outDir)!;
-            if (r.GetValue(checkpointWindows) < 0) throw new ArgumentException("--checkpoint-windows must not be negative");
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
@@ -83,7 +86,7 @@ public static class RecordsCommand
                 ShardSinks = DeviceShardSink.For(dev),
                 Dump = dump,
             };
-            bool ran = ConsoleProgress.Run("records", p => run.Run(p));
+            bool ran = ConsoleProgress.Run("records", "windows", p => run.Run(p, ct));
             var range = shardSpec.Range(windows.Count);
             if (run.ResumedFrom is { } from) Console.Error.WriteLine($"records: resumed from the checkpoint at window {from}");
             Console.Error.WriteLine(ran
@@ -96,8 +99,8 @@ public static class RecordsCommand
                 Console.Error.WriteLine($"records: time: pilot {t.Pilot.TotalSeconds:F2} s ({t.PilotWindows} windows), " +
                     $"pass {t.Pass.TotalSeconds:F2} s ({t.PassWindows} windows, {rate:F0} tokens/s), write {t.Write.TotalSeconds:F2} s");
             }
-            return 0;
-        });
+            return CommandRunner.Done;
+        }
         return cmd;
     }
 }
@@ -108,14 +111,15 @@ public static class MergeCommand
     public static Command Create()
     {
         var inputs = new Option<string[]>("--inputs") { Description = "records directories written with --format packed (e.g. one per --shard)", Required = true, AllowMultipleArgumentsPerToken = true };
-        var outDir = new Option<string>("--out") { Description = "output directory", Required = true };
-        var format = new Option<string>("--format") { Description = "openai or packed", DefaultValueFactory = _ => "openai" };
+        var outDir = CommonOptions.Out();
+        var format = CommonOptions.RecordsFormat("openai ({layer}/{neuron}.json) or packed (one safetensors per layer)");
         var cmd = new Command("merge", "combine records of disjoint corpus shards into exactly the records of one run") { inputs, outDir, format };
         cmd.SetAction(r =>
         {
-            var m = RecordsMerge.Run(r.GetValue(inputs)!, r.GetValue(outDir)!, r.GetValue(format)!);
-            Console.Error.WriteLine($"merge: windows {RecordsOutput.Describe(m.Windows)} of {m.Settings.TotalWindows} → {r.GetValue(outDir)} (--format {m.Layout})");
-            return 0;
+            string dir = r.GetValue(outDir)!;
+            var m = RecordsMerge.Run(r.GetValue(inputs)!, dir, r.GetValue(format)!);
+            Console.Error.WriteLine($"merge: windows {RecordsOutput.Describe(m.Windows)} of {m.Settings.TotalWindows} → {dir} (--format {m.Layout})");
+            return CommandRunner.Done;
         });
         return cmd;
     }

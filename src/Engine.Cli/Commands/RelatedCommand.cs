@@ -20,12 +20,12 @@ public static class RelatedCommand
     {
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
-        var modelSeed = new Option<int>("--model-seed") { Description = "seed of synthetic weights (with --preset or no --model)", DefaultValueFactory = _ => 0 };
-        var outDir = new Option<string>("--out") { Description = "output directory (layer-{L}.safetensors and/or {layer}/{neuron}.json, plus related.json)", Required = true };
+        var modelSeed = CommonOptions.ModelSeed();
+        var outDir = CommonOptions.Out("output directory (layer-{L}.safetensors and/or {layer}/{neuron}.json, plus related.json)");
         var layers = CommonOptions.Layers();
-        var top = new Option<int>("--top") { Description = "tokens per list", DefaultValueFactory = _ => 10 };
+        var top = CommonOptions.AtMost(CommonOptions.AtLeast(new Option<int>("--top") { Description = "tokens per list", DefaultValueFactory = _ => 10 }, 1), 1000);
         var device = CommonOptions.Device();
-        var format = new Option<string>("--format") { Description = "packed (one safetensors per layer), openai ({layer}/{neuron}.json, OpenAI's WeightBasedSummaryOfNeuron) or both", DefaultValueFactory = _ => "packed" };
+        var format = CommonOptions.OneOf(new Option<string>("--format") { Description = "packed (one safetensors per layer), openai ({layer}/{neuron}.json, OpenAI's WeightBasedSummaryOfNeuron) or both", DefaultValueFactory = _ => "packed" }, Formats);
         var withWpe0 = new Option<bool>("--with-wpe0") { Description = "input lists: add the position-0 embedding wpe[0] to each token's embedding" };
         var cmd = new Command("related", "per neuron, from the weights alone: the input tokens that excite or inhibit it and the output tokens it promotes or suppresses")
         {
@@ -34,9 +34,7 @@ public static class RelatedCommand
         cmd.SetAction(r =>
         {
             string layout = r.GetValue(format)!;
-            if (!Formats.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not packed, openai or both");
             int k = r.GetValue(top);
-            if (k < 1 || k > 1000) throw new ArgumentException($"--top must be between 1 and 1000, not {k}");
             var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
             using var weights = Gpt2Weights.Open(modelPath);
             var c = weights.Config;
@@ -51,7 +49,7 @@ public static class RelatedCommand
             string dir = r.GetValue(outDir)!;
             using var dev = RelatedDevices.Create(r.GetValue(device)!, weights, settings.WithPositionZero);
             var run = new RelatedRun(dev, settings, dir);
-            bool ran = ConsoleProgress.Run("related", p => run.Run(p));
+            bool ran = ConsoleProgress.Run("related", "chunks", p => run.Run(p));
             if (!ran)
             {
                 Console.Error.WriteLine($"related: {dir} already holds these complete related tokens; nothing to do");

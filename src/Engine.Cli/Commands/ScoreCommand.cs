@@ -19,26 +19,38 @@ public static class ScoreCommand
 
     public static Command Create()
     {
-        var explanations = new Option<string>("--explanations") { Description = "directory in OpenAI's layout: {layer}/{neuron}.jsonl (NeuronSimulationResults)", Required = true };
-        var outDir = new Option<string>("--out") { Description = "output directory", Required = true };
+        var explanations = CommonOptions.Explanations();
+        var outDir = CommonOptions.Out();
         var device = CommonOptions.Device();
         var cmd = new Command("score", "re-score simulations (OpenAI's NeuronSimulationResults layout) and summarise the scores")
         {
             explanations, outDir, device,
         };
-        cmd.SetAction(r =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
+        int Execute(ParseResult r, CancellationToken ct)
         {
             string input = r.GetValue(explanations)!, output = r.GetValue(outDir)!;
-            if (!Directory.Exists(input)) throw new DirectoryNotFoundException($"--explanations {input}: no such directory");
+            if (!Directory.Exists(input))
+                throw new DirectoryNotFoundException(File.Exists(input) ? $"--explanations {input} is a file, not a directory" : $"--explanations {input}: no such directory");
             using var scorer = ScorerCatalog.Create(r.GetValue(device)!);
-            var summary = ConsoleProgress.Run("score", p =>
-                new ScoreRunner(scorer.Scorer).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal)))));
+            var summary = ConsoleProgress.Run("score", "files", p =>
+                new ScoreRunner(scorer.Scorer).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct));
+            string failuresPath = Path.Combine(output, FailuresFileName);
+            WriteFailures(failuresPath, summary.Failures);
+            if (summary.NeuronCount == 0 && summary.Failures.Count > 0)
+            {
+                // Nothing scored at all: the input is not simulation results (bad input), said in one line.
+                var f = summary.Failures[0];
+                throw new InvalidDataException(summary.Failures.Count == 1 && f.Path == input
+                    ? $"--explanations {input}: {f.Reason}"
+                    : $"--explanations {input}: none of the {summary.Failures.Count} file(s) could be scored (first: {f.Path}: {f.Reason}); all are listed in {failuresPath}");
+            }
             string histogram = Path.Combine(output, HistogramFileName);
             ScoreHistogram.WritePng(summary.Scores, histogram);
-            WriteFailures(Path.Combine(output, FailuresFileName), summary.Failures);
             PrintSummary(summary, scorer.Name, histogram);
-            return summary.NeuronCount == 0 && summary.Failures.Count > 0 ? CommandRunner.BadInput : 0;
-        });
+            // Some files failed: exit code 1, as run does (they are listed in failures.jsonl).
+            return summary.Failures.Count == 0 ? CommandRunner.Done : CommandRunner.SomeItemsFailed;
+        }
         return cmd;
     }
 

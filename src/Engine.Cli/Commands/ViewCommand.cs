@@ -11,7 +11,7 @@ public static class ViewCommand
         var records = new Option<string>("--records") { Description = "neuron records: engine records output (either --format) or OpenAI's {layer}/{neuron}.json", Required = true };
         var results = new Option<string?>("--results") { Description = "explanations and scores: engine run/simulate output, or a {layer}/{neuron}.jsonl directory (NeuronSimulationResults)" };
         var related = new Option<string?>("--related") { Description = "engine related output (or OpenAI's related-tokens/weight-based {layer}/{neuron}.json)" };
-        var outDir = new Option<string>("--out") { Description = "the site's directory (open SITE/index.html in a browser)", Required = true };
+        var outDir = CommonOptions.Out("the site's directory (open SITE/index.html in a browser)");
         var title = new Option<string?>("--title") { Description = "the site's title (default: from the records' model)" };
         var cmd = new Command("view", "build a static HTML neuron viewer: an index of layers and neurons, one page per neuron")
         {
@@ -23,7 +23,7 @@ public static class ViewCommand
             {
                 Records = r.GetValue(records)!, Results = r.GetValue(results), Related = r.GetValue(related), Out = r.GetValue(outDir)!, Title = r.GetValue(title),
             });
-            var s = ConsoleProgress.Run("view", p => builder.Build(p));
+            var s = ConsoleProgress.Run("view", "neurons", p => builder.Build(p));
             string index = Path.GetFullPath(Path.Combine(r.GetValue(outDir)!, "index.html"));
             Console.Error.WriteLine($"view: {s.Neurons} neurons in {s.Layers} layer(s), {s.Explained} with explanations, {s.WithRelated} with related tokens: " +
                 $"{s.Files} files, {s.Bytes / 1e6:F1} MB in {s.Elapsed.TotalSeconds:F1} s");

@@ -74,7 +74,8 @@ public static class CorpusReader
     private static TokenWindows OpenText(string path, int seqLen, int vocabSize, Gpt2Tokenizer tokenizer, long windowLimit)
     {
         // Tokenised as one piece, so window boundaries never change how the text splits into tokens.
-        int[] ids = tokenizer.Encode(File.ReadAllText(path, Encoding.UTF8));
+        var utf8 = new CountingUtf8();
+        int[] ids = tokenizer.Encode(File.ReadAllText(path, utf8.Encoding));
         long windows = Math.Min(ids.Length / seqLen, windowLimit);
         if (windows == 0)
         {
@@ -83,7 +84,7 @@ public static class CorpusReader
         var kept = ids.AsSpan(0, checked((int)(windows * seqLen)));
         CheckVocabulary(path, kept, vocabSize, position => $"at position {position}");
         int[] tokens = kept.Length == ids.Length ? ids : kept.ToArray();
-        return new TokenWindows(path, seqLen, windows, new InMemoryTokens(tokens));
+        return new TokenWindows(path, seqLen, windows, new InMemoryTokens(tokens)) { InvalidUtf8Bytes = utf8.Replaced };
     }
 
     private static TokenWindows OpenJsonLines(string path, int seqLen, int vocabSize, Gpt2Tokenizer tokenizer, long windowLimit)
@@ -94,7 +95,8 @@ public static class CorpusReader
         long windows = 0, documents = 0, lineNumber = 0;
         int longestDocument = 0;
 
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        var utf8 = new CountingUtf8();
+        using var reader = new StreamReader(path, utf8.Encoding, detectEncodingFromByteOrderMarks: true);
         // Stop reading as soon as enough windows are in hand: --max-windows on a huge corpus should be quick.
         while (windows < windowLimit && reader.ReadLine() is { } line)
         {
@@ -141,7 +143,47 @@ public static class CorpusReader
                     $"corpus {path}: every document has fewer tokens than one window of {seqLen} " +
                     $"(the longest of {documents} has {longestDocument})");
         }
-        return new TokenWindows(path, seqLen, windows, new InMemoryTokens(tokens));
+        return new TokenWindows(path, seqLen, windows, new InMemoryTokens(tokens)) { InvalidUtf8Bytes = utf8.Replaced };
+    }
+
+    /// <summary>UTF-8 that reads invalid bytes as U+FFFD, as Encoding.UTF8 does, and counts them.</summary>
+    private sealed class CountingUtf8
+    {
+        private long _replaced;
+        public long Replaced => Interlocked.Read(ref _replaced);
+        public Encoding Encoding { get; }
+
+        // With the UTF-8 preamble, so a byte-order mark is skipped without StreamReader swapping in Encoding.UTF8.
+        public CountingUtf8() => Encoding = Encoding.GetEncoding(Encoding.UTF8.CodePage, EncoderFallback.ReplacementFallback, new Fallback(this));
+
+        private sealed class Fallback(CountingUtf8 owner) : DecoderFallback
+        {
+            public override int MaxCharCount => 1;
+            public override DecoderFallbackBuffer CreateFallbackBuffer() => new Buffer(owner);
+        }
+
+        private sealed class Buffer(CountingUtf8 owner) : DecoderFallbackBuffer
+        {
+            private bool _pending;
+            public override int Remaining => _pending ? 1 : 0;
+
+            public override bool Fallback(byte[] bytesUnknown, int index)
+            {
+                Interlocked.Add(ref owner._replaced, bytesUnknown.Length);
+                _pending = true;
+                return true;
+            }
+
+            public override char GetNextChar()
+            {
+                if (!_pending) return '\0';
+                _pending = false;
+                return '\uFFFD';
+            }
+
+            public override bool MovePrevious() => false;
+            public override void Reset() => _pending = false;
+        }
     }
 
     /// <summary>The string "text" field of one JSONL line, or a CorpusException naming the line.</summary>

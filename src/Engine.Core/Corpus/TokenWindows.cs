@@ -27,6 +27,12 @@ public sealed class TokenWindows : IDisposable
     public long Count { get; }
 
     /// <summary>
+    /// Bytes of a .txt or .jsonl corpus that were not valid UTF-8 and were read as U+FFFD (each invalid sequence
+    /// becomes one U+FFFD); 0 for a valid file and for .bin token files. Callers warn about it.
+    /// </summary>
+    public long InvalidUtf8Bytes { get; internal init; }
+
+    /// <summary>
     /// Copies windows [<paramref name="firstWindow"/>, <paramref name="firstWindow"/> + <paramref name="count"/>)
     /// into <paramref name="destination"/>, row-major [count, SeqLen].
     /// </summary>

@@ -33,10 +33,17 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
     /// <summary>Writes the missing shards; returns the number of shards this call wrote.</summary>
     public int Run(IProgress<RunProgress>? progress = null, CancellationToken cancel = default)
     {
+        if (BatchWindows < 1) throw new ArgumentException($"--batch {BatchWindows}: must be at least 1");
+        if (settings.WindowsPerShard < 1) throw new ArgumentException($"--windows-per-shard {settings.WindowsPerShard}: must be at least 1");
         Directory.CreateDirectory(outDir);
         var manifest = ResumeOrStart();
         long total = settings.TotalWindows;
         int shardCount = (int)((total + settings.WindowsPerShard - 1) / settings.WindowsPerShard);
+        long missing = 0;
+        for (int shard = manifest.Shards.Count; shard < shardCount; shard++)
+            missing += MlpActivationShardWriter.FileBytes(settings, (int)Math.Min(settings.WindowsPerShard, total - (long)shard * settings.WindowsPerShard));
+        IO.DiskSpace.Require(outDir, missing, $"the {shardCount - manifest.Shards.Count} shard(s) still to write");
+        if (manifest.Shards.Count == 0) manifest.Save(outDir);
         int killAfter = int.TryParse(Environment.GetEnvironmentVariable(KillAfterShardsVariable), out var k) ? k : -1;
         int written = 0;
         var tokens = new int[BatchWindows * settings.SeqLen];
@@ -89,17 +96,12 @@ public sealed class ActivationDumper(IForwardDevice device, TokenWindows windows
     private DumpManifest ResumeOrStart()
     {
         var existing = DumpManifest.TryLoad(outDir);
-        if (existing is null)
-        {
-            var fresh = new DumpManifest { Settings = settings };
-            fresh.Save(outDir);
-            return fresh;
-        }
+        if (existing is null) return new DumpManifest { Settings = settings }; // saved once the space is known to suffice
         string manifestPath = DumpManifest.PathIn(outDir);
         if (existing.Format != DumpManifest.CurrentFormat)
             throw new InvalidDataException($"{manifestPath}: format '{existing.Format}' is not {DumpManifest.CurrentFormat}");
         if (existing.Settings.FirstDifference(settings) is { } diff)
-            throw new InvalidDataException($"{manifestPath}: this directory holds a dump with a different {diff}; use a new --out or delete it");
+            throw new InvalidDataException($"{manifestPath}: this directory holds a dump made with other settings ({diff}); use a new --out or delete it");
         // The manifest lists shards in order; keep the prefix whose files are still there.
         var kept = new List<ShardEntry>();
         foreach (var s in existing.Shards)

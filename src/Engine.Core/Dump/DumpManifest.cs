@@ -55,16 +55,20 @@ public sealed record DumpSettings
     [JsonPropertyName("windows_per_shard")] public required int WindowsPerShard { get; init; }
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
 
-    /// <summary>Names the first setting that differs, for the error a mismatched resume gives.</summary>
-    public string? FirstDifference(DumpSettings other)
+    /// <summary>
+    /// The first setting that differs, for the error a mismatched resume gives: "seq-len 8 there vs 16 now" with
+    /// <paramref name="mine"/> = "there" and <paramref name="theirs"/> = "now"; null when none does.
+    /// </summary>
+    public string? FirstDifference(DumpSettings other, string mine = "there", string theirs = "now")
     {
-        if (ModelFingerprint != other.ModelFingerprint) return $"model ({Model} vs {other.Model})";
-        if (CorpusFingerprint != other.CorpusFingerprint) return $"corpus ({Corpus} vs {other.Corpus})";
-        if (!Layers.SequenceEqual(other.Layers)) return "layers";
-        if (SeqLen != other.SeqLen) return $"seq-len ({SeqLen} vs {other.SeqLen})";
-        if (DType != other.DType) return $"dtype ({DType} vs {other.DType})";
-        if (WindowsPerShard != other.WindowsPerShard) return $"windows per shard ({WindowsPerShard} vs {other.WindowsPerShard})";
-        if (TotalWindows != other.TotalWindows) return $"window count ({TotalWindows} vs {other.TotalWindows})";
+        string D(string name, object a, object b) => $"{name} {a} {mine} vs {b} {theirs}";
+        if (ModelFingerprint != other.ModelFingerprint) return D("model", Model, other.Model);
+        if (CorpusFingerprint != other.CorpusFingerprint) return D("corpus", Corpus, other.Corpus);
+        if (!Layers.SequenceEqual(other.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(other.Layers));
+        if (SeqLen != other.SeqLen) return D("seq-len", SeqLen, other.SeqLen);
+        if (DType != other.DType) return D("dtype", DType.ToLowerInvariant(), other.DType.ToLowerInvariant());
+        if (WindowsPerShard != other.WindowsPerShard) return D("windows-per-shard", WindowsPerShard, other.WindowsPerShard);
+        if (TotalWindows != other.TotalWindows) return D("window count", TotalWindows, other.TotalWindows);
         return null;
     }
 }

@@ -34,6 +34,13 @@ public sealed class MlpActivationShardWriter : IMlpActivationSink, IDisposable
 
     public static string TensorName(int layer) => $"mlp.{layer}";
 
+    /// <summary>The size of a shard of <paramref name="windows"/> windows on disk (data plus a generous allowance for the header).</summary>
+    public static long FileBytes(DumpSettings settings, int windows)
+    {
+        long tokens = (long)windows * settings.SeqLen;
+        return 1024 + tokens * 4 + settings.Layers.Length * tokens * settings.NeuronsPerLayer * TensorDTypes.SizeOf(Enum.Parse<TensorDType>(settings.DType));
+    }
+
     public void WriteTokens(long firstWindow, ReadOnlySpan<int> tokens) =>
         tokens.CopyTo(_writer.Span<int>("tokens")[(int)((firstWindow - _firstWindow) * _seqLen)..]);
 

@@ -4,7 +4,8 @@ using System.IO.MemoryMappedFiles;
 namespace NeuronEngine.Format;
 
 /// <summary>
-/// Writes a safetensors file atomically: the whole file is preallocated as <c>path.tmp</c>, the header written,
+/// Writes a safetensors file atomically: the whole file is preallocated (its blocks reserved, see
+/// <see cref="IO.DiskSpace.Reserve"/>) as <c>path.tmp</c>, the header written,
 /// the caller fills each tensor in place through the memory map, and <see cref="Commit"/> flushes to disk and
 /// renames into place. A writer disposed without Commit deletes its temp file, so a crash never leaves a
 /// half-written file under the final name.
@@ -31,19 +32,29 @@ public sealed unsafe class SafeTensorsWriter : IDisposable
         _dataOffset = 8 + json.Length;
         long total = _dataOffset + header.DataLength;
         _stream = new FileStream(TempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-        _stream.SetLength(total);
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)json.Length);
-        _stream.Write(len);
-        _stream.Write(json);
-        _stream.Flush();
-        if (header.DataLength > 0)
+        try
         {
-            _map = MemoryMappedFile.CreateFromFile(_stream, null, total, MemoryMappedFileAccess.ReadWrite,
-                HandleInheritability.None, leaveOpen: true);
-            _view = _map.CreateViewAccessor(0, total, MemoryMappedFileAccess.ReadWrite);
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref _base);
-            _base += _view.PointerOffset;
+            // Every block is allocated before the map is made: a store into a hole of a sparse file on a full disk
+            // would kill the process with SIGBUS; this way a full disk is an IOException here.
+            IO.DiskSpace.Reserve(_stream, Path, total);
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)json.Length);
+            _stream.Write(len);
+            _stream.Write(json);
+            _stream.Flush();
+            if (header.DataLength > 0)
+            {
+                _map = MemoryMappedFile.CreateFromFile(_stream, null, total, MemoryMappedFileAccess.ReadWrite,
+                    HandleInheritability.None, leaveOpen: true);
+                _view = _map.CreateViewAccessor(0, total, MemoryMappedFileAccess.ReadWrite);
+                _view.SafeMemoryMappedViewHandle.AcquirePointer(ref _base);
+                _base += _view.PointerOffset;
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
         }
     }
 

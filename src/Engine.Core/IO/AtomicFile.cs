@@ -23,6 +23,11 @@ public static class AtomicFile
             }
             File.Move(temp, fullPath, overwrite: true);
         }
+        catch (IOException e) when (DiskSpace.IsDiskFull(e) && e is not DiskFullException)
+        {
+            TryDelete(temp);
+            throw new DiskFullException($"{fullPath}: no space left on the device; free some space (or use another location) and rerun to continue", e);
+        }
         catch
         {
             TryDelete(temp);

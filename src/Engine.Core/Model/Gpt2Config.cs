@@ -63,10 +63,14 @@ public sealed record Gpt2Config(int NLayer, int NHead, int NEmbd, int NPositions
                 throw new ArgumentException($"token id {tokens[i]} at position {i} is outside the vocabulary ({VocabSize})");
     }
 
+    /// <summary>As config.json names the sizes, for messages (not the record's C# form).</summary>
+    public override string ToString() =>
+        $"n_layer {NLayer}, n_head {NHead}, n_embd {NEmbd}, n_positions {NPositions}, vocab_size {VocabSize}";
+
     public void Validate(string source)
     {
         if (NLayer < 1 || NHead < 1 || NEmbd < 1 || NPositions < 1 || VocabSize < 1)
-            throw new ModelException(source, $"config has a non-positive size: {this}");
+            throw new ModelException(source, $"config has a non-positive size ({this})");
         if (NEmbd % NHead != 0)
             throw new ModelException(source, $"n_embd {NEmbd} is not divisible by n_head {NHead}");
         if (!(LayerNormEpsilon > 0)) throw new ModelException(source, $"layer_norm_epsilon {LayerNormEpsilon} must be positive");

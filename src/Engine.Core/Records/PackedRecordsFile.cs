@@ -20,6 +20,13 @@ public static class PackedRecordsFile
 {
     public static string FileName(int layer) => $"layer-{layer.ToString(CultureInfo.InvariantCulture)}.safetensors";
 
+    /// <summary>The size of one layer's file (data plus an allowance for the header).</summary>
+    public static long FileBytes(RecordShape sh)
+    {
+        long n = sh.Neurons, t = sh.SeqLen, slots = sh.TopK + sh.RandomCount + (long)RecordShape.Bands * sh.PerBand;
+        return 4096 + n * (slots * (8 + 8 + 4 * t) + sh.TopK * 4 + RecordShape.Boundaries * 4 + Moments.Stride * 8 + 4 * 8);
+    }
+
     public static void Write(string path, LayerRecordState s, IReadOnlyDictionary<string, string> metadata)
     {
         var sh = s.Shape;

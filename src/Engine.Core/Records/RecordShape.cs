@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NeuronEngine.Records;
 
 /// <summary>
@@ -7,7 +9,13 @@ namespace NeuronEngine.Records;
 /// [0,.5], [.5,.9], [.9,.99], [.99,.999], [.999,1] (DESIGN §4), i.e. the interior boundaries
 /// <see cref="BandQuantiles"/>.
 /// </summary>
-public sealed record RecordShape(int Neurons, int SeqLen, int TopK, int RandomCount, int PerBand, ulong Seed)
+public sealed record RecordShape(
+    [property: JsonPropertyName("neurons")] int Neurons,
+    [property: JsonPropertyName("seq_len")] int SeqLen,
+    [property: JsonPropertyName("top_k")] int TopK,
+    [property: JsonPropertyName("random")] int RandomCount,
+    [property: JsonPropertyName("quantile_samples")] int PerBand,
+    [property: JsonPropertyName("seed")] ulong Seed)
 {
     public static readonly double[] BandQuantiles = [0.5, 0.9, 0.99, 0.999];
     public const int Bands = 5;

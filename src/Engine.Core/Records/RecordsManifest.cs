@@ -23,23 +23,28 @@ public sealed record RecordsSettings
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
     [JsonPropertyName("pilot_windows")] public required int PilotWindows { get; init; }
 
-    public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
+    /// <summary>Written for readers (snake_case like every other key); derived, so never read back (old files' "Shape" is ignored).</summary>
+    [JsonPropertyName("shape")] public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
 
-    /// <summary>Names the first setting that differs (for resume and merge errors), or null.</summary>
-    public string? FirstDifference(RecordsSettings o)
+    /// <summary>
+    /// The first setting that differs (for resume and merge errors): "seed 8 there vs 7 now" with <paramref name="mine"/>
+    /// = "there" and <paramref name="theirs"/> = "now"; null when none does.
+    /// </summary>
+    public string? FirstDifference(RecordsSettings o, string mine = "there", string theirs = "now")
     {
-        if (ModelFingerprint != o.ModelFingerprint) return $"model ({Model} vs {o.Model})";
-        if (CorpusFingerprint != o.CorpusFingerprint) return $"corpus ({Corpus} vs {o.Corpus})";
-        if (Device != o.Device) return $"device ({Device} vs {o.Device})";
-        if (!Layers.SequenceEqual(o.Layers)) return "layers";
-        if (SeqLen != o.SeqLen) return $"seq-len ({SeqLen} vs {o.SeqLen})";
-        if (TopK != o.TopK) return $"top-k ({TopK} vs {o.TopK})";
-        if (Random != o.Random) return $"random ({Random} vs {o.Random})";
-        if (QuantileSamples != o.QuantileSamples) return $"quantile-samples ({QuantileSamples} vs {o.QuantileSamples})";
-        if (Seed != o.Seed) return $"seed ({Seed} vs {o.Seed})";
-        if (TotalWindows != o.TotalWindows) return $"window count ({TotalWindows} vs {o.TotalWindows})";
-        if (PilotWindows != o.PilotWindows) return $"pilot windows ({PilotWindows} vs {o.PilotWindows})";
-        if (NeuronsPerLayer != o.NeuronsPerLayer) return "neurons per layer";
+        string D(string name, object a, object b) => $"{name} {a} {mine} vs {b} {theirs}";
+        if (ModelFingerprint != o.ModelFingerprint) return D("model", Model, o.Model);
+        if (CorpusFingerprint != o.CorpusFingerprint) return D("corpus", Corpus, o.Corpus);
+        if (Device != o.Device) return D("device", Device, o.Device);
+        if (!Layers.SequenceEqual(o.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(o.Layers));
+        if (SeqLen != o.SeqLen) return D("seq-len", SeqLen, o.SeqLen);
+        if (TopK != o.TopK) return D("top-k", TopK, o.TopK);
+        if (Random != o.Random) return D("random", Random, o.Random);
+        if (QuantileSamples != o.QuantileSamples) return D("quantile-samples", QuantileSamples, o.QuantileSamples);
+        if (Seed != o.Seed) return D("seed", Seed, o.Seed);
+        if (TotalWindows != o.TotalWindows) return D("window count", TotalWindows, o.TotalWindows);
+        if (PilotWindows != o.PilotWindows) return D("pilot-windows", PilotWindows, o.PilotWindows);
+        if (NeuronsPerLayer != o.NeuronsPerLayer) return D("neurons per layer", NeuronsPerLayer, o.NeuronsPerLayer);
         return null;
     }
 }

@@ -38,8 +38,8 @@ public static class RecordsMerge
         foreach (var input in inputs.Skip(1))
         {
             var (m, more, moreTokens) = RecordsOutput.ReadPacked(input);
-            if (m.Settings.FirstDifference(first.Settings) is { } diff)
-                throw new InvalidDataException($"{RecordsManifest.PathIn(input)}: records of a different {diff} than {inputs[0]}");
+            if (m.Settings.FirstDifference(first.Settings, $"in {input}", $"in {inputs[0]}") is { } diff)
+                throw new InvalidDataException($"{RecordsManifest.PathIn(input)}: records made with other settings than {inputs[0]} ({diff}); merge only the shards of one run");
             foreach (var r in m.Windows)
                 if (ranges.FirstOrDefault(o => r.First < o.End && o.First < r.End) is { } clash)
                     throw new InvalidDataException($"{input}: windows {r.First}-{r.End - 1} overlap windows {clash.First}-{clash.End - 1} of another input");

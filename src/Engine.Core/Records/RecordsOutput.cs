@@ -29,14 +29,13 @@ public static class RecordsOutput
         string manifestPath = RecordsManifest.PathIn(dir);
         if (existing is null)
         {
-            var strangers = Directory.EnumerateFileSystemEntries(dir)
-                .Where(p => !IsOutputEntry(p) && !RecordsCheckpoint.IsCheckpointEntry(Path.GetFileName(p))).Take(1).ToList();
-            if (strangers.Count > 0) throw new InvalidDataException($"{dir}: the directory holds other files ({Path.GetFileName(strangers[0])}) and no {RecordsManifest.FileName}; use a new --out");
+            var stranger = IO.OutputDirectory.ForeignEntries(dir, n => IsOutputEntry(Path.Combine(dir, n)) || RecordsCheckpoint.IsCheckpointEntry(n)).FirstOrDefault();
+            if (stranger is not null) throw new InvalidDataException($"{dir}: the directory holds other files ({stranger}) and no {RecordsManifest.FileName}; use a new --out");
         }
         else
         {
             if (existing.Settings.FirstDifference(planned.Settings) is { } diff)
-                throw new InvalidDataException($"{manifestPath}: this directory holds records with a different {diff}; use a new --out or delete it");
+                throw new InvalidDataException($"{manifestPath}: this directory holds records made with other settings ({diff}); use a new --out or delete it");
             if (existing.Layout != planned.Layout)
                 throw new InvalidDataException($"{manifestPath}: this directory holds --format {existing.Layout} records; use a new --out or delete it");
             if (existing.Complete && existing.Windows.SequenceEqual(planned.Windows)) return true;

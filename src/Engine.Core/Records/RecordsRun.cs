@@ -47,6 +47,7 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     {
         var shape = settings.Shape;
         shape.Validate();
+        if (BatchWindows < 1) throw new ArgumentException($"--batch {BatchWindows}: must be at least 1");
         if (DumpDirectory is not null && shard != ShardSpec.Whole)
             throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
         if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
@@ -56,6 +57,11 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         bool dumpPending = DumpDirectory is not null && DumpManifest.TryLoad(DumpDirectory) is not { Complete: true };
         if (RecordsOutput.PrepareDirectory(outDir, manifest) && !dumpPending) return false;
         (manifest with { Complete = false }).Save(outDir);
+        if (layout == "packed")
+        {
+            // Known exactly: one file per layer (checkpoints, when a run lasts long enough to take them, need as much again).
+            IO.DiskSpace.Require(outDir, settings.Layers.Length * PackedRecordsFile.FileBytes(shape), $"the packed records of {settings.Layers.Length} layer(s)");
+        }
 
         var checkpoint = DumpDirectory is null ? RecordsCheckpoint.TryLoad(outDir, settings, range) : null;
         if (checkpoint is null) RecordsCheckpoint.Remove(outDir);

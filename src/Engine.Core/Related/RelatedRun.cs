@@ -24,9 +24,9 @@ public sealed class RelatedRun(IRelatedTokensDevice device, RelatedSettings sett
         var existing = RelatedManifest.TryLoad(dir);
         if (existing is null)
         {
-            var stranger = Directory.EnumerateFileSystemEntries(dir).FirstOrDefault(p => !IsOutputEntry(p));
+            var stranger = IO.OutputDirectory.ForeignEntries(dir, n => IsOutputEntry(Path.Combine(dir, n))).FirstOrDefault();
             if (stranger is not null)
-                throw new InvalidDataException($"{dir}: the directory holds other files ({Path.GetFileName(stranger)}) and no {RelatedManifest.FileName}; use a new --out");
+                throw new InvalidDataException($"{dir}: the directory holds other files ({stranger}) and no {RelatedManifest.FileName}; use a new --out");
         }
         else
         {

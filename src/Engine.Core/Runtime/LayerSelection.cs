@@ -15,12 +15,14 @@ public static class LayerSelection
     }
 
     /// <summary>
-    /// "all" (or nothing) → null; otherwise the set of indices and inclusive ranges ("0,3,5-7"). Errors name
+    /// "all" (or the option not given: null) → null; otherwise the set of indices and inclusive ranges ("0,3,5-7").
+    /// An empty value is an error, not "all" (an unset shell variable should not select every layer). Errors name
     /// <paramref name="option"/> and say what an item should be (<paramref name="item"/>, e.g. "an index").
     /// </summary>
     public static SortedSet<int>? ParseIndexSet(string? spec, string option, string item = "an index")
     {
-        if (string.IsNullOrWhiteSpace(spec) || spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
+        if (spec is null || spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
+        if (string.IsNullOrWhiteSpace(spec)) throw new ArgumentException($"{option}: empty value (expected e.g. all, 0,3,5-7)");
         var set = new SortedSet<int>();
         foreach (var raw in spec.Split(','))
         {

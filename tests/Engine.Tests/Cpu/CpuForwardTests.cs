@@ -124,7 +124,7 @@ public class CpuForwardTests
                 fs.Write(Enumerable.Repeat(BitConverter.GetBytes(float.NaN), (int)e.ElementCount).SelectMany(b => b).ToArray());
             }
         var poisoned = new CollectingSink();
-        using (var weights = Gpt2Weights.Open(dir.Path)) new CpuGpt2Forward(weights).Run(tokens, 2, 6, [0, 1], poisoned);
+        using (var weights = Gpt2Weights.Open(dir.Path, checkValues: false)) new CpuGpt2Forward(weights).Run(tokens, 2, 6, [0, 1], poisoned);
         Assert.Equal(clean.ByLayer[1], poisoned.ByLayer[1]);
         Assert.Equal([0, 1], poisoned.Calls.Select(c => c.Layer));
     }

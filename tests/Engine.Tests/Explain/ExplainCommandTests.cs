@@ -154,7 +154,7 @@ public class ExplainCommandTests
         Assert.Contains("explain: 2 neurons: 2 done now, 0 already done, 0 failed", explain.StdOut);
         Assert.False(File.Exists(dir["expl/1/0.json"])); // --layers 0
 
-        var simulate = await Engine(Environment(dir["cache"]), ["simulate", "--explanations", dir["expl"], "--out", dir["out"], "--simulator-model", "simulator-model", "--simulator-mode", "json", .. common]);
+        var simulate = await Engine(Environment(dir["cache"]), ["simulate", "--explainer-output", dir["expl"], "--out", dir["out"], "--simulator-model", "simulator-model", "--simulator-mode", "json", .. common]);
         Assert.True(simulate.ExitCode == 0, simulate.StdErr);
         Assert.Contains("simulate: 2 neurons: 2 done now", simulate.StdOut);
         Assert.Equal(2 + 2 * SimulatorCallsPerExplanation, server.RequestCount);

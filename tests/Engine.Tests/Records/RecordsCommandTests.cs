@@ -145,16 +145,18 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
     }
 
     [Theory]
-    [InlineData("--shard", "3/3", "not i/N")]
-    [InlineData("--format", "xml", "'xml' is not openai or packed")]
-    [InlineData("--top-k", "-1", "must not be negative")]
-    [InlineData("--layers", "5", "outside the model's layers 0-2")]
-    public void BadInputIsOneClearLine(string option, string value, string message)
+    [InlineData("--shard", "3/3", "not i/N", true)]
+    [InlineData("--format", "xml", "'xml' is not one of openai, packed", true)]
+    [InlineData("--top-k", "-1", "must be at least 0", true)]
+    [InlineData("--top-k", "1001", "limited to 1000 windows", false)]
+    [InlineData("--layers", "5", "outside the model's layers 0-2", false)]
+    public void BadInputIsOneClearLine(string option, string value, string message, bool parseError)
     {
         var r = EngineProcess.Run(null, "records", "--model", f.Model, "--corpus", f.Corpus, "--out", f.Dir["bad"], "--device", "cpu", option, value);
         Assert.Equal(CommandRunner.BadInput, r.ExitCode);
         var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
+        Assert.Equal(parseError ? ["see `engine records --help`"] : [], lines[1..]);
+        Assert.StartsWith("error: ", lines[0]);
         Assert.Contains(message, lines[0]);
     }
 
@@ -176,7 +178,7 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
             .Select(x => x == "7" ? "8" : x)])); // --seed 8
         r = EngineProcess.Run(null, "merge", "--inputs", a, otherSeed, "--out", f.Dir["x-out3"]);
         Assert.Equal(CommandRunner.BadInput, r.ExitCode);
-        Assert.Contains("different seed (8 vs 7)", r.StdErr);
+        Assert.Contains($"records made with other settings than {a} (seed 8 in {otherSeed} vs 7 in {a})", r.StdErr);
 
         // A damaged layer file: one line naming the file.
         string layerFile = Path.Combine(a, PackedRecordsFile.FileName(0));

@@ -164,10 +164,13 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         Assert.Equal($"error: {RelatedManifest.PathIn(dir)}: this directory holds related tokens with a different top (4 vs 5); use a new --out or delete it", other.StdErr.Trim());
         var badTop = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--top", "0");
         Assert.Equal(2, badTop.ExitCode);
-        Assert.Equal("error: --top must be between 1 and 1000, not 0", badTop.StdErr.Trim());
+        Assert.Equal("error: --top 0: must be at least 1\nsee `engine related --help`", badTop.StdErr.Trim());
+        var bigTop = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--top", "1001");
+        Assert.Equal(2, bigTop.ExitCode);
+        Assert.Equal("error: --top 1001: must be at most 1000\nsee `engine related --help`", bigTop.StdErr.Trim());
         var badFormat = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--format", "csv");
         Assert.Equal(2, badFormat.ExitCode);
-        Assert.Equal("error: --format: 'csv' is not packed, openai or both", badFormat.StdErr.Trim());
+        Assert.Equal("error: --format: 'csv' is not one of packed, openai, both\nsee `engine related --help`", badFormat.StdErr.Trim());
     }
 
     [Fact]

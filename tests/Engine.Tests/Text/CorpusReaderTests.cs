@@ -35,6 +35,34 @@ public sealed class CorpusReaderTests : IDisposable
         AssertWindowsAre(Cut(ids, seqLen), windows);
     }
 
+    [Theory]
+    [InlineData(false, ".txt")]
+    [InlineData(true, ".txt")]
+    [InlineData(false, ".jsonl")]
+    [InlineData(true, ".jsonl")]
+    public void InvalidUtf8_IsReadAsReplacementCharactersAndCounted(bool byteOrderMark, string extension)
+    {
+        // 0xFF is never UTF-8; 0xE2 0x82 starts a 3-byte sequence that '!' breaks off (one U+FFFD for both bytes).
+        byte[] text = [.. System.Text.Encoding.UTF8.GetBytes("Bad "), 0xFF, .. System.Text.Encoding.UTF8.GetBytes(" bytes "), 0xE2, 0x82,
+            .. System.Text.Encoding.UTF8.GetBytes("! in an otherwise fine sentence about herons, boats and the river.")];
+        byte[] content = extension == ".txt" ? text
+            : [.. System.Text.Encoding.UTF8.GetBytes("{\"text\": \""), .. text, .. System.Text.Encoding.UTF8.GetBytes("\"}\n")];
+        string path = _dir["bad" + extension];
+        File.WriteAllBytes(path, byteOrderMark ? [0xEF, 0xBB, 0xBF, .. content] : content);
+
+        using var windows = CorpusReader.Open(path, 4, NPositions, Vocab);
+
+        Assert.Equal(3, windows.InvalidUtf8Bytes);
+        string decoded = "Bad \uFFFD bytes \uFFFD! in an otherwise fine sentence about herons, boats and the river.";
+        int[] expected = _tokenizer.Encode(decoded); // as Encoding.UTF8 would have read it, without the byte-order mark
+        var actual = new int[windows.Count * 4];
+        windows.CopyWindows(0, (int)windows.Count, actual);
+        Assert.Equal(expected[..actual.Length], actual);
+
+        using var clean = CorpusReader.Open(_dir.WriteText("clean" + extension, extension == ".txt" ? Prose : $"{{\"text\": \"{Prose}\"}}\n"), 4, NPositions, Vocab);
+        Assert.Equal(0, clean.InvalidUtf8Bytes);
+    }
+
     [Fact]
     public void Txt_WindowAsLongAsNPositions_IsAllowed()
     {
