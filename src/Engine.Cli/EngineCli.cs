@@ -15,6 +15,7 @@ public static class EngineCli
         RecordsCommand.Create(),
         MergeCommand.Create(),
         PtxCommand.Create(),
+        PrecisionEffectCommand.Create(),
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using NeuronEngine.Kernels;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -13,5 +14,14 @@ public static class CommonOptions
     public static Option<string> Device() => new("--device") { Description = "auto|cuda|opencl|ilgpu-cpu|cpu", DefaultValueFactory = _ => "auto" };
     public static Option<long?> MaxWindows() => new("--max-windows") { Description = "use at most this many windows of the corpus" };
     public static Option<int?> Batch() => new("--batch") { Description = "windows per forward batch (default: the device's choice)" };
+    public static Option<string> Precision() => new("--precision")
+    {
+        Description = "GEMM precision: fp32 (default, the reference), tf32 or bf16 (tensor cores on CUDA sm_80+; emulated on cpu and ilgpu-cpu); see docs/precision.md",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>The value of <see cref="Precision"/>, checked (a bad name is one `error:` line and exit code 2).</summary>
+    public static MatMulPrecision ParsePrecision(string text) => MatMulPrecisions.Parse(text, "--precision");
+
     public static Option<int> Seed() => new("--seed") { Description = "seed of synthetic weights (and of sampling, where a command samples)", DefaultValueFactory = _ => 0 };
 }

@@ -3,6 +3,7 @@ using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
 using NeuronEngine.Format;
 using NeuronEngine.IO;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 
@@ -25,17 +26,19 @@ public static class DumpCommand
         var batch = CommonOptions.Batch();
         var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each shard file", DefaultValueFactory = _ => 256 };
         var seed = CommonOptions.Seed();
+        var precision = CommonOptions.Precision();
         var cmd = new Command("dump", "write the MLP neurons of the requested layers over a corpus to safetensors shards")
         {
-            model, preset, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, seed,
+            model, preset, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, seed, precision,
         };
         cmd.SetAction(r =>
         {
             using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(seed), r.GetValue(corpus),
                 r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
-            var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard));
+            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
+            var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var windows = inputs.Windows;
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
             string dir = r.GetValue(outDir)!;
             var dumper = new ActivationDumper(dev, windows, settings, dir)
             {
@@ -44,7 +47,7 @@ public static class DumpCommand
             };
             int written = ConsoleProgress.Run("dump", p => dumper.Run(p));
             int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
-            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name}: " +
+            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name} ({gemm.Name()}): " +
                 $"{shards} shard(s) in {dir} ({written} written now, {shards - written} kept from an earlier run)");
             return 0;
         });

@@ -3,6 +3,7 @@ using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
 using NeuronEngine.Format;
 using NeuronEngine.IO;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
@@ -35,11 +36,12 @@ public static class RecordsCommand
         var dumpOut = new Option<string?>("--dump-out") { Description = "also write the activations as `engine dump` shards to this directory, in the same pass" };
         var dumpDType = new Option<string>("--dump-dtype") { Description = "f32 or f16 (with --dump-out)", DefaultValueFactory = _ => "f32" };
         var perShard = new Option<int>("--windows-per-shard") { Description = "windows in each dump shard (with --dump-out)", DefaultValueFactory = _ => 256 };
+        var precision = CommonOptions.Precision();
         var checkpointWindows = new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
-            dumpOut, dumpDType, perShard, checkpointWindows,
+            dumpOut, dumpDType, perShard, checkpointWindows, precision,
         };
         cmd.SetAction(r =>
         {
@@ -50,7 +52,8 @@ public static class RecordsCommand
             using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
                 r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
             var (windows, selected) = (inputs.Windows, inputs.Layers);
-            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard));
+            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
+            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var settings = new RecordsSettings
             {
                 Model = inputs.ModelName,
@@ -67,9 +70,10 @@ public static class RecordsCommand
                 Seed = r.GetValue(seed),
                 TotalWindows = windows.Count,
                 PilotWindows = r.GetValue(pilot),
+                Precision = gemm.Name(),
             };
             settings.Shape.Validate();
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
             settings = settings with { Device = dev.Name };
             string dir = r.GetValue(outDir)!;
             if (r.GetValue(checkpointWindows) < 0) throw new ArgumentException("--checkpoint-windows must not be negative");
@@ -87,7 +91,7 @@ public static class RecordsCommand
             var range = shardSpec.Range(windows.Count);
             if (run.ResumedFrom is { } from) Console.Error.WriteLine($"records: resumed from the checkpoint at window {from}");
             Console.Error.WriteLine(ran
-                ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: --format {layout} in {dir}"
+                ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name} ({gemm.Name()}): --format {layout} in {dir}"
                 : $"records: {dir} already holds these complete records; nothing to do");
             if (ran)
             {

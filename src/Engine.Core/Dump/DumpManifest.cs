@@ -54,6 +54,8 @@ public sealed record DumpSettings
     [JsonPropertyName("dtype")] public required string DType { get; init; }
     [JsonPropertyName("windows_per_shard")] public required int WindowsPerShard { get; init; }
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
+    /// <summary>The GEMM precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     /// <summary>Names the first setting that differs, for the error a mismatched resume gives.</summary>
     public string? FirstDifference(DumpSettings other)
@@ -65,6 +67,7 @@ public sealed record DumpSettings
         if (DType != other.DType) return $"dtype ({DType} vs {other.DType})";
         if (WindowsPerShard != other.WindowsPerShard) return $"windows per shard ({WindowsPerShard} vs {other.WindowsPerShard})";
         if (TotalWindows != other.TotalWindows) return $"window count ({TotalWindows} vs {other.TotalWindows})";
+        if (Precision != other.Precision) return $"precision ({Precision} vs {other.Precision})";
         return null;
     }
 }

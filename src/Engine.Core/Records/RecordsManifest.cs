@@ -22,6 +22,8 @@ public sealed record RecordsSettings
     [JsonPropertyName("seed")] public required ulong Seed { get; init; }
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
     [JsonPropertyName("pilot_windows")] public required int PilotWindows { get; init; }
+    /// <summary>The GEMM precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
 
@@ -31,6 +33,7 @@ public sealed record RecordsSettings
         if (ModelFingerprint != o.ModelFingerprint) return $"model ({Model} vs {o.Model})";
         if (CorpusFingerprint != o.CorpusFingerprint) return $"corpus ({Corpus} vs {o.Corpus})";
         if (Device != o.Device) return $"device ({Device} vs {o.Device})";
+        if (Precision != o.Precision) return $"precision ({Precision} vs {o.Precision})";
         if (!Layers.SequenceEqual(o.Layers)) return "layers";
         if (SeqLen != o.SeqLen) return $"seq-len ({SeqLen} vs {o.SeqLen})";
         if (TopK != o.TopK) return $"top-k ({TopK} vs {o.TopK})";
