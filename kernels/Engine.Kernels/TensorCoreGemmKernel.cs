@@ -56,7 +56,10 @@ public static class TensorCoreGemmKernel
     /// Dynamic shared memory a launch must request where <c>CudaAsm.IsSupported</c> is false (the emulation's scratch
     /// tiles, <see cref="TensorCoreMma.EmulationFloatsPerWarp"/> floats per warp); 0 on CUDA.
     /// </summary>
-    public const int EmulationSharedFloats = Warps * TensorCoreMma.EmulationFloatsPerWarp;
+    public const int EmulationSharedFloats = Warps * EmulationFloatsPerWarp;
+
+    /// <summary>Scratch of one warp's emulated k-step: its 4 A tiles, then its 4 B tiles (<see cref="TensorCoreMma"/>).</summary>
+    private const int EmulationFloatsPerWarp = 4 * TensorCoreMma.ATileFloats + 4 * TensorCoreMma.BTileFloats;
 
     /// <summary>The k depth of one shared slice: 32 operand words per row, one TF32 value or two bf16 values each.</summary>
     public static int SliceDepth<TPrecision>() where TPrecision : struct, IMmaPrecision => default(TPrecision).Bf16 ? 64 : 32;
@@ -104,8 +107,7 @@ public static class TensorCoreGemmKernel
         // this dead branch would still be reserved: ptxas drops the branch, not the .shared variable).
         var scratch = default(ArrayView<float>);
         if (!CudaAsm.IsSupported)
-            scratch = SharedMemory.GetDynamic<float>()
-                .SubView(warp * TensorCoreMma.EmulationFloatsPerWarp, TensorCoreMma.EmulationFloatsPerWarp);
+            scratch = SharedMemory.GetDynamic<float>().SubView(warp * EmulationFloatsPerWarp, EmulationFloatsPerWarp);
 
         // Fragment views from the lane's first fragment (row pair warpRow/2 + g, words 4t..4t+3 — A0..A3 —; column
         // warpCol + g, words 2t, 2t+1 — B0, B1): every fragment read below is then a constant offset from them (one
@@ -158,6 +160,7 @@ public static class TensorCoreGemmKernel
         var b1 = B(bT[8 * col]);
         var b2 = B(bT[16 * col]);
         var b3 = B(bT[24 * col]);
+        if (!CudaAsm.IsSupported) return EmulateStep(default(TPrecision).Bf16, c, a0, a1, a2, a3, b0, b1, b2, b3, scratch, lane);
         c.T00 = TensorCoreMma.Mma<TPrecision>(c.T00, a0, b0, scratch, lane);
         c.T01 = TensorCoreMma.Mma<TPrecision>(c.T01, a0, b1, scratch, lane);
         c.T02 = TensorCoreMma.Mma<TPrecision>(c.T02, a0, b2, scratch, lane);
@@ -174,6 +177,48 @@ public static class TensorCoreGemmKernel
         c.T31 = TensorCoreMma.Mma<TPrecision>(c.T31, a3, b1, scratch, lane);
         c.T32 = TensorCoreMma.Mma<TPrecision>(c.T32, a3, b2, scratch, lane);
         c.T33 = TensorCoreMma.Mma<TPrecision>(c.T33, a3, b3, scratch, lane);
+        return c;
+    }
+
+    /// <summary>
+    /// Off CUDA, the k-step's 16 mma.sync emulated together: the 16 instructions of a k-step write disjoint accumulators
+    /// and share their fragments, so storing the 4 A and 4 B fragments once (<see cref="TensorCoreMma.StoreA"/>,
+    /// <see cref="TensorCoreMma.StoreB"/>: each lane's elements to their places by the PTX layout), one warp barrier, and
+    /// the 16 tile products (<see cref="TensorCoreMma.Accumulate"/>) give exactly what 16 emulated instructions give, with
+    /// 2 warp barriers instead of 32 (ILGPU's CPU accelerator pays microseconds per thread and barrier).
+    /// </summary>
+    private static TcBlock EmulateStep(bool bf16, TcBlock c, MmaA a0, MmaA a1, MmaA a2, MmaA a3, MmaB b0, MmaB b1, MmaB b2, MmaB b3,
+        ArrayView<float> s, int lane)
+    {
+        const int at = TensorCoreMma.ATileFloats, bt = TensorCoreMma.BTileFloats, bBase = 4 * at;
+        ArrayView<float> x0 = s.SubView(0 * at, at), x1 = s.SubView(1 * at, at), x2 = s.SubView(2 * at, at), x3 = s.SubView(3 * at, at);
+        ArrayView<float> w0 = s.SubView(bBase + 0 * bt, bt), w1 = s.SubView(bBase + 1 * bt, bt), w2 = s.SubView(bBase + 2 * bt, bt), w3 = s.SubView(bBase + 3 * bt, bt);
+        TensorCoreMma.StoreA(x0, a0, lane, bf16);
+        TensorCoreMma.StoreA(x1, a1, lane, bf16);
+        TensorCoreMma.StoreA(x2, a2, lane, bf16);
+        TensorCoreMma.StoreA(x3, a3, lane, bf16);
+        TensorCoreMma.StoreB(w0, b0, lane, bf16);
+        TensorCoreMma.StoreB(w1, b1, lane, bf16);
+        TensorCoreMma.StoreB(w2, b2, lane, bf16);
+        TensorCoreMma.StoreB(w3, b3, lane, bf16);
+        Warp.Barrier();
+        c.T00 = TensorCoreMma.Accumulate(c.T00, x0, w0, lane, bf16);
+        c.T01 = TensorCoreMma.Accumulate(c.T01, x0, w1, lane, bf16);
+        c.T02 = TensorCoreMma.Accumulate(c.T02, x0, w2, lane, bf16);
+        c.T03 = TensorCoreMma.Accumulate(c.T03, x0, w3, lane, bf16);
+        c.T10 = TensorCoreMma.Accumulate(c.T10, x1, w0, lane, bf16);
+        c.T11 = TensorCoreMma.Accumulate(c.T11, x1, w1, lane, bf16);
+        c.T12 = TensorCoreMma.Accumulate(c.T12, x1, w2, lane, bf16);
+        c.T13 = TensorCoreMma.Accumulate(c.T13, x1, w3, lane, bf16);
+        c.T20 = TensorCoreMma.Accumulate(c.T20, x2, w0, lane, bf16);
+        c.T21 = TensorCoreMma.Accumulate(c.T21, x2, w1, lane, bf16);
+        c.T22 = TensorCoreMma.Accumulate(c.T22, x2, w2, lane, bf16);
+        c.T23 = TensorCoreMma.Accumulate(c.T23, x2, w3, lane, bf16);
+        c.T30 = TensorCoreMma.Accumulate(c.T30, x3, w0, lane, bf16);
+        c.T31 = TensorCoreMma.Accumulate(c.T31, x3, w1, lane, bf16);
+        c.T32 = TensorCoreMma.Accumulate(c.T32, x3, w2, lane, bf16);
+        c.T33 = TensorCoreMma.Accumulate(c.T33, x3, w3, lane, bf16);
+        Warp.Barrier();
         return c;
     }
 

@@ -78,10 +78,8 @@ public struct MmaB
 /// </summary>
 public static class TensorCoreMma
 {
-    /// <summary>Floats of shared scratch one warp needs for the emulation (A 16×16 then B 16×8).</summary>
-    public const int EmulationFloatsPerWarp = 16 * 16 + 16 * 8;
-
-    private const int BOffset = 16 * 16;
+    /// <summary>Floats of shared scratch one warp needs for the emulation of one <see cref="Mma{TPrecision}"/> (A 16×16 then B 16×8).</summary>
+    public const int EmulationFloatsPerWarp = ATileFloats + BTileFloats;
 
     /// <summary>
     /// D = A·B + C for the instruction <typeparamref name="TPrecision"/> selects. Every lane of the warp must call it
@@ -110,41 +108,81 @@ public static class TensorCoreMma
         return Emulate(default(TPrecision).Bf16, c, a, b, scratch, lane);
     }
 
-    /// <summary>The emulation described on the class, on the warp's scratch tile (A: rows of 16 floats; B: rows of 8).</summary>
+    /// <summary>The emulation described on the class, on the warp's scratch tiles (A: 16 rows of 16 floats; B: 16 rows of 8).</summary>
     private static MmaC Emulate(bool bf16, MmaC c, MmaA a, MmaB b, ArrayView<float> s, int lane)
     {
+        StoreA(s.SubView(0, ATileFloats), a, lane, bf16);
+        StoreB(s.SubView(ATileFloats, BTileFloats), b, lane, bf16);
+        Warp.Barrier();
+        c = Accumulate(c, s.SubView(0, ATileFloats), s.SubView(ATileFloats, BTileFloats), lane, bf16);
+        Warp.Barrier();
+        return c;
+    }
+
+    /// <summary>Floats of an emulated A tile: 16 rows × 16 k (TF32 uses the first 8 of each row).</summary>
+    internal const int ATileFloats = 16 * 16;
+
+    /// <summary>Floats of an emulated B tile: 16 k × 8 columns (TF32 uses the first 8 rows).</summary>
+    internal const int BTileFloats = 16 * 8;
+
+    /// <summary>
+    /// The emulation's first half for A: the lane writes its fragment's elements, decoded as the tensor core reads them,
+    /// to their (row, k) places in the tile <paramref name="s"/> (rows of 16 floats), by the layout on the class.
+    /// </summary>
+    internal static void StoreA(ArrayView<float> s, MmaA a, int lane, bool bf16)
+    {
         int g = lane >> 2, t = lane & 3;
-        int aLo = g * 16, aHi = (g + 8) * 16;
+        int lo = g * 16, hi = (g + 8) * 16;
         if (bf16)
         {
-            s[aLo + 2 * t] = MmaRounding.Bf16Low(a.A0); s[aLo + 2 * t + 1] = MmaRounding.Bf16High(a.A0);
-            s[aHi + 2 * t] = MmaRounding.Bf16Low(a.A1); s[aHi + 2 * t + 1] = MmaRounding.Bf16High(a.A1);
-            s[aLo + 2 * t + 8] = MmaRounding.Bf16Low(a.A2); s[aLo + 2 * t + 9] = MmaRounding.Bf16High(a.A2);
-            s[aHi + 2 * t + 8] = MmaRounding.Bf16Low(a.A3); s[aHi + 2 * t + 9] = MmaRounding.Bf16High(a.A3);
-            s[BOffset + 2 * t * 8 + g] = MmaRounding.Bf16Low(b.B0); s[BOffset + (2 * t + 1) * 8 + g] = MmaRounding.Bf16High(b.B0);
-            s[BOffset + (2 * t + 8) * 8 + g] = MmaRounding.Bf16Low(b.B1); s[BOffset + (2 * t + 9) * 8 + g] = MmaRounding.Bf16High(b.B1);
+            s[lo + 2 * t] = MmaRounding.Bf16Low(a.A0); s[lo + 2 * t + 1] = MmaRounding.Bf16High(a.A0);
+            s[hi + 2 * t] = MmaRounding.Bf16Low(a.A1); s[hi + 2 * t + 1] = MmaRounding.Bf16High(a.A1);
+            s[lo + 2 * t + 8] = MmaRounding.Bf16Low(a.A2); s[lo + 2 * t + 9] = MmaRounding.Bf16High(a.A2);
+            s[hi + 2 * t + 8] = MmaRounding.Bf16Low(a.A3); s[hi + 2 * t + 9] = MmaRounding.Bf16High(a.A3);
         }
         else
         {
-            s[aLo + t] = MmaRounding.Tf32Operand(a.A0);
-            s[aHi + t] = MmaRounding.Tf32Operand(a.A1);
-            s[aLo + t + 4] = MmaRounding.Tf32Operand(a.A2);
-            s[aHi + t + 4] = MmaRounding.Tf32Operand(a.A3);
-            s[BOffset + t * 8 + g] = MmaRounding.Tf32Operand(b.B0);
-            s[BOffset + (t + 4) * 8 + g] = MmaRounding.Tf32Operand(b.B1);
+            s[lo + t] = MmaRounding.Tf32Operand(a.A0);
+            s[hi + t] = MmaRounding.Tf32Operand(a.A1);
+            s[lo + t + 4] = MmaRounding.Tf32Operand(a.A2);
+            s[hi + t + 4] = MmaRounding.Tf32Operand(a.A3);
         }
-        Warp.Barrier();
+    }
+
+    /// <summary>The emulation's first half for B: the lane's elements to their (k, column) places in <paramref name="s"/> (rows of 8 floats).</summary>
+    internal static void StoreB(ArrayView<float> s, MmaB b, int lane, bool bf16)
+    {
+        int g = lane >> 2, t = lane & 3;
+        if (bf16)
+        {
+            s[2 * t * 8 + g] = MmaRounding.Bf16Low(b.B0); s[(2 * t + 1) * 8 + g] = MmaRounding.Bf16High(b.B0);
+            s[(2 * t + 8) * 8 + g] = MmaRounding.Bf16Low(b.B1); s[(2 * t + 9) * 8 + g] = MmaRounding.Bf16High(b.B1);
+        }
+        else
+        {
+            s[t * 8 + g] = MmaRounding.Tf32Operand(b.B0);
+            s[(t + 4) * 8 + g] = MmaRounding.Tf32Operand(b.B1);
+        }
+    }
+
+    /// <summary>
+    /// The emulation's second half (after a warp barrier): the lane's four C elements (rows g, g + 8; columns 2t, 2t + 1)
+    /// plus the products of their A row and B column in the tiles, c = a·b + c for k = 0, 1, … in ascending order.
+    /// </summary>
+    internal static MmaC Accumulate(MmaC c, ArrayView<float> a, ArrayView<float> b, int lane, bool bf16)
+    {
+        int g = lane >> 2, t = lane & 3;
+        int lo = g * 16, hi = (g + 8) * 16;
         int depth = bf16 ? 16 : 8;
         for (int j = 0; j < depth; j++)
         {
-            float x0 = s[aLo + j], x1 = s[aHi + j];
-            float w0 = s[BOffset + j * 8 + 2 * t], w1 = s[BOffset + j * 8 + 2 * t + 1];
+            float x0 = a[lo + j], x1 = a[hi + j];
+            float w0 = b[j * 8 + 2 * t], w1 = b[j * 8 + 2 * t + 1];
             c.C0 = x0 * w0 + c.C0;
             c.C1 = x0 * w1 + c.C1;
             c.C2 = x1 * w0 + c.C2;
             c.C3 = x1 * w1 + c.C3;
         }
-        Warp.Barrier();
         return c;
     }
 }
