@@ -123,21 +123,28 @@ public static class TensorCoreGemmKernel
         var sa4 = sa.Cast<Word4>().SubView(aPair * (PairStride / 4) + 4 * aGroup);
         var sb4 = sb.Cast<Word4>().SubView(2 * bPair * (Stride / 4) + 2 * bGroup);
 
+        // One loop over the k-steps of every slice (4 per slice), staging at the first step of each: a single loop
+        // carries the 64 accumulators, which ptxas then keeps in the HMMA registers (with the slice loop and the k-step
+        // loop nested, it copied them between the loops' registers every slice: ~70 MOVs). The fragment reads stay in
+        // the loop body, after the staging's barriers and before the next slice's first barrier, which is what ILGPU's
+        // placement of loads at their first use needs (docs/ilgpu.md).
+        int steps = 4 * ((k + sliceDepth - 1) >> (sliceDepth == 64 ? 6 : 5));
         TcBlock c = default;
-        for (int k0 = 0; k0 < k; k0 += sliceDepth)
+        for (int step = 0; step < steps; step++)
         {
-            if (k0 + sliceDepth > k)
-                Stage<TPrecision, TStaging>(x, w, sa4, sb4, rowBlock + aRow, colBlock + 2 * bPair, aGroup, bGroup, k0, m, k, n, lastSlice: true);
-            else
-                Stage<TPrecision, TStaging>(x, w, sa4, sb4, rowBlock + aRow, colBlock + 2 * bPair, aGroup, bGroup, k0, m, k, n, lastSlice: false);
-            Group.Barrier();
-
-            // Four k-steps of 8 words each (A: 4 Word4s per row pair, B: 4 Word2s per column). This must stay a loop:
-            // ILGPU places each shared-memory load right before its first use, and in straight-line code that is past
-            // the barrier below (docs/ilgpu.md).
-            for (int step = 0; step < 16; step += 4)
-                c = KStep<TPrecision>(c, aT.SubView(step), bT.SubView(step), scratch, lane);
-            Group.Barrier();
+            int sub = step & 3;
+            if (sub == 0)
+            {
+                int k0 = (step >> 2) * sliceDepth;
+                Group.Barrier();   // every warp is done reading the previous slice
+                if (k0 + sliceDepth > k)
+                    Stage<TPrecision, TStaging>(x, w, sa4, sb4, rowBlock + aRow, colBlock + 2 * bPair, aGroup, bGroup, k0, m, k, n, lastSlice: true);
+                else
+                    Stage<TPrecision, TStaging>(x, w, sa4, sb4, rowBlock + aRow, colBlock + 2 * bPair, aGroup, bGroup, k0, m, k, n, lastSlice: false);
+                Group.Barrier();
+            }
+            // A k-step: 8 words (A: 4 Word4s per row pair, B: 4 Word2s per column).
+            c = KStep<TPrecision>(c, aT.SubView(4 * sub), bT.SubView(4 * sub), scratch, lane);
         }
 
         Store(c, y, bias, rowBlock + warpRow + g, colBlock + warpCol + 2 * t, m, n, gelu);
