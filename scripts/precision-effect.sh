@@ -8,7 +8,8 @@
 # every *.md and *.cs file of commit $CORPUS_COMMIT (default d51d74e, the engine before issue 14; fixed, so the corpus
 # never changes), concatenated in `git ls-tree` order — English prose plus C# — cut into 64-token windows, the first
 # $WINDOWS (default 1024) of them. Writes DIR/sample.json, DIR/repo.json (engine precision-effect --json) and prints
-# both tables. Environment: CORPUS_COMMIT, WINDOWS, BATCH (windows per forward batch; default 8), LAYERS (default all).
+# both tables. Environment: CORPUS_COMMIT, WINDOWS, BATCH (windows per forward batch; default 8), LAYERS (default all),
+# MODEL (real weights, e.g. weights/gpt2, instead of the synthetic gpt2 preset).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 engine="" device=cpu out="$repo/out/precision"
@@ -39,7 +40,9 @@ echo "corpus: $corpus ($(wc -c < "$corpus") bytes: *.md and *.cs of $commit)" >&
 run() {
   local name=$1; shift
   echo "== $name" >&2
-  "$engine" precision-effect --preset gpt2 --device "$device" --layers "$layers" --batch "$batch" --json "$out/$name.json" "$@"
+  local model=(--preset gpt2)
+  [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
+  "$engine" precision-effect "${model[@]}" --device "$device" --layers "$layers" --batch "$batch" --json "$out/$name.json" "$@"
 }
 run sample
 run repo --corpus "$corpus" --max-windows "$windows"
