@@ -236,7 +236,7 @@ step_ptx() {
 export -f fig skip need_cuda engine have_torch bdn cublas_shim say
 export -f step_facts step_tests step_bench step_precision step_torch step_gemm step_records step_score step_ptx
 export T0
-declare -A LIMIT=([facts]=60 [tests]=150 [bench]=210 [precision]=90 [torch]=120 [gemm]=150 [records]=240 [score]=90 [ptx]=60)
+declare -A LIMIT=([facts]=60 [tests]=150 [bench]=210 [precision]=90 [torch]=120 [gemm]=240 [records]=240 [score]=90 [ptx]=60)
 failed=0
 for STEP in facts tests bench precision torch gemm records score ptx; do
   case ",$STEPS," in *",$STEP,"*) ;; *) continue ;; esac

@@ -70,7 +70,7 @@ public class PrecisionTests : IDisposable
     /// On a CUDA device (skipped without one): the forward pass on the tensor cores against the `cpu` device's emulation
     /// of the same precision. The hardware sums each mma's products in its own order, and a different float32 sum can
     /// round to another TF32/bf16 value in the next GEMM, so the bound is relative to the precision's own effect: the GPU
-    /// must be at most a quarter as far from the emulation as the emulation is from fp32 (plus fp32's 1e-4).
+    /// must be at most half as far from the emulation as the emulation is from fp32 (plus fp32's 1e-4); it reports both.
     /// </summary>
     [CudaTheory]
     [InlineData(MatMulPrecision.Tf32)]
@@ -92,7 +92,7 @@ public class PrecisionTests : IDisposable
         {
             double effect = MaxDiff(fp32.ByLayer[layer], expected.ByLayer[layer]), gpu = MaxDiff(expected.ByLayer[layer], actual.ByLayer[layer]);
             TestContext.Current.TestOutputHelper?.WriteLine($"{precision} layer {layer}: max |cuda − cpu emulation| {gpu:E2}, max |emulation − fp32| {effect:E2}");
-            Assert.True(gpu <= 0.25 * effect + 1e-4, $"layer {layer}: {gpu} vs effect {effect}");
+            Assert.True(gpu <= 0.5 * effect + 1e-4, $"layer {layer}: {gpu} vs effect {effect}");
         }
     }
 
