@@ -13,24 +13,28 @@ namespace NeuronEngine.Kernels;
 /// A group of 256 threads (8 warps, warp size 32 — CUDA's; ILGPU's CPU accelerator must be created with 32) computes a
 /// 128×128 output tile; the warps form a 2×4 grid of 64×32 warp tiles, each 4×4 mma tiles of 16×8 (64 accumulators per
 /// thread). Per K slice (32 k for TF32, 64 for bf16: 32 operand words per row either way) the group stages x's rows and
-/// W's columns into two shared tiles of 128 rows × 40 words, already rounded and packed as operand words, then each warp
-/// runs 4 k-steps of 16 mma (TF32: m16n8k8; bf16: m16n8k16), reading its fragments with 64-bit shared loads.
+/// W's columns into two shared tiles, already rounded and packed as operand words, then each warp runs 4 k-steps of 16
+/// mma (TF32: m16n8k8; bf16: m16n8k16). One loop runs over all k-steps and stages a slice at every 4th (between two
+/// barriers): a single loop carries the accumulators, so ptxas keeps them in the HMMA registers.
 /// </para>
 /// <para>
-/// Shared layout. A row of a tile (an x row, or a W column: W is staged transposed so that both operands are read
-/// along k) holds, per k-step, 8 words in the order [w0, w4, w1, w5, w2, w6, w3, w7], where word j is the instruction's
-/// k = j (TF32) or the pair k = 2j, 2j+1 (bf16). Lane (g, t) then finds the two words of one fragment row that the
-/// instruction wants — A0/A2 (or A1/A3, B0/B1): words t and t+4 — side by side at 2t, one LDS.64. The permutation
-/// only moves words in memory: the instruction's k index is the true k, so each output is the sum over k in ascending
-/// order. Rows are 40 words apart: lanes g = 0..3 of a half-warp then start 0, 8, 16, 24 banks apart and the half-warp's
-/// 16 LDS.64 cover all 32 banks once (no conflict).
+/// Shared layout, chosen so that every fragment is one shared load, already in register order, without bank conflicts.
+/// Word j of a k-step is the instruction's k = j (TF32) or the pair k = 2j, 2j+1 (bf16); lane (g, t) needs words t and
+/// t+4 of its rows (A) or column (B). A tile (x): rows r and r + 8 of each 16-row mma tile form a row pair (64 pairs,
+/// 80 words apart); per k-step a pair holds 16 words, lane t's four at 4t: [row r w_t, row r+8 w_t, row r w_t+4,
+/// row r+8 w_t+4] = A0..A3, one LDS.128 (a quarter-warp's two g start 16 banks apart: no conflict). B tile (W, staged
+/// transposed so both operands are read along k): 128 columns 40 words apart; per k-step a column holds 8 words in the
+/// order [w0, w4, w1, w5, w2, w6, w3, w7], so B0, B1 are side by side at 2t, one LDS.64 (a half-warp's four g start 0, 8,
+/// 16, 24 banks apart: no conflict). The permutations only move words in memory: the instruction's k index is the true k,
+/// so each output is the sum over k in ascending order.
 /// </para>
 /// <para>
-/// Staging: each thread converts two 8-word groups of x (two rows' k-groups; TF32: 8 floats, bf16: 16 floats each) and
-/// one 8-word group of two adjacent W columns, loading x as float4s and W as float2s (128-/64-bit loads,
-/// <see cref="IGemmStaging.Vectorised"/>) or as guarded floats, and stores each group as two 128-bit words. Values past
-/// K are zeros; rows past M and columns past N read zeros (scalar) or the last row/column again (vectorised) and their
-/// outputs are not stored.
+/// Staging: each thread converts one 8-word group of a row pair of x (TF32: 8 floats per row, bf16: 16) and one of two
+/// adjacent W columns, loading x as float4s and W as float2s (128-/64-bit loads, <see cref="IGemmStaging.Vectorised"/>)
+/// or as guarded floats, rounding with cvt.rna.tf32.f32 / cvt.rn.bf16x2.f32 on CUDA (<see cref="MmaRounding"/>), and
+/// stores them with 128-bit stores. Values past K are zeros; rows past M and columns past N read zeros (scalar) or the
+/// last row/column again (vectorised) and their outputs are not stored. Off CUDA each k-step's 16 mma are emulated
+/// together (<see cref="EmulateStep"/>).
 /// </para>
 /// </summary>
 public static class TensorCoreGemmKernel
