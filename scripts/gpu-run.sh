@@ -11,9 +11,13 @@
 #   bash out/gpu/gpu-run.sh --dry-run      # here: --device cpu, tiny sizes, torch skipped when absent (a CI test)
 #
 # Environment: OUT (results; default ./out/gpu-run), STEPS (comma list; default all of
-# facts,tests,bench,torch,gemm,records,score,ptx), DEADLINE (seconds for the whole run; default 420), WORK (scratch:
-# unpacked bundle, synthetic weights, corpora; default /tmp/engine-gpu-run), ENGINE_CACHE (synthetic weights; default
-# $WORK/cache), RECORDS_WINDOWS (gpt2-xl records run; default 4096), SCORE_FILES (engine score run; default 8192).
+# facts,tests,bench,precision,torch,gemm,records,score,ptx), DEADLINE (seconds for the whole run; default 420), WORK
+# (scratch: unpacked bundle, synthetic weights, corpora; default /tmp/engine-gpu-run), ENGINE_CACHE (synthetic weights;
+# default $WORK/cache), RECORDS_WINDOWS (gpt2-xl records run; default 4096), SCORE_FILES (engine score run; default
+# 8192), PRECISIONS (GEMM precisions of bench, precision, torch and records; default fp32,tf32,bf16: fp32 at every
+# bench batch, tf32/bf16 at the largest; `precision` compares tf32/bf16 with fp32 on the device; records runs each).
+# Too much for one deadline? Split it over two calls, e.g. STEPS=facts,tests,bench,precision,gemm then
+# STEPS=torch,records,score,ptx (each writes its own summary; keep both).
 # Exit code: 0 when every selected step passed or was skipped for a stated reason, 1 otherwise.
 set -uo pipefail
 DRY=0
@@ -27,7 +31,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=${WORK:-/tmp/engine-gpu-run}
 OUT=${OUT:-$PWD/out/gpu-run}
 DEADLINE=${DEADLINE:-420}
-STEPS=${STEPS:-facts,tests,bench,torch,gemm,records,score,ptx}
+STEPS=${STEPS:-facts,tests,bench,precision,torch,gemm,records,score,ptx}
+PRECISIONS=${PRECISIONS:-fp32,tf32,bf16}
 mkdir -p "$OUT" "$WORK/fig"
 OUT=$(cd "$OUT" && pwd)
 rm -rf "$OUT"/{summary.txt,figures.json,run.log,tests.log,nvidia-smi.txt,benchmarks.md,ptx-report.md} "$WORK"/fig/* "$WORK"/bdn-*
@@ -55,7 +60,7 @@ say "bundle $B ($(head -c 12 "$B/COMMIT" 2>/dev/null)), device $DEVICE, steps $S
 command -v dotnet >/dev/null 2>&1 && say "note: a dotnet is on PATH ($(command -v dotnet)); the bundle does not use it"
 
 # --- steps: each runs in its own bash under `timeout`; exit 0 ok, 3 skipped (reason in fig/NAME.skip), else failed -
-export B WORK OUT DRY DEVICE LOG
+export B WORK OUT DRY DEVICE LOG PRECISIONS
 fig() { echo "$WORK/fig/$1"; }
 skip() { echo "$*" > "$(fig "$STEP.skip")"; exit 3; }
 need_cuda() { [ "$DRY" = 1 ] || [ ! -f "$(fig cuda-missing)" ] || skip "no CUDA device: $(cat "$(fig cuda-missing)")"; }
@@ -91,18 +96,42 @@ step_tests() {
   return $rc
 }
 
+# tf32/bf16 (the tensor-core GEMMs) run at the largest batch only: that is where GEMMs dominate.
 step_bench() {
   need_cuda
   local presets="gpt2 gpt2-xl" batches="64 256 512" extra=(--seq-len 64 --iterations 5)
   [ "$DRY" = 1 ] && { presets="gpt2"; batches="1 2"; extra=(--seq-len 8 --layers 0-1 --iterations 1); }
-  local p b failed=0
+  local p b prec largest failed=0
   for p in $presets; do
     [ "$p" = gpt2-xl ] && [ "$DRY" = 0 ] && extra=(--seq-len 64 --iterations 3)
-    for b in $batches; do
-      engine bench --preset "$p" --device "$DEVICE" --batch "$b" "${extra[@]}" --json > "$(fig "bench-$p-$b.json")" \
-        || { failed=1; continue; }
-      echo "$p batch $b: $(grep -o '"tokens_per_second":[0-9.]*' "$(fig "bench-$p-$b.json")")"
+    for b in $batches; do largest=$b; done
+    for prec in ${PRECISIONS//,/ }; do
+      for b in $batches; do
+        [ "$prec" = fp32 ] || [ "$b" = "$largest" ] || continue
+        engine bench --preset "$p" --device "$DEVICE" --batch "$b" --precision "$prec" "${extra[@]}" --json \
+          > "$(fig "bench-$p-$prec-$b.json")" || { failed=1; continue; }
+        echo "$p $prec batch $b: $(grep -o '"tokens_per_second":[0-9.]*' "$(fig "bench-$p-$prec-$b.json")")"
+      done
     done
+  done
+  return $failed
+}
+
+# tf32/bf16 against fp32 on the device: max / p99.9 |Δ activation| and the records' top-20 agreement
+# (engine precision-effect; docs/precision.md has the cpu figures on real text) over seeded random tokens.
+step_precision() {
+  need_cuda
+  local compare=${PRECISIONS//fp32/} p windows
+  compare=$(echo "$compare" | tr -s ',' | sed 's/^,//; s/,$//')
+  [ -n "$compare" ] || skip "PRECISIONS ($PRECISIONS) names no tf32/bf16"
+  python3 "$B/scripts/lib/gpu_figures.py" make-corpus "$WORK/precision-tokens.bin" $((512 * 64 + 1)) || return 1
+  local failed=0
+  for p in gpt2 gpt2-xl; do
+    local extra=(--max-windows 512)
+    [ "$p" = gpt2-xl ] && extra=(--max-windows 64)
+    [ "$DRY" = 1 ] && { [ "$p" = gpt2 ] || continue; extra=(--max-windows 4 --seq-len 8 --layers 0-1 --batch 2); }
+    engine precision-effect --preset "$p" --device "$DEVICE" --corpus "$WORK/precision-tokens.bin" --compare "$compare" \
+      "${extra[@]}" --json "$(fig "precision-$p.json")" || failed=1
   done
   return $failed
 }
@@ -112,9 +141,9 @@ step_torch() {
   need_cuda
   local model=$ENGINE_CACHE/synthetic/gpt2-seed0-f32 dump=$WORK/torch-dump
   rm -rf "$dump"
-  local args=(--device "$DEVICE" --batches 64,256,512 --seq 64 --iters 10 --gemm)
+  local args=(--device "$DEVICE" --batches 64,256,512 --seq 64 --iters 10 --gemm --precisions "$PRECISIONS")
   local layers=()
-  if [ "$DRY" = 1 ]; then args=(--device cpu --batches 1 --seq 8 --iters 1 --threads 2); layers=(--layers 0-1); fi
+  if [ "$DRY" = 1 ]; then args=(--device cpu --batches 1 --seq 8 --iters 1 --threads 2 --precisions "$PRECISIONS"); layers=(--layers 0-1); fi
   # The same model.safetensors and the same windows: engine dump first, then torch on those tokens.
   engine dump --preset gpt2 --device "$DEVICE" --max-windows 8 "${layers[@]}" --out "$dump" || return 1
   [ "$DRY" = 1 ] && args+=(--layers 1)
@@ -161,15 +190,20 @@ step_gemm() {
   bdn gemm --filter '*GemmBenchmarks*'
 }
 
+# One gpt2-xl records run per precision: the projection of OpenAI's 50,000 × 64 tokens for each (target: < 5 min).
 step_records() {
   need_cuda
-  local windows=${RECORDS_WINDOWS:-4096} preset=gpt2-xl extra=()
+  local windows=${RECORDS_WINDOWS:-4096} preset=gpt2-xl extra=() prec failed=0
   [ "$DRY" = 1 ] && { windows=16; preset=gpt2; extra=(--layers 0 --seq-len 8 --pilot-windows 8); }
   python3 "$B/scripts/lib/gpu_figures.py" make-corpus "$WORK/random-tokens.bin" $((windows * 64 + 1)) || return 1
+  for prec in ${PRECISIONS//,/ }; do
+    rm -rf "$WORK/records"
+    engine records --preset "$preset" --device "$DEVICE" --corpus "$WORK/random-tokens.bin" --max-windows "$windows" \
+      --precision "$prec" --format packed --out "$WORK/records" "${extra[@]}" 2>&1 | tee "$(fig "records-$prec.txt")"
+    grep -q "^records: time:" "$(fig "records-$prec.txt")" || failed=1
+  done
   rm -rf "$WORK/records"
-  engine records --preset "$preset" --device "$DEVICE" --corpus "$WORK/random-tokens.bin" --max-windows "$windows" \
-    --format packed --out "$WORK/records" "${extra[@]}" 2>&1 | tee "$(fig records.txt)"
-  grep -q "^records: time:" "$(fig records.txt)"
+  return $failed
 }
 
 step_score() {
@@ -206,11 +240,11 @@ step_ptx() {
 }
 
 export -f fig skip need_cuda engine have_torch bdn cublas_shim say
-export -f step_facts step_tests step_bench step_torch step_gemm step_records step_score step_ptx
+export -f step_facts step_tests step_bench step_precision step_torch step_gemm step_records step_score step_ptx
 export T0
-declare -A LIMIT=([facts]=60 [tests]=120 [bench]=150 [torch]=90 [gemm]=120 [records]=120 [score]=90 [ptx]=60)
+declare -A LIMIT=([facts]=60 [tests]=150 [bench]=210 [precision]=90 [torch]=120 [gemm]=240 [records]=240 [score]=90 [ptx]=60)
 failed=0
-for STEP in facts tests bench torch gemm records score ptx; do
+for STEP in facts tests bench precision torch gemm records score ptx; do
   case ",$STEPS," in *",$STEP,"*) ;; *) continue ;; esac
   left=$((DEADLINE - (SECONDS - T0)))
   if (( left < 15 )); then

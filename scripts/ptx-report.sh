@@ -113,7 +113,7 @@ while IFS=$'\t' read -r name file _; do
   fi
   "$ptxas" -arch="$arch" -v "$src" -o "$work/asm/$name.cubin" > "$work/asm/$name.ptxas" 2>&1 \
     || { cat "$work/asm/$name.ptxas" >&2; die "ptxas failed on $name"; }
-  case "$name" in GemmKernel.*) "$cuobjdump" -sass "$work/asm/$name.cubin" > "$work/asm/$name.sass" \
+  case "$name" in GemmKernel.*|TensorCoreGemmKernel.*) "$cuobjdump" -sass "$work/asm/$name.cubin" > "$work/asm/$name.sass" \
     || die "cuobjdump failed on $name" ;; esac
 done < <(tail -n +2 "$work/ptx/index.tsv")
 
@@ -203,28 +203,30 @@ def loops(insns):
         l["trips"] = next((-(-b // steps[r]) for r, b in bounds if r in steps and steps[r] > 0), None)
         l["static"] = [o for ad, o, _, _ in insns if l["start"] <= ad <= l["end"] and not o.startswith("NOP")]
     index = {ad: i for i, (ad, _, _, _) in enumerate(insns)}
-    def walk(l):
+    def walk(l, taken=False):
         ops, i = [], index[l["start"]]
         while i < len(insns) and insns[i][0] <= l["end"]:
             ad, op, args, predicated = insns[i]
             child = next((c for c in l["children"] if c["start"] == ad), None)
             if child is not None:
-                body = walk(child)
+                body = walk(child, taken)
                 if body is None or child["trips"] is None: return None
                 ops += body * child["trips"]
                 i = index[child["end"]] + 1
                 continue
             if not op.startswith("NOP"): ops.append(op)
             m = re.search(r"0x([0-9a-f]+)", args)
-            if op.split(".")[0] == "BRA" and not predicated and m and int(m.group(1), 16) > ad:
+            if op.split(".")[0] == "BRA" and (taken or not predicated) and m and int(m.group(1), 16) > ad:
                 i = index[int(m.group(1), 16)]
                 continue
             i += 1
         return ops
-    for l in found: l["per_trip"] = walk(l)
+    for l in found:
+        l["per_trip"] = walk(l)
+        l["per_trip_taken"] = walk(l, taken=True)
     return found
 
-def share(ops): return sum(o.split(".")[0] == "FFMA" for o in ops), len(ops)
+def share(ops, key="FFMA"): return sum(o.split(".")[0] == key for o in ops), len(ops)
 
 out = []
 w = out.append
@@ -256,7 +258,7 @@ head = "| kernel | grouping | .maxntid / .minnctapersm | group | registers | spi
 if source == "cuda": head += " ILGPU blocks/SM | driver regs | driver local (B) |"
 w(head)
 w("|" + "---|" * (head.count("|") - 1))
-gemms = []
+gemms, tensor_gemms = [], []
 for r in rows:
     p = ptxas_info(r["name"])
     dyn = int(r["dynamic_shared_bytes"] or 0)
@@ -270,6 +272,36 @@ for r in rows:
         line += f" {r['cuda_blocks_per_sm'] or '—'} | {r['cuda_registers'] or '—'} | {r['cuda_local_bytes'] or '—'} |"
     w(line)
     if r["name"].startswith("GemmKernel."): gemms.append(r["name"])
+    if r["name"].startswith("TensorCoreGemmKernel."): tensor_gemms.append(r["name"])
+
+def loop_rows(name, key):
+    """Rows of the loop table of one GEMM: its innermost loop holding `key` instructions (FFMA or HMMA), the K loop
+    per trip, and the whole kernel."""
+    insns = sass(name)
+    found = loops(insns)
+    with_key = [l for l in found if share(l["static"], key)[0]]
+    if not with_key:
+        w(f"| `{name}` | no loop with {key} | | | | | | | | |")
+    rows_out = []
+    innermost = min((l for l in with_key if not l["children"]), key=lambda l: l["end"] - l["start"], default=None)
+    outer = max(with_key, key=lambda l: l["end"] - l["start"], default=None)
+    if key == "HMMA" and innermost and innermost is outer and innermost["per_trip_taken"]:
+        # The tensor-core GEMMs run one loop over k-steps, staging a slice at every 4th (a forward branch skips it).
+        staging, plain = innermost["per_trip"], innermost["per_trip_taken"]
+        rows_out.append(("k-step loop, staging trip (1st of a slice)", staging))
+        rows_out.append(("k-step loop, other trips (3 of a slice)", plain))
+        rows_out.append(("per K slice (1 + 3 trips)", staging + plain * 3))
+    elif innermost: rows_out.append((f"inner loop ({innermost['trips'] or '?'} trips)", innermost["per_trip"]))
+    if outer and outer is not innermost:
+        rows_out.append(("K loop, per trip", outer["per_trip"]) if outer["per_trip"] else
+                        ("K loop (static, nested loops once)", outer["static"]))
+    rows_out.append(("whole kernel, static", [o for _, o, _, _ in insns if not o.startswith("NOP")]))
+    for label, ops in rows_out:
+        f, n = share(ops, key)
+        pct = f"{100 * f / n:.1f}%" if not label.startswith("whole") else ""
+        extra = f" {sum(o.split('.')[0] == 'MOV' for o in ops)} |" if key == "HMMA" else ""
+        w(f"| `{name}` | {label} | {n} | {f} | {pct} |{extra} {mix(ops, 'LDG')} | {mix(ops, 'LDS')} | {mix(ops, 'STS')} | "
+          f"{sum(o.split('.')[0] == 'BAR' for o in ops)} |")
 
 if gemms:
     w("\n## GEMM loops (SASS)\n")
@@ -282,24 +314,20 @@ if gemms:
     w("| kernel | loop | instructions | FFMA | FFMA share | global loads | shared loads | shared stores | BAR |")
     w("|---|---|---|---|---|---|---|---|---|")
     for name in gemms:
-        insns = sass(name)
-        found = loops(insns)
-        with_ffma = [l for l in found if share(l["static"])[0]]
-        if not with_ffma:
-            w(f"| `{name}` | no loop with FFMA | | | | | | | |")
-        rows_out = []
-        innermost = min((l for l in with_ffma if not l["children"]), key=lambda l: l["end"] - l["start"], default=None)
-        outer = max(with_ffma, key=lambda l: l["end"] - l["start"], default=None)
-        if innermost: rows_out.append((f"inner loop ({innermost['trips'] or '?'} trips)", innermost["per_trip"]))
-        if outer and outer is not innermost:
-            rows_out.append(("K loop, per trip", outer["per_trip"]) if outer["per_trip"] else
-                            ("K loop (static, nested loops once)", outer["static"]))
-        rows_out.append(("whole kernel, static", [o for _, o, _, _ in insns if not o.startswith("NOP")]))
-        for label, ops in rows_out:
-            f, n = share(ops)
-            pct = f"{100 * f / n:.1f}%" if not label.startswith("whole") else ""
-            w(f"| `{name}` | {label} | {n} | {f} | {pct} | {mix(ops, 'LDG')} | {mix(ops, 'LDS')} | {mix(ops, 'STS')} | "
-              f"{sum(o.split('.')[0] == 'BAR' for o in ops)} |")
+        loop_rows(name, "FFMA")
+
+if tensor_gemms:
+    w("\n## Tensor-core GEMM loops (SASS)\n")
+    w("The same walk for the tensor-core GEMMs (`--precision tf32|bf16`), keyed on the tensor-core instruction: "
+      "`HMMA.1688.F32.TF32` (mma.sync m16n8k8, TF32) or `HMMA.16816.F32.BF16` (m16n8k16, bf16). The kernel is one loop "
+      "over k-steps (one k-step of a warp: 16 mma); the first of every 4 stages the next K slice (32 k for TF32, 64 for "
+      "bf16: loads, rounding/packing, 128-bit stores, two barriers), the others skip it: `staging trip` walks the loop "
+      "with conditional forward branches not taken, `other trips` with them taken, and `per K slice` is one of the first "
+      "plus three of the second. HMMA share = HMMA / all instructions; MOV = register moves.\n")
+    w("| kernel | loop | instructions | HMMA | HMMA share | MOV | global loads | shared loads | shared stores | BAR |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for name in tensor_gemms:
+        loop_rows(name, "HMMA")
 print("\n".join(out))
 PY
 cp "$work/report.md" "$out"

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
+using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
 
@@ -14,6 +15,8 @@ namespace NeuronEngine.Benchmarks;
 /// <list type="bullet">
 /// <item>ours: GemmOp's own tile choice; ours128 / ours64: a forced tile (for tuning the choice); ours+gelu: with
 /// the GELU epilogue;</item>
+/// <item>tf32 / bf16: the tensor-core GEMM (`--precision tf32|bf16`, TensorCoreGemmKernel, mma.sync), with bias; its
+/// yardstick is torch.matmul with TF32 / bf16 on the same shapes (benchmarks/anchors/torch_gpt2.py --gemm);</item>
 /// <item>cublas: ILGPU.Algorithms' CuBlas SGEMM, FP32 math (no TF32), the yardstick.</item>
 /// </list>
 /// CUDA cases are listed only when a CUDA device exists (and cublas ones only when libcublas loads), so on a machine
@@ -35,6 +38,7 @@ public class GemmBenchmarks
     public static IEnumerable<string> Cases()
     {
         yield return "cpu/ours/64x64x64";
+        yield return "cpu/tf32/64x64x64";   // the emulated mma.sync: proves the harness, not a speed
         var (cuda, cublas) = Available.Value;
         if (!cuda) yield break;
         foreach (var (m, k, n) in CudaShapes)
@@ -44,6 +48,8 @@ public class GemmBenchmarks
             yield return $"cuda/ours128/{shape}";
             yield return $"cuda/ours64/{shape}";
             if (m == 4096 && n > k) yield return $"cuda/ours+gelu/{shape}";
+            yield return $"cuda/tf32/{shape}";
+            yield return $"cuda/bf16/{shape}";
             if (cublas) yield return $"cuda/cublas/{shape}";
         }
     }
@@ -62,9 +68,11 @@ public class GemmBenchmarks
         var parts = Case.Split('/');
         var dims = parts[2].Split('x').Select(int.Parse).ToArray();
         (_impl, _m, _k, _n) = (parts[1], dims[0], dims[1], dims[2]);
+        var precision = _impl is "tf32" or "bf16" ? MatMulPrecisions.Parse(_impl) : MatMulPrecision.Fp32;
         (_context, _accelerator) = parts[0] == "cuda"
             ? IlgpuContexts.TryCreateCuda() ?? throw new InvalidOperationException("no CUDA device")
-            : IlgpuContexts.CreateCpu();
+            : precision == MatMulPrecision.Fp32 ? IlgpuContexts.CreateCpu()
+            : IlgpuContexts.CreateCpu(warpSize: TensorCoreGemmKernel.WarpSize, warpsPerGroup: 8);
 
         var rng = new Random(1);
         float[] Fill(long count) => Enumerable.Range(0, checked((int)count)).Select(_ => rng.NextSingle() * 2 - 1).ToArray();
@@ -79,7 +87,7 @@ public class GemmBenchmarks
         }
         else
         {
-            _op = new GemmOp(_accelerator);
+            _op = new GemmOp(_accelerator, precision);
         }
         Gemm(); // compile the kernel (or warm cuBLAS) outside the measurements
     }

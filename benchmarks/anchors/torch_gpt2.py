@@ -5,18 +5,25 @@ GPT-2 built in plain PyTorch from the SAME model.safetensors the engine reads (H
 optional `transformer.` prefix, F32/F16/BF16 upcast to fp32), fp32 with TF32 off, the MLP's post-GELU activations
 captured by forward hooks as a PyTorch user would. It reports:
 
-  * tokens/s of the forward pass up to the last layer (no LM head) at each batch × seq-len;
+  * tokens/s of the forward pass up to the last layer (no LM head) at each batch × seq-len, per precision;
   * with --compare-dump DIR: the max |engine − torch| activation difference on the first windows of an `engine dump`
-    shard (same tokens, every captured layer) — an independent correctness check of the engine on this device;
-  * with --gemm: torch.matmul (fp32, TF32 off) at GPT-2's projection shapes, for the engine/cuBLAS/torch comparison.
+    shard (same tokens, every captured layer, fp32) — an independent correctness check of the engine on this device;
+  * with --gemm: torch.matmul at GPT-2's projection shapes per precision, for the engine/cuBLAS/torch comparison.
 
-  torch_gpt2.py --model DIR [--device cuda|cpu] [--batches 64,256,512] [--seq 64] [--iters 10]
+Precisions (--precisions, default fp32), the yardsticks of the engine's `--precision`:
+  fp32  TF32 off everywhere (torch.backends.cuda.matmul.allow_tf32 = False, matmul precision "highest");
+  tf32  fp32 tensors with TF32 matmuls allowed (allow_tf32 = True, matmul precision "high");
+  bf16  the forward under torch.autocast(dtype=torch.bfloat16) (fp32 weights, bf16 matmuls, fp32 elsewhere as autocast
+        decides); the GEMM table multiplies bf16 tensors (x.bfloat16() @ w.bfloat16(), fp32 accumulation), the speed a
+        bf16 model gets, without the casts.
+
+  torch_gpt2.py --model DIR [--device cuda|cpu] [--batches 64,256,512] [--seq 64] [--iters 10] [--precisions fp32,tf32,bf16]
                 [--compare-dump DIR] [--compare-windows 8] [--gemm] [--json FILE]
 
 Needs only torch (no transformers, no safetensors package): the safetensors file is parsed here (8-byte header
 length, JSON header, raw little-endian data).
 """
-import argparse, json, math, mmap, os, struct, sys, time
+import argparse, contextlib, json, math, mmap, os, struct, sys, time
 
 import torch
 import torch.nn as nn
@@ -110,18 +117,36 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def set_precision(precision):
+    """TF32 on or off for fp32 matmuls (bf16 works through autocast, see precision_context)."""
+    tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    if hasattr(torch, "set_float32_matmul_precision"):
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+
+
+def precision_context(device, precision):
+    if precision == "bf16":
+        return torch.autocast(device_type="cuda" if device == "cuda" else "cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.inference_mode()
-def throughput(model, device, batch, seq, iters, warmup):
+def throughput(model, device, batch, seq, iters, warmup, precision="fp32"):
     tokens = torch.randint(0, model.wte.shape[0], (batch, seq), generator=torch.Generator().manual_seed(0)).to(device)
-    for _ in range(warmup):
-        model(tokens)
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(iters):
-        model(tokens)
-    sync(device)
+    set_precision(precision)
+    with precision_context(device, precision):
+        for _ in range(warmup):
+            model(tokens)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            model(tokens)
+        sync(device)
+    set_precision("fp32")
     seconds = (time.perf_counter() - t0) / iters
-    return {"batch": batch, "seq_len": seq, "seconds_per_pass": seconds, "tokens_per_second": batch * seq / seconds}
+    return {"precision": precision, "batch": batch, "seq_len": seq, "seconds_per_pass": seconds, "tokens_per_second": batch * seq / seconds}
 
 
 @torch.inference_mode()
@@ -149,11 +174,14 @@ def compare(model, device, dump_dir, windows):
 
 
 @torch.inference_mode()
-def gemm(device, iters):
+def gemm(device, iters, precision="fp32"):
     rows = []
+    set_precision(precision)
     for m, k, n in GEMM_SHAPES:
         x = torch.randn(m, k, device=device)
         w = torch.randn(k, n, device=device)
+        if precision == "bf16":
+            x, w = x.bfloat16(), w.bfloat16()
         for _ in range(3):
             x @ w
         sync(device)
@@ -162,7 +190,8 @@ def gemm(device, iters):
             x @ w
         sync(device)
         seconds = (time.perf_counter() - t0) / iters
-        rows.append({"m": m, "k": k, "n": n, "ms": seconds * 1e3, "tflops": 2 * m * k * n / seconds / 1e12})
+        rows.append({"precision": precision, "m": m, "k": k, "n": n, "ms": seconds * 1e3, "tflops": 2 * m * k * n / seconds / 1e12})
+    set_precision("fp32")
     return rows
 
 
@@ -178,18 +207,21 @@ def main():
     ap.add_argument("--compare-dump", help="an `engine dump` directory made from the same model")
     ap.add_argument("--compare-windows", type=int, default=8)
     ap.add_argument("--gemm", action="store_true")
+    ap.add_argument("--precisions", default="fp32", help="comma-separated: fp32, tf32, bf16 (throughput and --gemm per precision)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="write the report here too")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    # fp32 as the engine computes it: no TF32 anywhere.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    if hasattr(torch, "set_float32_matmul_precision"):
-        torch.set_float32_matmul_precision("highest")
+    precisions = [p for p in a.precisions.split(",") if p]
+    bad = [p for p in precisions if p not in ("fp32", "tf32", "bf16")]
+    if bad:
+        raise SystemExit(f"torch_gpt2: --precisions: {bad} not among fp32, tf32, bf16")
+    # fp32 as the engine computes it: no TF32 anywhere (the tf32 runs switch it on for themselves).
+    set_precision("fp32")
     report = {"torch": torch.__version__, "device": a.device,
-              "device_name": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu", "tf32": False}
+              "device_name": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu", "tf32": False,
+              "precisions": precisions}
     t0 = time.perf_counter()
     model = Gpt2(a.model, a.layers).to(a.device)
     report["load_seconds"] = time.perf_counter() - t0
@@ -198,14 +230,15 @@ def main():
         report["compare"] = compare(model, a.device, a.compare_dump, a.compare_windows)
         print(f"torch vs engine dump: max |diff| {report['compare']['max_abs_diff']:.3g} over {report['compare']['windows']} windows", flush=True)
     report["throughput"] = []
-    for b in (int(x) for x in a.batches.split(",") if x):
-        r = throughput(model, a.device, b, a.seq, a.iters, a.warmup)
-        report["throughput"].append(r)
-        print(f"torch forward batch {b} × {a.seq}: {r['tokens_per_second']:.0f} tokens/s", flush=True)
+    for p in precisions:
+        for b in (int(x) for x in a.batches.split(",") if x):
+            r = throughput(model, a.device, b, a.seq, a.iters, a.warmup, p)
+            report["throughput"].append(r)
+            print(f"torch forward {p} batch {b} × {a.seq}: {r['tokens_per_second']:.0f} tokens/s", flush=True)
     if a.gemm:
-        report["gemm"] = gemm(a.device, a.iters)
+        report["gemm"] = [row for p in precisions for row in gemm(a.device, a.iters, p)]
         for g in report["gemm"]:
-            print(f"torch.matmul {g['m']}x{g['k']}x{g['n']}: {g['ms']:.3f} ms, {g['tflops']:.1f} TFLOP/s", flush=True)
+            print(f"torch.matmul {g['precision']} {g['m']}x{g['k']}x{g['n']}: {g['ms']:.3f} ms, {g['tflops']:.1f} TFLOP/s", flush=True)
     text = json.dumps(report)
     print(text)
     if a.json:

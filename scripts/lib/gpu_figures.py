@@ -10,6 +10,8 @@ import glob, json, os, random, re, struct, sys, time
 import xml.etree.ElementTree as ET
 
 OPENAI_WINDOWS, OPENAI_NEURONS_XL = 50_000, 307_200
+# GPT-2's MLP GEMMs at 4096 tokens (small: up and down; XL: up): where the tensor-core target (>= 0.7x torch) is read.
+MLP_SHAPES = [(4096, 768, 3072), (4096, 3072, 768), (4096, 1600, 6400)]
 
 
 def make_corpus(path, tokens):
@@ -122,16 +124,32 @@ def report(fig, out, dry):
         b = load_json(path)
         if b:
             bench.append({k: b.get(k) for k in ("model", "device", "device_name", "batch", "seq_len", "tokens_per_second",
-                                                 "gflops", "percent_of_peak")} | {"layer_ms": [l["ms"] for l in b.get("layers", [])]})
+                                                 "gflops", "percent_of_peak", "percent_of_precision_peak")}
+                         | {"precision": b.get("precision", "fp32"), "layer_ms": [l["ms"] for l in b.get("layers", [])]})
     figures["bench"] = bench
+
+    effect = {}
+    for path in sorted(glob.glob(os.path.join(fig, "precision-*.json"))):
+        e = load_json(path)
+        if e:
+            effect[e.get("model") or os.path.basename(path)] = {
+                "windows": e.get("windows"), "device": e.get("device"),
+                "reference_max_abs_activation": e.get("reference_max_abs_activation"),
+                "reference_p999_abs_activation": e.get("reference_p999_abs_activation"),
+                "precisions": {p["precision"]: {k: p.get(k) for k in ("max_abs_diff", "p999_abs_diff", "identical_top_sets",
+                                                                     "mean_top_overlap", "max_activation_change_max")}
+                               for p in e.get("precisions", [])}}
+    figures["precision_effect"] = effect
 
     torch = load_json(os.path.join(fig, "torch.json"))
     ratios = {}
     if torch:
         figures["torch"] = torch
-        engine_gpt2 = {b["batch"]: b["tokens_per_second"] for b in bench if "gpt2-seed" in (b["model"] or "") and b["seq_len"] == torch["throughput"][0]["seq_len"]}
-        ratios["engine_over_torch_tokens_per_second"] = {str(t["batch"]): engine_gpt2[t["batch"]] / t["tokens_per_second"]
-                                                         for t in torch.get("throughput", []) if t["batch"] in engine_gpt2}
+        engine_gpt2 = {(b["precision"], b["batch"]): b["tokens_per_second"] for b in bench
+                       if "gpt2-seed" in (b["model"] or "") and b["seq_len"] == torch["throughput"][0]["seq_len"]}
+        ratios["engine_over_torch_tokens_per_second"] = {
+            f"{t.get('precision', 'fp32')} {t['batch']}": engine_gpt2[(t.get("precision", "fp32"), t["batch"])] / t["tokens_per_second"]
+            for t in torch.get("throughput", []) if (t.get("precision", "fp32"), t["batch"]) in engine_gpt2}
 
     gemm = []
     for type_, case, mean in bdn_cases(os.path.join(os.path.dirname(fig), "bdn-gemm")):
@@ -142,24 +160,43 @@ def report(fig, out, dry):
                          "tflops": 2 * m * k * n / (mean / 1e9) / 1e12})
     figures["gemm"] = gemm
     by = {(g["impl"], g["m"], g["k"], g["n"]): g["ms"] for g in gemm if g["device"] == "cuda"}
-    torch_mm = {(g["m"], g["k"], g["n"]): g["ms"] for g in (torch or {}).get("gemm", [])}
+    torch_mm = {(g["m"], g["k"], g["n"]): g["ms"] for g in (torch or {}).get("gemm", []) if g.get("precision", "fp32") == "fp32"}
+    torch_tc = {(g["precision"], g["m"], g["k"], g["n"]): g["ms"] for g in (torch or {}).get("gemm", []) if g.get("precision", "fp32") != "fp32"}
+    ratios["gemm_tensor_core_throughput_over_torch_matmul"] = {
+        f"{prec} {m}x{k}x{n}": ms / by[(prec, m, k, n)] for (prec, m, k, n), ms in torch_tc.items() if (prec, m, k, n) in by}
+    mlp = {key: v for key, v in ratios["gemm_tensor_core_throughput_over_torch_matmul"].items()
+           if tuple(int(x) for x in key.split()[1].split("x")) in MLP_SHAPES}
+    if mlp:
+        figures["targets"] = {"tensor_core_gemm_over_torch_at_mlp_shapes_min": min(mlp.values()),
+                              "tensor_core_gemm_over_torch_target": 0.7}
     ratios["gemm_ours_throughput_over_cublas"] = {f"{m}x{k}x{n}": ms / by[("ours", m, k, n)]
                                                   for (impl, m, k, n), ms in by.items() if impl == "cublas" and ("ours", m, k, n) in by}
     ratios["gemm_ours_throughput_over_torch_matmul"] = {f"{m}x{k}x{n}": ms / by[("ours", m, k, n)]
                                                         for (m, k, n), ms in torch_mm.items() if ("ours", m, k, n) in by}
     figures["ratios"] = ratios
 
-    rec = read(os.path.join(fig, "records.txt"), "") or ""
-    m = re.search(r"pilot ([\d.]+) s \((\d+) windows\), pass ([\d.]+) s \((\d+) windows, (\d+) tokens/s\), write ([\d.]+) s", rec)
-    if m:
+    by_precision = {}
+    for path in sorted(glob.glob(os.path.join(fig, "records*.txt"))):
+        rec = read(path, "") or ""
+        m = re.search(r"pilot ([\d.]+) s \((\d+) windows\), pass ([\d.]+) s \((\d+) windows, (\d+) tokens/s\), write ([\d.]+) s", rec)
+        if not m:
+            continue
         pilot_s, pilot_w, pass_s, pass_w, rate, write_s = float(m[1]), int(m[2]), float(m[3]), int(m[4]), int(m[5]), float(m[6])
-        layers = re.search(r"layers ([^ ]+) on (\S+):", rec)
+        layers = re.search(r"layers ([^ ]+) on (\S+)(?: \((\w+)\))?:", rec)
+        precision = (layers[3] if layers and layers[3] else None) or "fp32"
         # OpenAI's dataset: 50,000 windows × 64 tokens; a pilot pass of 2,048 windows at the same rate; writing
         # scales with the neurons (fixed per model), not with the windows.
         projected = (OPENAI_WINDOWS + 2048) * 64 / rate + write_s if rate else None
-        figures["records"] = {"windows": pass_w, "pilot_seconds": pilot_s, "pilot_windows": pilot_w, "pass_seconds": pass_s,
-                              "tokens_per_second": rate, "write_seconds": write_s, "layers": layers[1] if layers else None,
-                              "projected_openai_50000x64_seconds": projected}
+        by_precision[precision] = {"windows": pass_w, "pilot_seconds": pilot_s, "pilot_windows": pilot_w, "pass_seconds": pass_s,
+                                   "tokens_per_second": rate, "write_seconds": write_s, "layers": layers[1] if layers else None,
+                                   "precision": precision, "projected_openai_50000x64_seconds": projected}
+    if "fp32" in by_precision:
+        figures["records"] = by_precision["fp32"]
+    if by_precision:
+        figures["records_by_precision"] = by_precision
+        best = min((r["projected_openai_50000x64_seconds"] for r in by_precision.values() if r["projected_openai_50000x64_seconds"]), default=None)
+        if best is not None:
+            figures.setdefault("targets", {}).update({"records_xl_projection_best_seconds": best, "records_xl_projection_target_seconds": 300})
 
     sc = read(os.path.join(fig, "score.txt"), "") or ""
     m = re.search(r"score_seconds ([\d.]+) files (\d+)", sc)
@@ -188,22 +225,33 @@ def summary(fg):
         s.append(f"CUDA tests: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped of {t['total']}")
     for b in fg["bench"]:
         pk = f", {b['percent_of_peak']:.1f}% of fp32 peak" if b.get("percent_of_peak") else ""
-        s.append(f"bench {b['model']} batch {b['batch']}×{b['seq_len']}: {b['tokens_per_second']:,.0f} tokens/s, {b['gflops']:,.0f} GFLOP/s{pk}")
+        if b.get("precision", "fp32") != "fp32" and b.get("percent_of_precision_peak"):
+            pk += f", {b['percent_of_precision_peak']:.1f}% of {b['precision']} peak"
+        s.append(f"bench {b['model']} {b.get('precision', 'fp32')} batch {b['batch']}×{b['seq_len']}: {b['tokens_per_second']:,.0f} tokens/s, "
+                 f"{b['gflops']:,.0f} GFLOP/s{pk}")
+    for model, e in fg.get("precision_effect", {}).items():
+        for p, x in e["precisions"].items():
+            s.append(f"precision {model} on {e['device']} ({e['windows']} windows), {p} vs fp32: max |Δ| {x['max_abs_diff']:.3g}, "
+                     f"p99.9 |Δ| {x['p999_abs_diff']:.3g}, same top-20 {100 * x['identical_top_sets']:.1f}%, "
+                     f"top-20 overlap {100 * x['mean_top_overlap']:.1f}% (fp32 |activation| max {e['reference_max_abs_activation']:.3g})")
     if "torch" in fg:
         t = fg["torch"]
         if "compare" in t:
             s.append(f"engine vs torch activations: max |diff| {t['compare']['max_abs_diff']:.3g} over {t['compare']['windows']} windows")
         for r in t.get("throughput", []):
-            s.append(f"torch {t['device']} batch {r['batch']}×{r['seq_len']}: {r['tokens_per_second']:,.0f} tokens/s")
+            s.append(f"torch {t['device']} {r.get('precision', 'fp32')} batch {r['batch']}×{r['seq_len']}: {r['tokens_per_second']:,.0f} tokens/s")
+        for g in t.get("gemm", []):
+            s.append(f"torch.matmul {g.get('precision', 'fp32')} {g['m']}x{g['k']}x{g['n']}: {g['ms']:.3f} ms, {g['tflops']:.1f} TFLOP/s")
     for k, v in fg["ratios"].items():
         if v:
             s.append(f"{k}: " + ", ".join(f"{a} {b:.2f}" for a, b in v.items()))
     for g in fg["gemm"]:
         s.append(f"gemm {g['device']}/{g['impl']} {g['m']}x{g['k']}x{g['n']}: {g['ms']:.3f} ms, {g['tflops']:.2f} TFLOP/s")
-    if "records" in fg:
-        r = fg["records"]
-        s.append(f"records ({r['layers']}): {r['tokens_per_second']:,} tokens/s over {r['windows']} windows (pilot {r['pilot_seconds']} s, "
+    for r in fg.get("records_by_precision", {}).values():
+        s.append(f"records {r['precision']} ({r['layers']}): {r['tokens_per_second']:,} tokens/s over {r['windows']} windows (pilot {r['pilot_seconds']} s, "
                  f"write {r['write_seconds']} s); projected OpenAI 50,000×64: {r['projected_openai_50000x64_seconds']:.0f} s")
+    if fg.get("targets"):
+        s.append("targets: " + ", ".join(f"{k} {v:.3g}" for k, v in fg["targets"].items()))
     if "score" in fg:
         s.append("score: " + ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in fg["score"].items()))
     return "\n".join(s) + "\n"

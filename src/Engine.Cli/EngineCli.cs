@@ -16,6 +16,7 @@ public static class EngineCli
         MergeCommand.Create(),
         PtxCommand.Create(),
         RelatedCommand.Create(),
+        PrecisionEffectCommand.Create(),
         ExplainCommands.Explain(),
         ExplainCommands.Simulate(),
         ExplainCommands.Run(),

@@ -1,8 +1,10 @@
 using ILGPU;
+using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using NeuronEngine.Cpu;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 
 namespace NeuronEngine.Runtime;
@@ -16,35 +18,56 @@ public static class DeviceCatalog
 {
     public static readonly string[] Names = ["auto", "cuda", "opencl", "ilgpu-cpu", "cpu"];
 
-    public static IForwardDevice Create(string name, Gpt2Weights weights)
+    /// <summary>
+    /// The device <paramref name="name"/> over <paramref name="weights"/>, its four GEMMs in <paramref name="precision"/>
+    /// (tf32/bf16: tensor cores on CUDA sm_80+; emulated on `cpu` and on `ilgpu-cpu`, whose accelerator then has
+    /// 32-lane warps, the layout of mma.sync's fragments; refused on OpenCL and older GPUs with the reason).
+    /// </summary>
+    public static IForwardDevice Create(string name, Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32)
     {
         switch (name)
         {
             case "cpu":
-                return new CpuDevice(weights);
+                return new CpuDevice(weights, precision);
             case "ilgpu-cpu":
             {
-                var (context, accelerator) = IlgpuContexts.CreateCpu();
-                return new IlgpuForwardDevice(name, context, accelerator, weights);
+                var (context, accelerator) = precision == MatMulPrecision.Fp32 ? IlgpuContexts.CreateCpu()
+                    : IlgpuContexts.CreateCpu(warpSize: TensorCoreGemmKernel.WarpSize, warpsPerGroup: 8);
+                return Ilgpu(name, context, accelerator, weights, precision);
             }
             case "cuda":
             {
                 var (context, accelerator) = IlgpuContexts.TryCreateCuda()
                     ?? throw new NotSupportedException($"--device cuda: no CUDA device found: {CudaDriverProbe.Explain(IlgpuContexts.LastFailure)}");
-                return new IlgpuForwardDevice(name, context, accelerator, weights);
+                return Ilgpu(name, context, accelerator, weights, precision);
             }
             case "opencl":
             {
                 var (context, accelerator) = IlgpuContexts.TryCreateOpenCL()
                     ?? throw new NotSupportedException("--device opencl: no OpenCL device with OpenCL C 2.0 or later found");
-                return new IlgpuForwardDevice(name, context, accelerator, weights);
+                return Ilgpu(name, context, accelerator, weights, precision);
             }
             case "auto":
-                if (IlgpuContexts.TryCreateCuda() is var (cc, ca)) return new IlgpuForwardDevice("cuda", cc, ca, weights);
-                if (IlgpuContexts.TryCreateOpenCL() is var (oc, oa)) return new IlgpuForwardDevice("opencl", oc, oa, weights);
-                return new CpuDevice(weights);
+                if (IlgpuContexts.TryCreateCuda() is var (cc, ca)) return Ilgpu("cuda", cc, ca, weights, precision);
+                if (IlgpuContexts.TryCreateOpenCL() is var (oc, oa)) return Ilgpu("opencl", oc, oa, weights, precision);
+                return new CpuDevice(weights, precision);
             default:
                 throw new ArgumentException($"--device: unknown device '{name}' (expected {string.Join("|", Names)})");
+        }
+    }
+
+    /// <summary>An ILGPU forward device; the accelerator and context are disposed if it cannot be built (e.g. a precision the device lacks).</summary>
+    private static IlgpuForwardDevice Ilgpu(string name, Context context, Accelerator accelerator, Gpt2Weights weights, MatMulPrecision precision)
+    {
+        try
+        {
+            return new IlgpuForwardDevice(name, context, accelerator, weights, precision);
+        }
+        catch
+        {
+            accelerator.Dispose();
+            context.Dispose();
+            throw;
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime.Ops;
 
@@ -10,7 +11,8 @@ namespace NeuronEngine.Runtime;
 /// GPT-2's forward pass as our own ILGPU kernels (cuda, opencl, ilgpu-cpu). Weights are uploaded once;
 /// activation buffers grow to the largest batch and are reused. After each requested layer's GELU the
 /// neurons are handed to the sink — a device sink gets the device view, a host sink a copy — and the pass
-/// stops after the last requested layer.
+/// stops after the last requested layer. The four GEMMs run in the device's precision (fp32 on CUDA cores, or tf32/bf16
+/// on tensor cores: <see cref="GemmOp"/>); everything else is float32.
 /// </summary>
 public sealed class IlgpuForwardDevice : IForwardDevice
 {
@@ -30,19 +32,21 @@ public sealed class IlgpuForwardDevice : IForwardDevice
 
     public string Name { get; }
     public Accelerator Accelerator => _accelerator;
+    public MatMulPrecision Precision => _gemm.Precision;
     public int DefaultBatchWindows { get; }
 
     /// <summary>Per-layer wall time; the stream is synchronised after each layer while this is set.</summary>
     public double[]? LayerMilliseconds { get; set; }
 
-    public IlgpuForwardDevice(string name, Context context, Accelerator accelerator, Gpt2Weights weights)
+    public IlgpuForwardDevice(string name, Context context, Accelerator accelerator, Gpt2Weights weights,
+        MatMulPrecision precision = MatMulPrecision.Fp32)
     {
         Name = name; _context = context; _accelerator = accelerator; _c = weights.Config;
         DefaultBatchWindows = accelerator.AcceleratorType == AcceleratorType.CPU ? 2 : 256;
         _elementwise = new ElementwiseOps(accelerator);
         _embedding = new EmbeddingOp(accelerator);
         _layerNorm = new LayerNormOp(accelerator);
-        _gemm = new GemmOp(accelerator);
+        _gemm = new GemmOp(accelerator, precision);
         _attention = new AttentionOp(accelerator);
         _weights = new DeviceWeights(accelerator, weights, _elementwise);
     }

@@ -49,6 +49,23 @@ public static class KernelCatalog
     /// <summary>The 64 tile with guarded 32-bit staging loads.</summary>
     public static readonly CatalogKernel<GemmLauncher> Gemm64Scalar = Gemm<GemmTile64, ScalarStaging>();
 
+    /// <summary>
+    /// The tensor-core GEMM, TF32 inputs (mma.sync m16n8k8), 128-bit x / 64-bit W staging loads: `--precision tf32`.
+    /// 256 threads per group; launch bounds .maxntid 256 and .minnctapersm 2, i.e. ≤ 128 registers, two groups (16 warps)
+    /// per multiprocessor. Unlike the fp32 GEMM, this kernel does not spill under the cap (docs/ptx-report.md), while
+    /// with .maxntid alone ptxas gave the bf16 kernel 136 registers and one group per multiprocessor.
+    /// </summary>
+    public static readonly CatalogKernel<GemmLauncher> GemmTf32Vec4 = TensorCoreGemm<Tf32Mma, Vec4Staging>();
+
+    /// <summary>The TF32 tensor-core GEMM with guarded 32-bit staging loads: any K, N and view alignment.</summary>
+    public static readonly CatalogKernel<GemmLauncher> GemmTf32Scalar = TensorCoreGemm<Tf32Mma, ScalarStaging>();
+
+    /// <summary>The tensor-core GEMM, bfloat16 inputs (mma.sync m16n8k16): `--precision bf16`.</summary>
+    public static readonly CatalogKernel<GemmLauncher> GemmBf16Vec4 = TensorCoreGemm<Bf16Mma, Vec4Staging>();
+
+    /// <summary>The bf16 tensor-core GEMM with guarded 32-bit staging loads.</summary>
+    public static readonly CatalogKernel<GemmLauncher> GemmBf16Scalar = TensorCoreGemm<Bf16Mma, ScalarStaging>();
+
     // ---- Auto-grouped (one thread per index; ILGPU picks the group size) ------------------------------------------
 
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>>>
@@ -95,6 +112,7 @@ public static class KernelCatalog
     public static IReadOnlyList<CatalogKernel> All { get; } =
     [
         LayerNorm, Attention, ScoringStatistics, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
+        GemmTf32Vec4, GemmTf32Scalar, GemmBf16Vec4, GemmBf16Scalar,
         AddInPlace, WidenF16, WidenBF16, EmbedF32, EmbedF16, EmbedBF16,
         WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile, SelectTokens,
     ];
@@ -104,6 +122,12 @@ public static class KernelCatalog
         Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
             GemmKernel.Gemm<TTile, TStaging>, new KernelSpecialization(GemmKernel.ThreadsPerGroup<TTile>(), null),
             new(GemmKernel.ThreadsPerGroup<TTile>()));
+
+    private static CatalogKernel<GemmLauncher> TensorCoreGemm<TPrecision, TStaging>()
+        where TPrecision : struct, IMmaPrecision where TStaging : struct, IGemmStaging =>
+        Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int>(
+            TensorCoreGemmKernel.Gemm<TPrecision, TStaging>, new KernelSpecialization(TensorCoreGemmKernel.ThreadsPerGroup, 2),
+            new(TensorCoreGemmKernel.ThreadsPerGroup));
 
     // Typed constructors, one per kernel arity in use: the launcher type follows from the kernel's signature as in
     // ILGPU's own LoadKernel / LoadAutoGroupedKernel overloads, so a launcher can never mismatch its kernel.

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 
@@ -26,9 +27,10 @@ public static class BenchCommand
         var iterations = CommonOptions.AtLeast(new Option<int>("--iterations") { Description = "timed passes", DefaultValueFactory = _ => 5 }, 1);
         var warmup = CommonOptions.NotNegative(new Option<int>("--warmup") { Description = "untimed passes first (kernel compilation, uploads)", DefaultValueFactory = _ => 1 });
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var precision = CommonOptions.Precision();
         var cmd = new Command("bench", "measure forward-pass throughput per layer on a device")
         {
-            model, preset, modelSeed, layers, seqLen, device, batch, seed, iterations, warmup, json,
+            model, preset, modelSeed, layers, seqLen, device, batch, seed, iterations, warmup, json, precision,
         };
         cmd.SetAction(r =>
         {
@@ -38,7 +40,8 @@ public static class BenchCommand
             var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
             int t = r.GetValue(seqLen);
             if (t > c.NPositions) throw new ArgumentException($"--seq-len {t} must be within 1..{c.NPositions}");
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights);
+            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights, gemm);
             int b = r.GetValue(batch) ?? dev.DefaultBatchWindows;
             var rng = new Random(unchecked((int)r.GetValue(seed)));
             var tokens = Enumerable.Range(0, b * t).Select(_ => rng.Next(c.VocabSize)).ToArray();
@@ -57,11 +60,13 @@ public static class BenchCommand
             long tokenCount = (long)b * t;
             double flops = c.FlopsPerToken(last, t) * tokenCount;
             double? peak = DevicePeaks.Fp32TeraFlops(dev);
+            double? gemmPeak = DevicePeaks.TeraFlops(dev, gemm);
             var report = new JsonObject
             {
                 ["model"] = name,
                 ["device"] = dev.Name,
                 ["device_name"] = DevicePeaks.DeviceName(dev),
+                ["precision"] = gemm.Name(),
                 ["batch"] = b,
                 ["seq_len"] = t,
                 ["last_layer"] = last,
@@ -71,6 +76,8 @@ public static class BenchCommand
                 ["gflops"] = flops / seconds / 1e9,
                 ["fp32_peak_tflops"] = peak,
                 ["percent_of_peak"] = peak is double p ? 100 * flops / seconds / (p * 1e12) : null,
+                ["precision_peak_tflops"] = gemmPeak,
+                ["percent_of_precision_peak"] = gemmPeak is double q ? 100 * flops / seconds / (q * 1e12) : null,
                 ["layers"] = new JsonArray(Enumerable.Range(0, last + 1).Select(l =>
                 {
                     double ms = perLayer[l] / iters;
@@ -83,12 +90,13 @@ public static class BenchCommand
                 Console.WriteLine(report.ToJsonString());
                 return CommandRunner.Done;
             }
-            Console.WriteLine($"{name} on {dev.Name} ({report["device_name"]}): batch {b} × {t} tokens, layers 0-{last}");
+            Console.WriteLine($"{name} on {dev.Name} ({report["device_name"]}), {gemm.Name()} GEMMs: batch {b} × {t} tokens, layers 0-{last}");
             Console.WriteLine($"{"layer",5} {"ms",10} {"GFLOP/s",10}");
             foreach (var l in report["layers"]!.AsArray())
                 Console.WriteLine($"{l!["layer"],5} {(double)l["ms"]!,10:F3} {(double)l["gflops"]!,10:F1}");
             Console.WriteLine($"tokens/s: {tokenCount / seconds:N0}   GFLOP/s: {flops / seconds / 1e9:N1}" +
-                (peak is double pk ? $"   {100 * flops / seconds / (pk * 1e12):F1}% of {pk} TFLOP/s fp32 peak" : "   (fp32 peak unknown for this device)"));
+                (peak is double pk ? $"   {100 * flops / seconds / (pk * 1e12):F1}% of {pk} TFLOP/s fp32 peak" : "   (fp32 peak unknown for this device)") +
+                (gemm != MatMulPrecision.Fp32 && gemmPeak is double gp ? $", {100 * flops / seconds / (gp * 1e12):F1}% of {gp} TFLOP/s {gemm.Name()} peak" : ""));
             return CommandRunner.Done;
         });
         return cmd;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Kernels;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -46,6 +47,17 @@ public static class CommonOptions
     public static Option<long?> MaxWindows() => AtLeast(new Option<long?>("--max-windows") { Description = "use at most this many windows of the corpus" }, 1);
 
     public static Option<int?> Batch() => AtLeast(new Option<int?>("--batch") { Description = "windows per forward batch (default: the device's choice)" }, 1);
+
+    public static readonly string[] Precisions = ["fp32", "tf32", "bf16"];
+
+    public static Option<string> Precision() => OneOf(new Option<string>("--precision")
+    {
+        Description = "GEMM precision: fp32 (the reference), tf32 or bf16 (tensor cores on CUDA sm_80+; emulated on cpu and ilgpu-cpu); see docs/precision.md",
+        DefaultValueFactory = _ => "fp32",
+    }, Precisions);
+
+    /// <summary>The value of <see cref="Precision"/> as the engine's enum (validated at parse time).</summary>
+    public static MatMulPrecision ParsePrecision(string text) => MatMulPrecisions.Parse(text, "--precision");
 
     public static Option<int> WindowsPerShard(string description = "windows in each shard file") =>
         AtLeast(new Option<int>("--windows-per-shard") { Description = description, DefaultValueFactory = _ => 256 }, 1);

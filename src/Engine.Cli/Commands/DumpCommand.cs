@@ -3,6 +3,7 @@ using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
 using NeuronEngine.Format;
 using NeuronEngine.IO;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 
@@ -25,20 +26,22 @@ public static class DumpCommand
         var maxWindows = CommonOptions.MaxWindows();
         var batch = CommonOptions.Batch();
         var perShard = CommonOptions.WindowsPerShard();
+        var precision = CommonOptions.Precision();
         var oldSeed = CommonOptions.Deprecated<int>("--seed"); // was the weights' seed; --seed now always means sampling
         var cmd = new Command("dump", "write the MLP neurons of the requested layers over a corpus to safetensors shards")
         {
-            model, preset, modelSeed, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, oldSeed,
+            model, preset, modelSeed, corpus, outDir, layers, seqLen, dtype, device, maxWindows, batch, perShard, oldSeed, precision,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
         {
             using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), CommonOptions.ValueOrDeprecated(r, modelSeed, oldSeed, "dump"),
                 r.GetValue(corpus), r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
-            var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard));
+            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
+            var settings = inputs.DumpSettings(r.GetValue(dtype)!, "--dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var windows = inputs.Windows;
             string dir = r.GetValue(outDir)!;
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
             var dumper = new ActivationDumper(dev, windows, settings, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
@@ -46,7 +49,7 @@ public static class DumpCommand
             };
             int written = ConsoleProgress.Run("dump", "windows", p => dumper.Run(p, ct));
             int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
-            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name}: " +
+            Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name} ({gemm.Name()}): " +
                 $"{shards} shard(s) in {dir} ({written} written now, {shards - written} kept from an earlier run)");
             return CommandRunner.Done;
         }

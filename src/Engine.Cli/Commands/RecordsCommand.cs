@@ -3,6 +3,7 @@ using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
 using NeuronEngine.Format;
 using NeuronEngine.IO;
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
@@ -37,10 +38,11 @@ public static class RecordsCommand
         var dumpDType = CommonOptions.DumpDType("--dump-dtype", "storage dtype of the dump (with --dump-out)");
         var perShard = CommonOptions.WindowsPerShard("windows in each dump shard (with --dump-out)");
         var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 });
+        var precision = CommonOptions.Precision();
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
-            dumpOut, dumpDType, perShard, checkpointWindows,
+            dumpOut, dumpDType, perShard, checkpointWindows, precision,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
@@ -54,7 +56,8 @@ public static class RecordsCommand
             using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
                 r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
             var (windows, selected) = (inputs.Windows, inputs.Layers);
-            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard));
+            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
+            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var settings = new RecordsSettings
             {
                 Model = inputs.ModelName,
@@ -71,10 +74,11 @@ public static class RecordsCommand
                 Seed = r.GetValue(seed),
                 TotalWindows = windows.Count,
                 PilotWindows = r.GetValue(pilot),
+                Precision = gemm.Name(),
             };
             settings.Shape.Validate();
             string dir = r.GetValue(outDir)!;
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights);
+            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
             settings = settings with { Device = dev.Name };
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
@@ -90,7 +94,7 @@ public static class RecordsCommand
             var range = shardSpec.Range(windows.Count);
             if (run.ResumedFrom is { } from) Console.Error.WriteLine($"records: resumed from the checkpoint at window {from}");
             Console.Error.WriteLine(ran
-                ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name}: --format {layout} in {dir}"
+                ? $"records: windows {range.First}-{range.End - 1} of {windows.Count} × {windows.SeqLen} tokens, layers {LayerSelection.Format(selected)} on {dev.Name} ({gemm.Name()}): --format {layout} in {dir}"
                 : $"records: {dir} already holds these complete records; nothing to do");
             if (ran)
             {

@@ -1,13 +1,18 @@
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 
 namespace NeuronEngine.Cpu;
 
-/// <summary>The `cpu` device: the managed, multi-threaded forward pass.</summary>
-public sealed class CpuDevice(Gpt2Weights weights) : IForwardDevice
+/// <summary>
+/// The `cpu` device: the managed, multi-threaded forward pass; tf32/bf16 GEMMs are emulated (inputs rounded as the
+/// tensor cores round them), to measure their effect on the results without a GPU.
+/// </summary>
+public sealed class CpuDevice(Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32) : IForwardDevice
 {
-    private readonly CpuGpt2Forward _forward = new(weights);
+    private readonly CpuGpt2Forward _forward = new(weights, precision);
     public string Name => "cpu";
+    public MatMulPrecision Precision => precision;
     public int DefaultBatchWindows => 8;
 
     public double[]? LayerMilliseconds

@@ -1,3 +1,4 @@
+using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 
@@ -6,10 +7,14 @@ namespace NeuronEngine.Cpu;
 /// <summary>
 /// GPT-2's forward pass on the CPU (the `cpu` device), reading weights straight from the memory map. It stops
 /// after the last layer whose neurons were asked for and hands each requested layer's post-GELU activations to
-/// the sink. Buffers grow to the largest batch seen and are reused.
+/// the sink. Buffers grow to the largest batch seen and are reused. The four GEMMs run in <paramref name="precision"/>
+/// (tf32/bf16: inputs rounded as the tensor cores round them, an emulation; see CpuMath.MatMulBias).
 /// </summary>
-public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
+public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32)
 {
+    /// <summary>The precision of the four GEMMs of every layer.</summary>
+    public MatMulPrecision Precision => precision;
+
     private readonly Gpt2Config _c = weights.Config;
     private float[] _x = [], _ln = [], _qkv = [], _att = [], _proj = [], _h = [];
 
@@ -64,15 +69,15 @@ public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights)
                 if (LayerMilliseconds is { } times && l > 0) { times[l - 1] += clock.Elapsed.TotalMilliseconds; clock.Restart(); }
                 string p = $"h.{l}.";
                 CpuMath.LayerNorm(x, ln, W(p + "ln_1.weight"), W(p + "ln_1.bias"), m, d, _c.LayerNormEpsilon);
-                CpuMath.MatMulBias(ln, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), qkv, m, d, 3 * d, gelu: false);
+                CpuMath.MatMulBias(ln, W(p + "attn.c_attn.weight"), W(p + "attn.c_attn.bias"), qkv, m, d, 3 * d, gelu: false, precision);
                 CpuMath.CausalAttention(qkv, att, windows, seqLen, d, _c.NHead);
-                CpuMath.MatMulBias(att, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), proj, m, d, d, gelu: false);
+                CpuMath.MatMulBias(att, W(p + "attn.c_proj.weight"), W(p + "attn.c_proj.bias"), proj, m, d, d, gelu: false, precision);
                 CpuMath.AddInPlace(x, proj, (long)m * d);                        // x += attn(LN1(x))
                 CpuMath.LayerNorm(x, ln, W(p + "ln_2.weight"), W(p + "ln_2.bias"), m, d, _c.LayerNormEpsilon);
-                CpuMath.MatMulBias(ln, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), h, m, d, 4 * d, gelu: true);
+                CpuMath.MatMulBias(ln, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), h, m, d, 4 * d, gelu: true, precision);
                 onNeurons?.Invoke(l, new ReadOnlySpan<float>(h, m * 4 * d));      // the neurons of layer l
                 if (l == last && !fullLastLayer) break;                          // nothing after this is needed
-                CpuMath.MatMulBias(h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), proj, m, 4 * d, d, gelu: false);
+                CpuMath.MatMulBias(h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), proj, m, 4 * d, d, gelu: false, precision);
                 CpuMath.AddInPlace(x, proj, (long)m * d);                        // x += mlp(LN2(x))
             }
             if (LayerMilliseconds is { } t && last >= 0) t[last] += clock.Elapsed.TotalMilliseconds;

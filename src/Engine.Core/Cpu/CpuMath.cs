@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using NeuronEngine.Kernels;
 
 namespace NeuronEngine.Cpu;
 
@@ -67,6 +69,54 @@ public static unsafe class CpuMath
                     yr[j] = gelu ? Gelu(v) : v;
                 }
             }
+        });
+    }
+
+    /// <summary>
+    /// <see cref="MatMulBias(float*, float*, float*, float*, int, int, int, bool)"/> in a GEMM precision: for tf32 and
+    /// bf16, x and W are first rounded as the tensor-core kernels round them (<see cref="MmaRounding"/>, the same
+    /// functions), then multiplied in float32. Products of rounded values are exact in float32, so this is the value
+    /// the tensor-core GEMM's emulation (ILGPU's CPU accelerator) computes, bit for bit before the bias; a GPU's tensor
+    /// cores sum each instruction's products in their own order. An emulation: it costs two rounded copies per call.
+    /// </summary>
+    public static void MatMulBias(float* x, float* w, float* bias, float* y, int m, int k, int n, bool gelu, MatMulPrecision precision)
+    {
+        if (precision == MatMulPrecision.Fp32)
+        {
+            MatMulBias(x, w, bias, y, m, k, n, gelu);
+            return;
+        }
+        long xs = (long)m * k, ws = (long)k * n;
+        var xr = ArrayPool<float>.Shared.Rent(checked((int)Math.Max(xs, 1)));
+        var wr = ArrayPool<float>.Shared.Rent(checked((int)Math.Max(ws, 1)));
+        try
+        {
+            fixed (float* px = xr, pw = wr)
+            {
+                Round(x, px, xs, precision);
+                Round(w, pw, ws, precision);
+                MatMulBias(px, pw, bias, y, m, k, n, gelu);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xr);
+            ArrayPool<float>.Shared.Return(wr);
+        }
+    }
+
+    /// <summary>to[i] = MmaRounding.Round(from[i], precision), in parallel chunks.</summary>
+    public static void Round(float* from, float* to, long count, MatMulPrecision precision)
+    {
+        const int chunk = 1 << 16;
+        long chunks = (count + chunk - 1) / chunk;
+        Parallel.For(0L, chunks, c =>
+        {
+            long end = Math.Min(count, (c + 1) * chunk);
+            if (precision == MatMulPrecision.Tf32)
+                for (long i = c * chunk; i < end; i++) to[i] = MmaRounding.RoundTf32(from[i]);
+            else
+                for (long i = c * chunk; i < end; i++) to[i] = MmaRounding.Round(from[i], precision);
         });
     }
 

@@ -54,6 +54,8 @@ public sealed record DumpSettings
     [JsonPropertyName("dtype")] public required string DType { get; init; }
     [JsonPropertyName("windows_per_shard")] public required int WindowsPerShard { get; init; }
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
+    /// <summary>The GEMM precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     /// <summary>
     /// The first setting that differs, for the error a mismatched resume gives: "seq-len 8 there vs 16 now" with
@@ -69,6 +71,7 @@ public sealed record DumpSettings
         if (DType != other.DType) return D("dtype", DType.ToLowerInvariant(), other.DType.ToLowerInvariant());
         if (WindowsPerShard != other.WindowsPerShard) return D("windows-per-shard", WindowsPerShard, other.WindowsPerShard);
         if (TotalWindows != other.TotalWindows) return D("window count", TotalWindows, other.TotalWindows);
+        if (Precision != other.Precision) return D("precision", Precision, other.Precision);
         return null;
     }
 }

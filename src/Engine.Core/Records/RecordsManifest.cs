@@ -22,6 +22,8 @@ public sealed record RecordsSettings
     [JsonPropertyName("seed")] public required ulong Seed { get; init; }
     [JsonPropertyName("total_windows")] public required long TotalWindows { get; init; }
     [JsonPropertyName("pilot_windows")] public required int PilotWindows { get; init; }
+    /// <summary>The GEMM precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     /// <summary>Written for readers (snake_case like every other key); derived, so never read back (old files' "Shape" is ignored).</summary>
     [JsonPropertyName("shape")] public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
@@ -36,6 +38,7 @@ public sealed record RecordsSettings
         if (ModelFingerprint != o.ModelFingerprint) return D("model", Model, o.Model);
         if (CorpusFingerprint != o.CorpusFingerprint) return D("corpus", Corpus, o.Corpus);
         if (Device != o.Device) return D("device", Device, o.Device);
+        if (Precision != o.Precision) return D("precision", Precision, o.Precision);
         if (!Layers.SequenceEqual(o.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(o.Layers));
         if (SeqLen != o.SeqLen) return D("seq-len", SeqLen, o.SeqLen);
         if (TopK != o.TopK) return D("top-k", TopK, o.TopK);

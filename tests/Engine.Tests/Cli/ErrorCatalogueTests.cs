@@ -119,7 +119,7 @@ public static class Catalogue
         new(Model, "bench-seq-len-too-long", ["bench", "--model", "{model}", "--device", "cpu", "--seq-len", "65"], 2, "error: --seq-len 65 must be within 1..64"),
         new(Model, "layers-outside", DumpTo("--layers", "2"), 2, "error: --layers: '2' is outside the model's layers 0-1"),
         new(Model, "synthetic-kept-quietly", ["dump", "--preset", "gpt2", "--corpus", "{corpus}", "--out", "{out}", "--device", "cpu", "--seq-len", "8", "--max-windows", "2"], 0,
-            "dump: 2 windows × 8 tokens, layers 0-1 on cpu: 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
+            "dump: 2 windows × 8 tokens, layers 0-1 on cpu (fp32): 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
         {
             // A cached synthetic model (here the tiny one under gpt2's name) is used without a word; a generation that was
             // killed (its process is gone) leaves a temp folder that the next run removes, a live one's is left alone.
@@ -162,7 +162,7 @@ public static class Catalogue
             { Setup = c => LlmcTokenFile.Write(c["c.bin"], [1, 2, 3, 4, 5, 60000, 7, 8]) },
         new(Corpus, "corpus-invalid-utf8", ["dump", "--model", "{model}", "--corpus", "{case}/c.txt", "--out", "{out}", "--device", "cpu", "--seq-len", "8"], 0,
             "warning: corpus {case}/c.txt: 2 byte(s) are not valid UTF-8 and were read as U+FFFD",
-            "dump: {n} windows × 8 tokens, layers 0-1 on cpu: 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
+            "dump: {n} windows × 8 tokens, layers 0-1 on cpu (fp32): 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
             { Setup = c => c.WriteBytes("c.txt", [.. Utf8("The herons "), 0xFF, .. Utf8("watched the boats "), 0xC3, 0x28, .. Utf8(" and the river ran on and on past the quiet town.")]) },
 
         // ── the output location, concurrent runs, full disks, cancellation ─────────────────────────────────────

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using NeuronEngine.Dump;
+using NeuronEngine.Kernels;
+using NeuronEngine.Precision;
+using NeuronEngine.Runtime;
+
+namespace NeuronEngine.Cli.Commands;
+
+/// <summary>
+/// `engine precision-effect`: what tf32/bf16 GEMMs change in the results, against fp32 on the same device and windows
+/// (docs/precision.md). Each batch runs in fp32 and in every compared precision; it reports, over every neuron of the
+/// requested layers, max / p99.9 / p99 / median |Δ activation| and the agreement of the records' top windows
+/// (OpenAI's top-k by window maximum, ties → lower window): the fraction of neurons with the same top-k set (and list),
+/// the mean overlap, and how each neuron's maximum activation changed.
+/// </summary>
+public static class PrecisionEffectCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var preset = CommonOptions.Preset();
+        var corpus = CommonOptions.Corpus();
+        var layers = CommonOptions.Layers();
+        var seqLen = CommonOptions.SeqLen();
+        var device = CommonOptions.Device();
+        var maxWindows = CommonOptions.MaxWindows();
+        var batch = CommonOptions.Batch();
+        var modelSeed = CommonOptions.ModelSeed();
+        var compare = new Option<string>("--compare") { Description = "precisions compared with fp32, comma-separated", DefaultValueFactory = _ => "tf32,bf16" };
+        var topK = CommonOptions.AtLeast(new Option<int>("--top-k") { Description = "top windows per neuron by window maximum (as engine records)", DefaultValueFactory = _ => 20 }, 1);
+        var json = new Option<string?>("--json") { Description = "also write the report as JSON to this file" };
+        var cmd = new Command("precision-effect", "measure what tf32/bf16 GEMMs change in activations and top records, against fp32")
+        {
+            model, preset, corpus, layers, seqLen, device, maxWindows, batch, modelSeed, compare, topK, json,
+        };
+        cmd.SetAction(r =>
+        {
+            var precisions = r.GetValue(compare)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(p => MatMulPrecisions.Parse(p, "--compare")).Distinct().ToList();
+            if (precisions.Count == 0 || precisions.Contains(MatMulPrecision.Fp32))
+                throw new ArgumentException("--compare: name tf32 and/or bf16 (fp32 is the reference)");
+            int k = r.GetValue(topK);
+            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
+                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            var windows = inputs.Windows;
+            int neurons = inputs.Config.DMlp;
+            var devices = new List<IForwardDevice>();
+            try
+            {
+                devices.Add(DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights));
+                foreach (var p in precisions) devices.Add(DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, p));
+                var reference = new ReferenceSink(inputs.Layers, neurons, k);
+                var sinks = precisions.Select(p => new ComparisonSink(p.Name(), reference, inputs.Layers, neurons, k)).ToList();
+                int b = r.GetValue(batch) ?? devices[0].DefaultBatchWindows;
+                if (b < 1) throw new ArgumentException("--batch must be at least 1");
+                var tokens = new int[b * windows.SeqLen];
+                var seconds = new double[devices.Count];
+                ConsoleProgress.Run("precision-effect", "windows", progress =>
+                {
+                    for (long first = 0; first < windows.Count; first += b)
+                    {
+                        int count = (int)Math.Min(b, windows.Count - first);
+                        var batchTokens = tokens.AsSpan(0, count * windows.SeqLen);
+                        windows.CopyWindows(first, count, batchTokens);
+                        for (int d = 0; d < devices.Count; d++)
+                        {
+                            var clock = Stopwatch.StartNew();
+                            devices[d].Run(batchTokens, count, windows.SeqLen, inputs.Layers, d == 0 ? reference : sinks[d - 1], first);
+                            seconds[d] += clock.Elapsed.TotalSeconds;
+                        }
+                        progress.Report(new RunProgress(first + count, windows.Count));
+                    }
+                    return 0;
+                });
+
+                var reports = sinks.Select(s => s.Report()).ToList();
+                var output = new JsonObject
+                {
+                    ["model"] = inputs.ModelName,
+                    ["corpus"] = inputs.Corpus,
+                    ["device"] = devices[0].Name,
+                    ["windows"] = windows.Count,
+                    ["seq_len"] = windows.SeqLen,
+                    ["layers"] = LayerSelection.Format(inputs.Layers),
+                    ["reference"] = "fp32",
+                    ["reference_max_abs_activation"] = reference.Activations.Max,
+                    ["reference_p999_abs_activation"] = reference.Activations.Quantile(0.999),
+                    ["seconds"] = new JsonObject(devices.Select((d, i) => KeyValuePair.Create(d.Precision.Name(), (JsonNode?)seconds[i]))),
+                    ["precisions"] = JsonSerializer.SerializeToNode(reports),
+                };
+                if (r.GetValue(json) is { } path) File.WriteAllText(path, output.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                Console.WriteLine($"{inputs.ModelName} on {devices[0].Name}: {windows.Count} windows × {windows.SeqLen} tokens, layers " +
+                    $"{LayerSelection.Format(inputs.Layers)}, {reports.FirstOrDefault()?.Neurons ?? 0} neurons; fp32 |activation| max " +
+                    $"{reference.Activations.Max:G3}, p99.9 {reference.Activations.Quantile(0.999):G3}");
+                Console.WriteLine($"{"vs fp32",8} {"max|Δ|",9} {"p99.9|Δ|",9} {"p99|Δ|",9} {"same top-" + k,12} {"overlap",8} {"Δmax mean",10} {"Δmax max",9}");
+                foreach (var x in reports)
+                    Console.WriteLine($"{x.Precision,8} {x.MaxAbsDiff,9:G3} {x.P999AbsDiff,9:G3} {x.P99AbsDiff,9:G3} {x.IdenticalTopSets,12:P1} " +
+                        $"{x.MeanTopOverlap,8:P1} {x.MaxActivationChangeMean,10:G3} {x.MaxActivationChangeMax,9:G3}");
+                return 0;
+            }
+            finally
+            {
+                foreach (var d in devices) d.Dispose();
+            }
+        });
+        return cmd;
+    }
+}
