@@ -225,7 +225,8 @@ public sealed class FakeLlmServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (!_listener.IsListening) return; // disposed already
-        _listener.Stop();
+        // Close alone: .NET's managed HttpListener re-binds the port while removing prefixes a Stop already removed,
+        // which fails ("Address already in use") when a parallel test has taken the port since.
         _listener.Close();
         await _loop;
     }
