@@ -11,13 +11,13 @@
 #   bash out/gpu/gpu-run.sh --dry-run      # here: --device cpu, tiny sizes, torch skipped when absent (a CI test)
 #
 # Environment: OUT (results; default ./out/gpu-run), STEPS (comma list; default all of
-# facts,tests,bench,precision,torch,gemm,records,score,ptx), DEADLINE (seconds for the whole run; default 420), WORK
+# facts,tests,ptx,bench,precision,torch,gemm,records,score), DEADLINE (seconds for the whole run; default 420), WORK
 # (scratch: unpacked bundle, synthetic weights, corpora; default /tmp/engine-gpu-run), ENGINE_CACHE (synthetic weights;
 # default $WORK/cache), RECORDS_WINDOWS (gpt2-xl records run; default 4096), SCORE_FILES (engine score run; default
 # 8192), PRECISIONS (GEMM precisions of bench, precision, torch and records; default fp32,tf32,bf16: fp32 at every
 # bench batch, tf32/bf16 at the largest; `precision` compares tf32/bf16 with fp32 on the device; records runs each).
-# Too much for one deadline? Split it over two calls, e.g. STEPS=facts,tests,bench,precision,gemm then
-# STEPS=torch,records,score,ptx (each writes its own summary; keep both).
+# Steps run in that order, most telling first; those the deadline cuts are reported as skipped ("deadline"), and a
+# later GPU session runs just them with STEPS=… (one session's 15 device minutes hold one call of ≤ 10 minutes).
 # Exit code: 0 when every selected step passed or was skipped for a stated reason, 1 otherwise.
 set -uo pipefail
 DRY=0
@@ -31,7 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=${WORK:-/tmp/engine-gpu-run}
 OUT=${OUT:-$PWD/out/gpu-run}
 DEADLINE=${DEADLINE:-420}
-STEPS=${STEPS:-facts,tests,bench,precision,torch,gemm,records,score,ptx}
+STEPS=${STEPS:-facts,tests,ptx,bench,precision,torch,gemm,records,score}
 PRECISIONS=${PRECISIONS:-fp32,tf32,bf16}
 mkdir -p "$OUT" "$WORK/fig"
 OUT=$(cd "$OUT" && pwd)
@@ -244,7 +244,7 @@ export -f step_facts step_tests step_bench step_precision step_torch step_gemm s
 export T0
 declare -A LIMIT=([facts]=60 [tests]=150 [bench]=210 [precision]=90 [torch]=120 [gemm]=240 [records]=240 [score]=90 [ptx]=60)
 failed=0
-for STEP in facts tests bench precision torch gemm records score ptx; do
+for STEP in facts tests ptx bench precision torch gemm records score; do
   case ",$STEPS," in *",$STEP,"*) ;; *) continue ;; esac
   left=$((DEADLINE - (SECONDS - T0)))
   if (( left < 15 )); then
