@@ -1,5 +1,5 @@
 using NeuronEngine.Records;
-using NeuronEngine.Runtime;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Explain;
 

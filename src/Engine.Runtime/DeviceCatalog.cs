@@ -6,6 +6,7 @@ using ILGPU.Runtime.OpenCL;
 using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 

@@ -1,3 +1,4 @@
+using NeuronEngine.Forward;
 namespace NeuronEngine.Runtime;
 
 /// <summary>Published fp32 (CUDA-core) and dense tensor-core peaks, to report a benchmark as a fraction of what the device can do.</summary>

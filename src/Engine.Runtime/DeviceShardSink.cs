@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Dump;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 

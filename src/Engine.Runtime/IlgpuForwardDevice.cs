@@ -4,6 +4,7 @@ using ILGPU.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 

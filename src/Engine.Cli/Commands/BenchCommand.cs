@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -187,7 +187,7 @@ internal sealed class LlmOptions
         var o = new Option<string?>(name) { Description = description, DefaultValueFactory = _ => "all" };
         o.Validators.Add(v =>
         {
-            try { if (CommonOptions.TryGet(v, out string? text)) Runtime.LayerSelection.ParseIndexSet(text, name); }
+            try { if (CommonOptions.TryGet(v, out string? text)) LayerSelection.ParseIndexSet(text, name); }
             catch (ArgumentException e) { v.AddError(e.Message); }
         });
         return o;

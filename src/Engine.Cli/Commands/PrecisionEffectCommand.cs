@@ -6,6 +6,8 @@ using NeuronEngine.Dump;
 using NeuronEngine.Kernels;
 using NeuronEngine.Precision;
 using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using NeuronEngine.Dump;
 using NeuronEngine.IO;
 using NeuronEngine.Runtime;
+using NeuronEngine.Cli.Reporting;
 using NeuronEngine.Scoring;
 
 namespace NeuronEngine.Cli.Commands;

@@ -1,5 +1,5 @@
 using NeuronEngine.Corpus;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Dump;
 

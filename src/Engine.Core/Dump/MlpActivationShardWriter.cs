@@ -1,5 +1,6 @@
 using NeuronEngine.Format;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Dump;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Dump;
 

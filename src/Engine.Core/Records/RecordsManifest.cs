@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NeuronEngine.IO;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Records;
 
@@ -39,7 +40,7 @@ public sealed record RecordsSettings
         if (CorpusFingerprint != o.CorpusFingerprint) return D("corpus", Corpus, o.Corpus);
         if (Device != o.Device) return D("device", Device, o.Device);
         if (Precision != o.Precision) return D("precision", Precision, o.Precision);
-        if (!Layers.SequenceEqual(o.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(o.Layers));
+        if (!Layers.SequenceEqual(o.Layers)) return D("layers", LayerSelection.Format(Layers), LayerSelection.Format(o.Layers));
         if (SeqLen != o.SeqLen) return D("seq-len", SeqLen, o.SeqLen);
         if (TopK != o.TopK) return D("top-k", TopK, o.TopK);
         if (Random != o.Random) return D("random", Random, o.Random);

@@ -1,6 +1,6 @@
 using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Records;
 

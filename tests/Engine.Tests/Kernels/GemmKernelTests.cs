@@ -77,7 +77,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
     [InlineData(77, 1600, 6400, true)]
     public void CudaMatchesTheCpuWhenADeviceExists(int m, int k, int n, bool gelu)
     {
-        var cuda = global::NeuronEngine.Runtime.IlgpuContexts.TryCreateCuda()!.Value;
+        var cuda = NeuronEngine.Runtime.IlgpuContexts.TryCreateCuda()!.Value;
         using var context = cuda.Context;
         using var accelerator = cuda.Accelerator;
         var op = new GemmOp(accelerator);

@@ -3,6 +3,7 @@ using ILGPU.Runtime;
 using NeuronEngine.Dump;
 using NeuronEngine.Runtime;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Tests.Runtime;
 
@@ -16,7 +17,7 @@ public class DeviceShardSinkTests : IDisposable
 
     public void Dispose() => _cpu.Dispose();
 
-    private sealed class RecordingSink : NeuronEngine.Runtime.IMlpActivationSink
+    private sealed class RecordingSink : NeuronEngine.Forward.IMlpActivationSink
     {
         public readonly List<(int Layer, long First, int Windows, float[] Values)> Calls = [];
         public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
@@ -82,7 +83,7 @@ public class DeviceShardSinkTests : IDisposable
         Assert.Contains("disk full", e.Message);
     }
 
-    private sealed class FailingSink : NeuronEngine.Runtime.IMlpActivationSink
+    private sealed class FailingSink : NeuronEngine.Forward.IMlpActivationSink
     {
         public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations) =>
             throw new IOException("disk full");

@@ -1,4 +1,4 @@
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Forward;
 
 /// <summary>
 /// A device that runs GPT-2's forward pass over batches of windows and hands each requested layer's neurons
