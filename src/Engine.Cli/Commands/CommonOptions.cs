@@ -3,6 +3,7 @@ using System.CommandLine.Parsing;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 using NeuronEngine.Kernels;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Cli.Commands;
 

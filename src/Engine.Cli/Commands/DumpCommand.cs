@@ -1,3 +1,4 @@
+using NeuronEngine.Forward;
 using System.CommandLine;
 using NeuronEngine.Corpus;
 using NeuronEngine.Dump;

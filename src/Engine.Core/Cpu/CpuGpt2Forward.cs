@@ -1,4 +1,3 @@
-using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Forward;
 

@@ -10,7 +10,7 @@ public interface IForwardDevice : IDisposable
     string Name { get; }
 
     /// <summary>The precision of the forward pass's four GEMMs (everything else is float32).</summary>
-    NeuronEngine.Kernels.MatMulPrecision Precision { get; }
+    MatMulPrecision Precision { get; }
 
     /// <summary>A batch size (in windows) that keeps this device busy without exhausting its memory.</summary>
     int DefaultBatchWindows { get; }

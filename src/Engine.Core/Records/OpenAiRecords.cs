@@ -1,5 +1,6 @@
 using NeuronEngine.Scoring;
 using NeuronEngine.Text;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Records;
 

@@ -1,6 +1,7 @@
 using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
 using NeuronEngine.Forward;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Records;
 

@@ -2,6 +2,7 @@ using NeuronEngine.Cli;
 using NeuronEngine.Records;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Tests.Records;
 
