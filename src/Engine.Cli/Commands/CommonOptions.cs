@@ -4,6 +4,7 @@ using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Forward;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using NeuronEngine.Explain;
 using NeuronEngine.Model;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -9,6 +9,7 @@ using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Records;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

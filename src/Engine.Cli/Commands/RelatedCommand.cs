@@ -5,6 +5,7 @@ using NeuronEngine.Model;
 using NeuronEngine.Related;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Related;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -5,6 +5,7 @@ using NeuronEngine.IO;
 using NeuronEngine.Runtime;
 using NeuronEngine.Cli.Reporting;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using NeuronEngine.Scoring;
 using NeuronEngine.Text;
 using NeuronEngine.Numerics;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Records;
 

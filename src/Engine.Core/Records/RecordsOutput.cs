@@ -1,5 +1,6 @@
 using System.Globalization;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Records;
 
@@ -50,14 +51,9 @@ public static class RecordsOutput
         return false;
     }
 
-    // Only what this engine writes: numeric layer folders, layer-*.safetensors, the token table, temp files, the manifest.
-    private static bool IsOutputEntry(string path)
-    {
-        string name = Path.GetFileName(path);
-        if (Directory.Exists(path)) return name.Length > 0 && name.All(char.IsAsciiDigit);
-        return name == RecordsManifest.FileName || name == TokenTableFile.FileName || name.EndsWith(".tmp", StringComparison.Ordinal)
-            || (name.StartsWith("layer-", StringComparison.Ordinal) && name.EndsWith(".safetensors", StringComparison.Ordinal));
-    }
+    // Only what this engine writes: numeric layer folders, layer-*.safetensors, temp files, the token table, the manifest.
+    private static bool IsOutputEntry(string path) =>
+        NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) is RecordsManifest.FileName or TokenTableFile.FileName;
 
     public static string Describe(IEnumerable<WindowRange> ranges) => string.Join(",", ranges.Select(r => $"{r.First}-{r.End - 1}"));
 

@@ -3,6 +3,7 @@ using NeuronEngine.Records;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
 using NeuronEngine.Numerics;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Records;
 

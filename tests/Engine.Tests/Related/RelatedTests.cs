@@ -7,6 +7,7 @@ using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Related;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Related;
 
@@ -89,8 +90,8 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
                 var summary = RelatedFiles.ReadOpenAi(path);
                 foreach (var list in Enum.GetValues<RelatedList>())
                 {
-                    Assert.Equal(packed.TokensOf(list, n).ToArray().Select(tokenizer.DisplayToken), summary[list].Tokens);
-                    Assert.Equal(packed.StrengthsOf(list, n).ToArray().Select(v => (double)v), summary[list].Strengths);
+                    Assert.Equal(packed.TokensOf(list, n).ToArray().Select(tokenizer.DisplayToken), summary.List(list).Tokens);
+                    Assert.Equal(packed.StrengthsOf(list, n).ToArray().Select(v => (double)v), summary.List(list).Strengths);
                 }
                 string json = File.ReadAllText(path);
                 Assert.StartsWith("{\"dataclass_name\":\"WeightBasedSummaryOfNeuron\",\"input_positive\":{\"dataclass_name\":\"TokensAndWeights\",\"tokens\":[", json);
