@@ -16,7 +16,7 @@ namespace NeuronEngine.Cli.Commands;
 /// </summary>
 public static class CommonOptions
 {
-    public static readonly string[] Devices = ["auto", "cuda", "opencl", "ilgpu-cpu", "cpu"];
+    public static readonly string[] Devices = DeviceSelection.Names;
     public static readonly string[] DumpDTypes = ["f32", "f16"];
     public static readonly string[] RecordLayouts = ["openai", "packed"];
 

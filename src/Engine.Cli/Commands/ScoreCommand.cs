@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using NeuronEngine.Runtime.Scoring;
 using NeuronEngine.Dump;
 using NeuronEngine.IO;
 using NeuronEngine.Runtime;

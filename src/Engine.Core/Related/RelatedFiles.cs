@@ -24,6 +24,8 @@ public sealed record RelatedSettings
     [JsonPropertyName("with_wpe0")] public required bool WithPositionZero { get; init; }
     /// <summary>"packed", "openai" or "both".</summary>
     [JsonPropertyName("format")] public required string Format { get; init; }
+    /// <summary>The GEMMs' precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     public bool WritesPacked => Format is "packed" or "both";
     public bool WritesOpenAi => Format is "openai" or "both";
@@ -35,6 +37,7 @@ public sealed record RelatedSettings
         if (Top != o.Top) return $"top ({Top} vs {o.Top})";
         if (WithPositionZero != o.WithPositionZero) return "--with-wpe0";
         if (Format != o.Format) return $"format ({Format} vs {o.Format})";
+        if (Precision != o.Precision) return $"precision ({Precision} vs {o.Precision})";
         if (NeuronsPerLayer != o.NeuronsPerLayer || VocabSize != o.VocabSize) return "model shape";
         return null;
     }
