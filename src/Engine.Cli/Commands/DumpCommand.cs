@@ -7,13 +7,15 @@ using NeuronEngine.IO;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Dump;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Cli.Commands;
 
 /// <summary>`engine dump`: activation shards of the requested layers over a corpus (DESIGN §3).</summary>
 public static class DumpCommand
 {
-    public static Command Create()
+    public static Command Create(IPassHooks hooks)
     {
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
@@ -43,13 +45,10 @@ public static class DumpCommand
             var windows = inputs.Windows;
             string dir = r.GetValue(outDir)!;
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
-            var dumper = new ActivationDumper(dev, windows, settings, dir)
-            {
-                BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
-                ShardSinks = DeviceShardSink.For(dev),
-            };
-            int written = ConsoleProgress.Run("dump", "windows", p => dumper.Run(p, ct));
-            int shards = DumpManifest.TryLoad(dir)!.Shards.Count;
+            using var dump = new DumpSink(settings, dir, DeviceShardSink.For(dev));
+            var pass = new CorpusPass(windows, inputs.Layers, r.GetValue(batch) ?? dev.DefaultBatchWindows) { Hooks = hooks };
+            ConsoleProgress.Run("dump", "windows", p => pass.Run(PassWindows.Range(new WindowRange(0, windows.Count)), [new PassLane(dev, [dump])], p, ct));
+            int shards = dump.ShardCount, written = dump.ShardsWritten;
             Console.Error.WriteLine($"dump: {windows.Count} windows × {windows.SeqLen} tokens, layers {LayerSelection.Format(inputs.Layers)} on {dev.Name} ({gemm.Name()}): " +
                 $"{shards} shard(s) in {dir} ({written} written now, {shards - written} kept from an earlier run)");
             return CommandRunner.Done;

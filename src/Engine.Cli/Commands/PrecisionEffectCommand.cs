@@ -2,10 +2,10 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using NeuronEngine.Dump;
 using NeuronEngine.Kernels;
 using NeuronEngine.Precision;
 using NeuronEngine.Runtime;
+using NeuronEngine.Pass;
 using NeuronEngine.Forward;
 using NeuronEngine.Model;
 
@@ -38,7 +38,8 @@ public static class PrecisionEffectCommand
         {
             model, preset, corpus, layers, seqLen, device, maxWindows, batch, modelSeed, compare, topK, json,
         };
-        cmd.SetAction(r =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
+        int Execute(ParseResult r, CancellationToken ct)
         {
             var precisions = r.GetValue(compare)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(p => MatMulPrecisions.Parse(p, "--compare")).Distinct().ToList();
@@ -56,27 +57,12 @@ public static class PrecisionEffectCommand
                 foreach (var p in precisions) devices.Add(DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, p));
                 var reference = new ReferenceSink(inputs.Layers, neurons, k);
                 var sinks = precisions.Select(p => new ComparisonSink(p.Name(), reference, inputs.Layers, neurons, k)).ToList();
-                int b = r.GetValue(batch) ?? devices[0].DefaultBatchWindows;
-                if (b < 1) throw new ArgumentException("--batch must be at least 1");
-                var tokens = new int[b * windows.SeqLen];
-                var seconds = new double[devices.Count];
-                ConsoleProgress.Run("precision-effect", "windows", progress =>
-                {
-                    for (long first = 0; first < windows.Count; first += b)
-                    {
-                        int count = (int)Math.Min(b, windows.Count - first);
-                        var batchTokens = tokens.AsSpan(0, count * windows.SeqLen);
-                        windows.CopyWindows(first, count, batchTokens);
-                        for (int d = 0; d < devices.Count; d++)
-                        {
-                            var clock = Stopwatch.StartNew();
-                            devices[d].Run(batchTokens, count, windows.SeqLen, inputs.Layers, d == 0 ? reference : sinks[d - 1], first);
-                            seconds[d] += clock.Elapsed.TotalSeconds;
-                        }
-                        progress.Report(new RunProgress(first + count, windows.Count));
-                    }
-                    return 0;
-                });
+                // One corpus pass, one lane per precision: each batch runs through the fp32 device first, then each other.
+                var pass = new CorpusPass(windows, inputs.Layers, r.GetValue(batch) ?? devices[0].DefaultBatchWindows);
+                var lanes = devices.Select((d, i) => new PassLane(d, [new PlainPassSink(i == 0 ? reference : sinks[i - 1])])).ToList();
+                var result = ConsoleProgress.Run("precision-effect", "windows",
+                    p => pass.Run(PassWindows.Range(new WindowRange(0, windows.Count)), lanes, p, ct));
+                var seconds = result.LaneTimes.Select(t => t.TotalSeconds).ToArray();
 
                 var reports = sinks.Select(s => s.Report()).ToList();
                 var output = new JsonObject
@@ -107,7 +93,7 @@ public static class PrecisionEffectCommand
             {
                 foreach (var d in devices) d.Dispose();
             }
-        });
+        }
         return cmd;
     }
 }

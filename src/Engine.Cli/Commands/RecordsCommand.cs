@@ -9,6 +9,8 @@ using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Records;
+using NeuronEngine.Runtime.Dump;
+using NeuronEngine.Pass;
 using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
@@ -16,7 +18,7 @@ namespace NeuronEngine.Cli.Commands;
 /// <summary>`engine records`: per-neuron top-k, random and quantile-band records plus moments (DESIGN §4, §6).</summary>
 public static class RecordsCommand
 {
-    public static Command Create()
+    public static Command Create(IPassHooks hooks)
     {
         var model = CommonOptions.Model();
         var preset = CommonOptions.Preset();
@@ -59,7 +61,7 @@ public static class RecordsCommand
                 r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
             var (windows, selected) = (inputs.Windows, inputs.Layers);
             var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
-            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
+            var dumpSettings = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var settings = new RecordsSettings
             {
                 Model = inputs.ModelName,
@@ -82,15 +84,15 @@ public static class RecordsCommand
             string dir = r.GetValue(outDir)!;
             using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
             settings = settings with { Device = dev.Name };
+            using var dump = r.GetValue(dumpOut) is { } dumpDir ? new DumpSink(dumpSettings, dumpDir, DeviceShardSink.For(dev)) : null;
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
                 BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
                 CollectorFactory = RecordCollectors.For(dev),
                 PilotSinkFactory = RecordCollectors.PilotFor(dev),
                 CheckpointEveryWindows = r.GetValue(checkpointWindows),
-                DumpDirectory = r.GetValue(dumpOut),
-                ShardSinks = DeviceShardSink.For(dev),
-                Dump = dump,
+                AlsoInPass = dump is null ? [] : [dump],
+                Hooks = hooks,
             };
             bool ran = ConsoleProgress.Run("records", "windows", p => run.Run(p, ct));
             var range = shardSpec.Range(windows.Count);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NeuronEngine.IO;
+using NeuronEngine.Pass;
 using NeuronEngine.Model;
 
 namespace NeuronEngine.Records;
@@ -52,9 +53,6 @@ public sealed record RecordsSettings
         return null;
     }
 }
-
-/// <summary>A half-open range of corpus windows [First, End).</summary>
-public sealed record WindowRange([property: JsonPropertyName("first")] long First, [property: JsonPropertyName("end")] long End);
 
 /// <summary>
 /// OUT/records.json: the settings, the format, the windows covered (one range for a run or shard, several after a

@@ -1,6 +1,7 @@
 using System.Globalization;
 using NeuronEngine.Text;
 using NeuronEngine.OpenAi;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Records;
 
@@ -12,9 +13,6 @@ namespace NeuronEngine.Records;
 /// </summary>
 public static class RecordsOutput
 {
-    /// <summary>For crash tests: SIGKILL this process after writing this many output files.</summary>
-    public const string KillAfterFilesVariable = "ENGINE_TEST_KILL_AFTER_RECORD_FILES";
-
     public static readonly string[] Layouts = ["openai", "packed"];
 
     /// <summary>
@@ -57,18 +55,15 @@ public static class RecordsOutput
 
     public static string Describe(IEnumerable<WindowRange> ranges) => string.Join(",", ranges.Select(r => $"{r.First}-{r.End - 1}"));
 
-    /// <summary>Writes the states (and, for packed, the token table) and finally the complete manifest. Returns files written.</summary>
+    /// <summary>
+    /// Writes the states (and, for packed, the token table) and finally the complete manifest. Returns files written;
+    /// <paramref name="filesWritten"/> hears of each (from several threads).
+    /// </summary>
     public static int Write(string dir, RecordsManifest manifest, IReadOnlyList<LayerRecordState> states, IReadOnlyDictionary<long, int[]> tokens,
         IProgress<int>? filesWritten = null)
     {
-        int killAfter = int.TryParse(Environment.GetEnvironmentVariable(KillAfterFilesVariable), out var k) ? k : -1;
         int written = 0;
-        void Wrote()
-        {
-            int now = Interlocked.Increment(ref written);
-            filesWritten?.Report(now);
-            if (now == killAfter) System.Diagnostics.Process.GetCurrentProcess().Kill();
-        }
+        void Wrote() => filesWritten?.Report(Interlocked.Increment(ref written));
         (manifest with { Complete = false }).Save(dir);
         if (manifest.Layout == "packed")
         {

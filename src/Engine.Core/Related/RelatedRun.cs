@@ -3,6 +3,7 @@ using System.Globalization;
 using NeuronEngine.Dump;
 using NeuronEngine.OpenAi;
 using NeuronEngine.Text;
+using NeuronEngine.IO;
 
 namespace NeuronEngine.Related;
 
