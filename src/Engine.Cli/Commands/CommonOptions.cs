@@ -61,6 +61,10 @@ public static class CommonOptions
     /// <summary>The value of <see cref="Precision"/> as the engine's enum (validated at parse time).</summary>
     public static MatMulPrecision ParsePrecision(string text) => MatMulPrecisions.Parse(text, "--precision");
 
+    /// <summary>`--top-k`: top windows per neuron by window maximum (records; precision-effect compares them), default as records.</summary>
+    public static Option<int> TopK(string description) =>
+        new("--top-k") { Description = description, DefaultValueFactory = _ => Records.RecordsSettings.DefaultTopK };
+
     public static Option<int> WindowsPerShard(string description = "windows in each shard file") =>
         AtLeast(new Option<int>("--windows-per-shard") { Description = description, DefaultValueFactory = _ => 256 }, 1);
 

@@ -20,29 +20,24 @@ public static class RelatedCommand
 
     public static Command Create()
     {
-        var model = CommonOptions.Model();
-        var preset = CommonOptions.Preset();
-        var modelSeed = CommonOptions.ModelSeed();
+        var p = new CorpusPassOptions(); // the model, layer, device and precision options: related runs no corpus
         var outDir = CommonOptions.Out("output directory (layer-{L}.safetensors and/or {layer}/{neuron}.json, plus related.json)");
-        var layers = CommonOptions.Layers();
         var top = CommonOptions.AtMost(CommonOptions.AtLeast(new Option<int>("--top") { Description = "tokens per list", DefaultValueFactory = _ => 10 }, 1), 1000);
-        var device = CommonOptions.Device();
         var format = CommonOptions.OneOf(new Option<string>("--format") { Description = "packed (one safetensors per layer), openai ({layer}/{neuron}.json, OpenAI's WeightBasedSummaryOfNeuron) or both", DefaultValueFactory = _ => "packed" }, Formats);
         var withWpe0 = new Option<bool>("--with-wpe0") { Description = "input lists: add the position-0 embedding wpe[0] to each token's embedding" };
-        var precision = CommonOptions.Precision();
         var cmd = new Command("related", "per neuron, from the weights alone: the input tokens that excite or inhibit it and the output tokens it promotes or suppresses")
         {
-            model, preset, modelSeed, outDir, layers, top, device, format, withWpe0, precision,
+            p.Model, p.Preset, p.ModelSeed, outDir, p.Layers, top, p.Device, format, withWpe0, p.Precision,
         };
         cmd.SetAction(r =>
         {
             string layout = r.GetValue(format)!;
             int k = r.GetValue(top);
-            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
-            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
+            var gemm = p.GemmPrecision(r);
+            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(p.Model), r.GetValue(p.Preset), r.GetValue(p.ModelSeed));
             using var weights = Gpt2Weights.Open(modelPath);
             var c = weights.Config;
-            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
+            var selected = LayerSelection.Parse(r.GetValue(p.Layers)!, c.NLayer);
             var settings = new RelatedSettings
             {
                 Model = modelName, ModelFingerprint = Fingerprint.OfFile(weights.File.Path), NeuronsPerLayer = c.DMlp,
@@ -52,9 +47,9 @@ public static class RelatedCommand
             if (layout != "packed" && c.VocabSize > NeuronEngine.Text.Gpt2Tokenizer.VocabSize)
                 throw new ArgumentException($"--format {layout} writes token strings with GPT-2's tokenizer, but the model's vocabulary has {c.VocabSize} tokens; use --format packed");
             string dir = r.GetValue(outDir)!;
-            using var dev = RelatedDevices.Create(r.GetValue(device)!, weights, settings.WithPositionZero, gemm);
+            using var dev = RelatedDevices.Create(r.GetValue(p.Device)!, weights, settings.WithPositionZero, gemm);
             var run = new RelatedRun(dev, settings, dir);
-            bool ran = ConsoleProgress.Run("related", "chunks", p => run.Run(p));
+            bool ran = ConsoleProgress.Run("related", "chunks", progress => run.Run(progress));
             if (!ran)
             {
                 Console.Error.WriteLine($"related: {dir} already holds these complete related tokens; nothing to do");

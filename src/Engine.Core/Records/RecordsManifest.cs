@@ -9,6 +9,9 @@ namespace NeuronEngine.Records;
 /// <summary>Everything that determines a records run's content; a rerun or a merge must match it.</summary>
 public sealed record RecordsSettings
 {
+    /// <summary>The defaults of `--top-k`, `--random` and `--quantile-samples`: OpenAI's 20 top and 20 random records per neuron, 5 per band.</summary>
+    public const int DefaultTopK = 20, DefaultRandom = 20, DefaultQuantileSamples = 5;
+
     [JsonPropertyName("model")] public required string Model { get; init; }
     [JsonPropertyName("model_fingerprint")] public required string ModelFingerprint { get; init; }
     [JsonPropertyName("corpus")] public required string Corpus { get; init; }

@@ -34,7 +34,9 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
     public long CheckpointEveryWindows { get; init; }
 
     /// <summary>Checkpoint at least this often (wall time); <see cref="Timeout.InfiniteTimeSpan"/> turns time-based checkpoints off.</summary>
-    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan CheckpointInterval { get; init; } = DefaultCheckpointInterval;
+
+    public static readonly TimeSpan DefaultCheckpointInterval = TimeSpan.FromMinutes(10);
 
     /// <summary>Test hooks of the main pass and the writing of the outputs (none in production).</summary>
     public IPassHooks Hooks { get; init; } = NoPassHooks.Instance;
