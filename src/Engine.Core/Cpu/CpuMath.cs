@@ -11,7 +11,7 @@ namespace NeuronEngine.Cpu;
 /// the reference the ILGPU kernels are tested against, so every output element is computed in a fixed order
 /// (independent of thread count and batch size): the same window always gives bit-identical activations.
 /// </summary>
-public static unsafe class CpuMath
+internal static unsafe class CpuMath
 {
     /// <summary>√(2/π), the constant of GPT-2's tanh GELU.</summary>
     public const float GeluScale = 0.7978845608028654f;

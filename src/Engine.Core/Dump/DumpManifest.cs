@@ -9,7 +9,7 @@ namespace NeuronEngine.Dump;
 /// OUT/manifest.json of `engine dump`: the settings of the run and the shards that are complete. Only shards
 /// that were flushed and renamed into place are listed, so a killed run resumes from the first one missing.
 /// </summary>
-public sealed record DumpManifest
+internal sealed record DumpManifest
 {
     public const string FileName = "manifest.json";
     public const string CurrentFormat = "neuron-engine/mlp-activations/v1";
@@ -77,7 +77,7 @@ public sealed record DumpSettings
     }
 }
 
-public sealed record ShardEntry(
+internal sealed record ShardEntry(
     [property: JsonPropertyName("file")] string File,
     [property: JsonPropertyName("first_window")] long FirstWindow,
     [property: JsonPropertyName("windows")] int Windows);

@@ -10,7 +10,7 @@ namespace NeuronEngine.OpenAi;
 /// compact, tokens and prose as UTF-8 text rather than \u escapes (as orjson writes them), NaN and ±∞ as null, and lone
 /// UTF-16 surrogates (half a character split by GPT-2's byte-level tokens) kept as Python writes them.
 /// </summary>
-public static class OpenAiJson
+internal static class OpenAiJson
 {
     private static readonly JsonSerializerOptions Options = new(OpenAiJsonContext.Default.Options)
     {

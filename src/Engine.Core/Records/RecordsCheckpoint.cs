@@ -13,7 +13,7 @@ namespace NeuronEngine.Records;
 /// the restored state, so the result is bit-identical to an uninterrupted run (the moments are a sequential sum).
 /// Removed once the run's outputs are complete.
 /// </summary>
-public static class RecordsCheckpoint
+internal static class RecordsCheckpoint
 {
     public const string FileName = "checkpoint.json";
     private const string DirectoryPrefix = "checkpoint-";

@@ -68,6 +68,53 @@ public class DependencyDirectionTests
             || n.StartsWith("ScottPlot", StringComparison.Ordinal) || n.StartsWith("SkiaSharp", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Core types other projects use only through their constants (Moments.Stride, RecordKeys.MaxWindows,
+    /// TokenTableFile.FileName, …): C# copies a constant's value into the user's IL, so no reference shows there.
+    /// </summary>
+    private static readonly string[] PublicForConstants = ["RecordKeys", "Moments", "QuantileBoundaries", "TokenTableFile", "TokenKeys"];
+
+    /// <summary>
+    /// "public" in Engine.Core means API: every public Core type is used by another engine assembly or appears in the
+    /// public surface (base, interfaces, public members' signatures) of a public Core type; the rest is internal.
+    /// </summary>
+    [Fact]
+    public void CorePublicTypesAreUsedOutsideCore()
+    {
+        var core = typeof(Gpt2Config).Assembly;
+        var needed = new HashSet<Type>(Engine.Where(a => a != core).SelectMany(a => a.GetTypes()).SelectMany(Uses)
+            .Select(t => t.IsGenericType ? t.GetGenericTypeDefinition() : t));
+        var publicCore = core.GetTypes().Where(t => t.IsPublic || t.IsNestedPublic).ToList();
+        foreach (var t in publicCore) needed.UnionWith(PublicSurface(t));
+        var unused = publicCore.Where(t => t.DeclaringType is null && !needed.Contains(t) && !PublicForConstants.Contains(t.Name))
+            .Select(t => t.FullName).Order().ToList();
+        Assert.True(unused.Count == 0, "Public in Engine.Core but used by no other project (make them internal): " + string.Join(", ", unused));
+    }
+
+    private static IEnumerable<Type> PublicSurface(Type type)
+    {
+        const BindingFlags PublicMembers = BindingFlags.Public | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
+        var found = new List<Type>();
+        void Add(Type? t)
+        {
+            if (t is null || t.IsGenericParameter) return;
+            if (t.HasElementType) { Add(t.GetElementType()); return; }
+            found.Add(t.IsGenericType ? t.GetGenericTypeDefinition() : t);
+            if (t.IsGenericType) foreach (var a in t.GetGenericArguments()) Add(a);
+        }
+        Add(type.BaseType);
+        foreach (var i in type.GetInterfaces()) Add(i);
+        foreach (var f in type.GetFields(PublicMembers)) Add(f.FieldType);
+        foreach (var p in type.GetProperties(PublicMembers)) Add(p.PropertyType);
+        foreach (var m in type.GetMethods(PublicMembers).Cast<MethodBase>().Concat(type.GetConstructors(PublicMembers)))
+        {
+            if (m is MethodInfo mi) Add(mi.ReturnType);
+            foreach (var p in m.GetParameters()) Add(p.ParameterType);
+        }
+        foreach (var n in type.GetNestedTypes(BindingFlags.Public)) found.AddRange(PublicSurface(n));
+        return found;
+    }
+
     /// <summary>The types <paramref name="type"/> refers to: its declaration and every member's signature and body.</summary>
     private static IEnumerable<Type> Uses(Type type)
     {
