@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Benchmarks;
 

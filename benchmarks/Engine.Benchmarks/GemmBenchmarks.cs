@@ -5,6 +5,7 @@ using ILGPU.Runtime.Cuda;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Benchmarks;
 

@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Scoring;
 using NeuronEngine.Scoring;
 
 namespace NeuronEngine.Benchmarks;

@@ -3,6 +3,7 @@ using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Records;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Benchmarks;
 

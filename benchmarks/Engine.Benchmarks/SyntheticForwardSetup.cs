@@ -1,5 +1,6 @@
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Benchmarks;
 

@@ -8,7 +8,7 @@ namespace NeuronEngine.Kernels;
 ///     gelu(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
 /// tanh is built from exp, because MathF.Tanh / XMath.Tanh compile to PTX's tanh.approx.f32 (≈ 2⁻¹¹ relative
 /// error), far from the ~1e-6 agreement with the CPU reference (CpuMath.Gelu, exact MathF.Tanh) we need. And exp is
-/// built from arithmetic (<see cref="Exp"/>): ILGPU's PTX backend has no exact exp (MathF.Exp fails to compile
+/// built from arithmetic (<see cref="DeviceMath.Exp"/>, the one exp of the kernels): ILGPU's PTX backend has no exact exp (MathF.Exp fails to compile
 /// without ILGPU.Algorithms — "ExpF does not have an intrinsic implementation" — and with it becomes ex2.approx.f32),
 /// while multiply, add, IEEE division (div.rn.f32) and float↔int conversions are exact on every backend. (ptxas may
 /// fuse a multiply and an add into one FMA on the GPU: results can differ from the CPU accelerator in the last
@@ -35,44 +35,15 @@ public static class GeluMath
 
     /// <summary>
     /// tanh(u) = 1 − 2/(exp(2u) + 1): within a few ulp of 1 (absolute) for all u; the cancellation near u = 0 costs
-    /// absolute error ~1e-7, which the "1 + tanh" of GELU absorbs anyway. ±1 for |u| &gt; 10. A relative error δ in
-    /// exp moves tanh by at most δ/2.
+    /// absolute error ~1e-7, which the "1 + tanh" of GELU absorbs anyway. ±1 for |u| &gt; 10, so exp only sees
+    /// |2u| ≤ 20, far inside the range where DeviceMath.Exp needs neither its overflow nor its underflow branch.
+    /// A relative error δ in exp moves tanh by at most δ/2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Tanh(float u)
     {
         if (u > SaturateAt) return 1f;
         if (u < -SaturateAt) return -1f;
-        return 1f - 2f / (Exp(2f * u) + 1f);
-    }
-
-    private const float Log2E = 1.44269504088896341f;
-    private const float Ln2Hi = 0.693145751953125f;       // ln 2 to 15 bits: n·Ln2Hi is exact for |n| < 2⁹
-    private const float Ln2Lo = 1.42860682028622680e-6f;  // ln 2 − Ln2Hi
-
-    /// <summary>
-    /// eᵗ for t in [−87, 88] (clamped there: no overflow to ∞, no subnormal scale factor), within 1.3 ulp of the exact
-    /// value (measured over that range in steps of 1e-5): t = n·ln 2 + r with n = round(t·log₂e) and
-    /// r = t − n·ln 2 in two steps (Cody–Waite, ln 2 split in a short high part and a low part), |r| ≤ ln 2/2;
-    /// eʳ by its degree-7 Taylor polynomial (truncation r⁸/8! ≤ 6e-9, below float resolution) in Horner form;
-    /// then × 2ⁿ built directly as the float bits (n + 127) &lt;&lt; 23. Only +, ×, int↔float: no intrinsic.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Exp(float t)
-    {
-        t = t < -87f ? -87f : t > 88f ? 88f : t;
-        float scaled = t * Log2E;
-        int n = (int)(scaled + (scaled >= 0f ? 0.5f : -0.5f));
-        float r = t - n * Ln2Hi;                  // exact: n·Ln2Hi needs ≤ 23 bits and t is close to it
-        r -= n * Ln2Lo;
-        float p = 1f / 5040f;
-        p = p * r + 1f / 720f;
-        p = p * r + 1f / 120f;
-        p = p * r + 1f / 24f;
-        p = p * r + 1f / 6f;
-        p = p * r + 0.5f;
-        p = p * r + 1f;
-        p = p * r + 1f;
-        return p * Interop.IntAsFloat((uint)(n + 127) << 23);
+        return 1f - 2f / (DeviceMath.Exp(2f * u) + 1f);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Kernels;
 
@@ -14,8 +15,9 @@ namespace NeuronEngine.Kernels;
 public readonly record struct RecordBatch(int Windows, int SeqLen, int Neurons, long FirstWindow, int Layer, ulong Seed, int Capacity);
 
 /// <summary>
-/// Device half of the record collector (DESIGN §4): the same state and the same steps as the managed
-/// CpuRecordCollector, so selections agree exactly and moments to double rounding. One thread per neuron (per
+/// Device half of the record collector (DESIGN §4); CPU reference: CpuRecordCollector (Engine.Core). The same state,
+/// the same keys (<see cref="RecordKeys"/>) and the same moment arithmetic (<see cref="MomentSums"/>), one source in
+/// Shared/, so selections agree exactly and moments to double rounding (summed per window, then merged). One thread per neuron (per
 /// neuron·band for the quantile samples) walks the batch's windows in corpus order; lanes are adjacent neurons, so
 /// every read of the [W, T, N] activations is coalesced. A reservoir group keeps its c smallest keys in unordered
 /// slots, keys[g·c + s], with the window's T activations at slotActs[(g·c + s)·T + t]; a thread caches the index of
@@ -40,57 +42,36 @@ public static class RecordKernels
     /// <summary>
     /// Moments, step 1 of 2 — thread i = w·N + n (adjacent threads read adjacent neurons: coalesced, and W·N threads
     /// fill the GPU where one thread per neuron would leave it idle): the moments of window w's T activations of
-    /// neuron n, by Welford/Pébay one value at a time — n' = k+1, δ = x − mean, δn = δ/n', term = δ·δn·k;
-    /// mean += δn; M4 += term·δn²·(n'² − 3n' + 3) + 6δn²·M2 − 4δn·M3; M3 += term·δn·(n' − 2) − 3δn·M2; M2 += term —
-    /// written to partial[i·5 ..] as [count, mean, M2, M3, M4].
+    /// neuron n, one Welford/Pébay update per value (<see cref="MomentSums.Add"/>: n' = k+1, δ = x − mean, δn = δ/n',
+    /// term = δ·δn·k; mean += δn; M4 += term·δn²·(n'² − 3n' + 3) + 6δn²·M2 − 4δn·M3; M3 += term·δn·(n' − 2) − 3δn·M2;
+    /// M2 += term), written to partial[i·5 ..] as [count, mean, M2, M3, M4].
+    /// CPU reference: CpuRecordCollector (value by value over the whole corpus; equal up to double rounding).
     /// </summary>
     public static void WindowMoments(Index1D i, ArrayView<float> acts, ArrayView<double> partial, int seqLen, int neurons)
     {
         int w = i / neurons, n = i - w * neurons;
         long at = (long)w * seqLen * neurons + n;
-        double count = 0, mean = 0, m2 = 0, m3 = 0, m4 = 0;
-        for (int t = 0; t < seqLen; t++)
-        {
-            double x = acts[at + (long)t * neurons];
-            double n1 = count, nn = n1 + 1;
-            double delta = x - mean, dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
-            mean += dn;
-            m4 += term1 * dn2 * (nn * nn - 3 * nn + 3) + 6 * dn2 * m2 - 4 * dn * m3;
-            m3 += term1 * dn * (nn - 2) - 3 * dn * m2;
-            m2 += term1;
-            count = nn;
-        }
+        var s = default(MomentSums);
+        for (int t = 0; t < seqLen; t++) s = MomentSums.Add(s, acts[at + (long)t * neurons]);
         long o = (long)(int)i * 5;
-        partial[o] = count; partial[o + 1] = mean; partial[o + 2] = m2; partial[o + 3] = m3; partial[o + 4] = m4;
+        partial[o] = s.Count; partial[o + 1] = s.Mean; partial[o + 2] = s.M2; partial[o + 3] = s.M3; partial[o + 4] = s.M4;
     }
 
     /// <summary>
     /// Moments, step 2 of 2 — thread n merges the batch's per-window moments into neuron n's running moments, in
-    /// window order (Chan et al. / Pébay 2008: with δ = mean_b − mean_a, n = n_a + n_b,
-    /// mean = mean_a + δ·n_b/n, M2 = M2a + M2b + δ²·n_a·n_b/n,
-    /// M3 = M3a + M3b + δ³·n_a·n_b·(n_a − n_b)/n² + 3δ·(n_a·M2b − n_b·M2a)/n,
-    /// M4 = M4a + M4b + δ⁴·n_a·n_b·(n_a² − n_a·n_b + n_b²)/n³ + 6δ²·(n_a²·M2b + n_b²·M2a)/n² + 4δ·(n_a·M3b − n_b·M3a)/n).
-    /// The same formulas as NeuronEngine.Records.Moments.Merge; differs from the CPU's value-by-value sum by rounding only.
+    /// window order (<see cref="MomentSums.Merge"/>, Chan et al. / Pébay 2008: with δ = mean_b − mean_a, n = n_a + n_b,
+    /// mean = mean_a + δ·n_b/n, M2 = M2a + M2b + δ²·n_a·n_b/n, …). The same merge as `engine merge` (Moments.Merge).
     /// </summary>
     public static void MergeMoments(Index1D n, ArrayView<double> partial, ArrayView<double> moments, int windows, int neurons)
     {
         int at = n * 5;
-        double na = moments[at], ma = moments[at + 1], m2a = moments[at + 2], m3a = moments[at + 3], m4a = moments[at + 4];
+        var a = new MomentSums { Count = moments[at], Mean = moments[at + 1], M2 = moments[at + 2], M3 = moments[at + 3], M4 = moments[at + 4] };
         for (int w = 0; w < windows; w++)
         {
             long o = ((long)w * neurons + n) * 5;
-            double nb = partial[o], mb = partial[o + 1], m2b = partial[o + 2], m3b = partial[o + 3], m4b = partial[o + 4];
-            if (nb == 0) continue;
-            if (na == 0) { na = nb; ma = mb; m2a = m2b; m3a = m3b; m4a = m4b; continue; }
-            double nn = na + nb, delta = mb - ma, d2 = delta * delta;
-            m4a = m4a + m4b + d2 * d2 * na * nb * (na * na - na * nb + nb * nb) / (nn * nn * nn)
-                + 6 * d2 * (na * na * m2b + nb * nb * m2a) / (nn * nn) + 4 * delta * (na * m3b - nb * m3a) / nn;
-            m3a = m3a + m3b + d2 * delta * na * nb * (na - nb) / (nn * nn) + 3 * delta * (na * m2b - nb * m2a) / nn;
-            m2a = m2a + m2b + d2 * na * nb / nn;
-            ma += delta * nb / nn;
-            na = nn;
+            a = MomentSums.Merge(a, new MomentSums { Count = partial[o], Mean = partial[o + 1], M2 = partial[o + 2], M3 = partial[o + 3], M4 = partial[o + 4] });
         }
-        moments[at] = na; moments[at + 1] = ma; moments[at + 2] = m2a; moments[at + 3] = m3a; moments[at + 4] = m4a;
+        moments[at] = a.Count; moments[at + 1] = a.Mean; moments[at + 2] = a.M2; moments[at + 3] = a.M3; moments[at + 4] = a.M4;
     }
 
     /// <summary>Top-k by window maximum: key = TopKey(max, window); group = neuron.</summary>
@@ -100,7 +81,7 @@ public static class RecordKernels
         for (int w = 0; w < b.Windows; w++)
         {
             uint window = (uint)(b.FirstWindow + w);
-            worst = Offer(acts, keys, slotActs, b, n, n, w, worst, RecordKeyMath.TopKey(maxes[w * b.Neurons + n], window));
+            worst = Offer(acts, keys, slotActs, b, n, n, w, worst, RecordKeys.TopKey(maxes[w * b.Neurons + n], window));
         }
     }
 
@@ -111,7 +92,7 @@ public static class RecordKernels
         for (int w = 0; w < b.Windows; w++)
         {
             uint window = (uint)(b.FirstWindow + w);
-            ulong key = RecordKeyMath.SampleKey(RecordKeyMath.Hash(b.Seed, b.Layer, n, window, RecordKeyMath.RandomSalt), window);
+            ulong key = RecordKeys.SampleKey(RecordKeys.Hash(b.Seed, b.Layer, n, window, RecordKeys.RandomSalt), window);
             worst = Offer(acts, keys, slotActs, b, n, n, w, worst, key);
         }
     }
@@ -132,7 +113,7 @@ public static class RecordKernels
             int windowBand = (b0 <= m ? 1 : 0) + (b1 <= m ? 1 : 0) + (b2 <= m ? 1 : 0) + (b3 <= m ? 1 : 0);
             if (windowBand != band) continue;
             uint window = (uint)(b.FirstWindow + w);
-            ulong key = RecordKeyMath.SampleKey(RecordKeyMath.Hash(b.Seed, b.Layer, n, window, RecordKeyMath.QuantileSalt), window);
+            ulong key = RecordKeys.SampleKey(RecordKeys.Hash(b.Seed, b.Layer, n, window, RecordKeys.QuantileSalt), window);
             worst = Offer(acts, keys, slotActs, b, g, n, w, worst, key);
         }
     }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Kernels;
 
@@ -12,7 +13,8 @@ namespace NeuronEngine.Kernels;
 public readonly record struct TokenChunk(int Rows, int Neurons, int FirstToken, int Capacity, int Segments);
 
 /// <summary>
-/// Device half of `engine related`'s per-neuron top-k (the host half is NeuronEngine.Related.TokenTopK, same keys):
+/// Device half of `engine related`'s per-neuron top-k (CPU reference: NeuronEngine.Related.TokenTopK, the same keys from
+/// the shared <see cref="RecordKeys"/>):
 /// thread i = s·N + n keeps, for neuron n over its segment's rows, the <c>Capacity</c> smallest "high" keys
 /// ((~ordered(v) &lt;&lt; 32) | token: largest values first, ties → lower token) and "low" keys ((ordered(v) &lt;&lt; 32) | token)
 /// in unordered slots at keys[i·Capacity + slot]. Lanes are adjacent neurons, so each read of y [rows, N] is
@@ -31,17 +33,15 @@ public static class RelatedKernels
         {
             float v = y[(long)r * c.Neurons + n];
             if ((Interop.FloatAsInt(v) & 0x7FFFFFFFu) > 0x7F800000u) continue; // NaN is never selected
-            if (v == 0f) v = 0f;  // −0 ties with +0
             uint token = (uint)(c.FirstToken + r);
-            uint ordered = RecordKeyMath.OrderedBits(v);
-            ulong high = ((ulong)~ordered << 32) | token;
+            ulong high = RecordKeys.TopKey(v, token);     // −0 ties with +0 in both orders
             if (high < highBar)
             {
                 highKeys[start + worstHigh] = high;
                 worstHigh = WorstSlot(highKeys, start, c.Capacity);
                 highBar = highKeys[start + worstHigh];
             }
-            ulong low = ((ulong)ordered << 32) | token;
+            ulong low = RecordKeys.LowKey(v, token);
             if (low < lowBar)
             {
                 lowKeys[start + worstLow] = low;

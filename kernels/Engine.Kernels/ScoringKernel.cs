@@ -47,6 +47,9 @@ public static class ScoringKernel
     /// <summary>Shared-memory row per lane, padded to an odd number of doubles (no bank conflicts on the writes).</summary>
     public const int SharedRowStride = StatsPerNeuron + 1;
 
+    /// <summary>Threads per group: 4 warps of 32 on CUDA (27 KB of shared memory), 32 warps of 4 on the CPU emulator.</summary>
+    public const int DefaultThreadsPerGroup = 128;
+
     /// <summary>Dynamic shared memory a group of <paramref name="threadsPerGroup"/> threads needs, in doubles.</summary>
     public static int SharedDoubles(int threadsPerGroup) => threadsPerGroup * SharedRowStride;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using NeuronEngine.Dump;
 using Spectre.Console;
+using NeuronEngine.IO;
 
 namespace NeuronEngine.Cli;
 
@@ -31,7 +31,7 @@ public static class ConsoleProgress
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(stage));
-                return work(new SyncProgress(p =>
+                return work(new InlineProgress<RunProgress>(p =>
                 {
                     task.MaxValue = Math.Max(1, p.Total);
                     task.Value = p.Done;
@@ -43,12 +43,6 @@ public static class ConsoleProgress
     private static TimeSpan Interval() =>
         double.TryParse(Environment.GetEnvironmentVariable(IntervalVariable), NumberStyles.Float, CultureInfo.InvariantCulture, out double s) && s >= 0
             ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(10);
-
-    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and lag behind).</summary>
-    private sealed class SyncProgress(Action<RunProgress> report) : IProgress<RunProgress>
-    {
-        public void Report(RunProgress value) => report(value);
-    }
 
     /// <summary>The latest state, printed as one line by a timer every interval (so a stalled run still shows it is alive).</summary>
     internal sealed class LineProgress : IProgress<RunProgress>, IDisposable

@@ -1,27 +1,35 @@
 using System.CommandLine;
 using NeuronEngine.Cli.Commands;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Cli;
 
 /// <summary>The `engine` command tree; callable in-process by tests.</summary>
 public static class EngineCli
 {
-    public static RootCommand Build() => new("engine — find what makes GPT-2's MLP neurons fire, explain and score them")
+    /// <param name="hooks">observers of the corpus passes (the crash tests'); none in production</param>
+    public static RootCommand Build(IPassHooks? hooks = null)
     {
-        InfoCommand.Create(),
-        DumpCommand.Create(),
-        BenchCommand.Create(),
-        ScoreCommand.Create(),
-        RecordsCommand.Create(),
-        MergeCommand.Create(),
-        PtxCommand.Create(),
-        RelatedCommand.Create(),
-        PrecisionEffectCommand.Create(),
-        ExplainCommands.Explain(),
-        ExplainCommands.Simulate(),
-        ExplainCommands.Run(),
-        ViewCommand.Create(),
-    };
+        hooks ??= NoPassHooks.Instance;
+        return new("engine — find what makes GPT-2's MLP neurons fire, explain and score them")
+        {
+            InfoCommand.Create(),
+            DumpCommand.Create(hooks),
+            BenchCommand.Create(),
+            ScoreCommand.Create(),
+            RecordsCommand.Create(hooks),
+            MergeCommand.Create(),
+            PtxCommand.Create(),
+            RelatedCommand.Create(),
+            PrecisionEffectCommand.Create(),
+            ExplainCommands.Explain(),
+            ExplainCommands.Simulate(),
+            ExplainCommands.Run(),
+            ViewCommand.Create(),
+        };
+    }
 
-    public static int Run(params string[] args) => CommandRunner.Invoke(Build(), args);
+    public static int Run(params string[] args) => Run(NoPassHooks.Instance, args);
+
+    public static int Run(IPassHooks hooks, string[] args) => CommandRunner.Invoke(Build(hooks), args);
 }

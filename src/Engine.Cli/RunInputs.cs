@@ -10,7 +10,7 @@ namespace NeuronEngine.Cli;
 /// <summary>
 /// What a pass over a corpus reads, resolved, opened and checked once: the model (or synthetic preset), the
 /// corpus windows, the requested layers, and the fingerprints that a resumed run must match. Shared by
-/// `engine dump` and `engine records`.
+/// the corpus-pass commands (dump, records, precision-effect) through <see cref="Commands.CorpusPassOptions"/>.
 /// </summary>
 public sealed class RunInputs : IDisposable
 {

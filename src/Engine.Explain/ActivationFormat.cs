@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using NeuronEngine.Records;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 
@@ -15,9 +15,8 @@ public sealed record SimulatedTokens(SimulatedToken[]? Activations);
 /// trimmed of whitespace only; these are simulated), a cleaned form of each for reading (first line, no
 /// final period or quotes), which model wrote them, and why any sample failed.
 /// </summary>
-public sealed record NeuronExplanations
+public sealed record NeuronExplanations : OpenAiDataclass
 {
-    [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronExplanations);
     public required NeuronId NeuronId { get; init; }
     public required string[] Explanations { get; init; }
     public string[] CleanedExplanations { get; init; } = [];

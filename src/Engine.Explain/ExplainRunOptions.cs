@@ -1,8 +1,14 @@
 namespace NeuronEngine.Explain;
 
-/// <summary>What the explain and simulate stages ask of the models.</summary>
+/// <summary>
+/// What the explain and simulate stages ask of the models. The initial values are the defaults of the LLM commands'
+/// options (`engine explain|simulate|run --help` shows them from <see cref="Defaults"/>): one place for each.
+/// </summary>
 public sealed record ExplainRunOptions
 {
+    /// <summary>Every default (the models have none: they must be given).</summary>
+    public static readonly ExplainRunOptions Defaults = new() { ExplainerModel = "", SimulatorModel = "" };
+
     public required string ExplainerModel { get; init; }
     public required string SimulatorModel { get; init; }
     public SimulatorMode SimulatorMode { get; init; } = SimulatorMode.Logprobs;
@@ -35,8 +41,8 @@ public sealed record ExplainRunOptions
     /// <summary>Alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; its chat API allows at most 20).</summary>
     public int TopLogprobs { get; init; } = 15;
 
-    /// <summary>Neurons worked on at once (their calls share the gateway's concurrency limit).</summary>
-    public int NeuronConcurrency { get; init; } = 4;
+    /// <summary>Neurons worked on at once (their calls share the gateway's concurrency limit; `--concurrency` sets both).</summary>
+    public int NeuronConcurrency { get; init; } = LlmResilienceOptions.Defaults.Concurrency;
 
     public IReadOnlyList<FewShotExample> FewShotExamples { get; init; } = Explain.FewShotExamples.All;
 }

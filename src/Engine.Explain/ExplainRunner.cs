@@ -4,6 +4,7 @@ using NeuronEngine.Dump;
 using NeuronEngine.IO;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 
@@ -21,7 +22,7 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
     public const string FailuresFileName = "failures.jsonl";
 
     /// <summary>Writes OUT/{layer}/{neuron}.json with each neuron's candidate explanations.</summary>
-    public Task<StageSummary> ExplainAsync(IReadOnlyList<NeuronRecordLocation> neurons, string outputDirectory,
+    public Task<StageSummary> ExplainAsync(IReadOnlyList<NeuronFile> neurons, string outputDirectory,
         IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var explainer = new NeuronExplainer(gateway, options);
@@ -40,7 +41,7 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
     /// OUT/explanations/{layer}/{neuron}.jsonl (OpenAI's NeuronSimulationResults) with its sidecar beside it,
     /// then OUT/scores.jsonl over every results file in OUT and OUT/failures.jsonl for this run's failures.
     /// </summary>
-    public async Task<StageSummary> SimulateAsync(IReadOnlyList<NeuronRecordLocation> neurons, string explanationsDirectory,
+    public async Task<StageSummary> SimulateAsync(IReadOnlyList<NeuronFile> neurons, string explanationsDirectory,
         string outputDirectory, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var simulator = new NeuronSimulator(gateway, options);
@@ -64,7 +65,7 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
     }
 
     /// <summary>A neuron is done when its results file and a sidecar that belongs to it are both readable.</summary>
-    private static bool IsSimulated(string resultsDirectory, NeuronRecordLocation n)
+    private static bool IsSimulated(string resultsDirectory, NeuronFile n)
     {
         if (SimulationResultsFile.Read(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron)).Results is not { } results) return false;
         return SimulationSidecarFile.TryRead(SimulationSidecarFile.PathFor(resultsDirectory, n.Layer, n.Neuron)) is { } sidecar
@@ -89,7 +90,7 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
             new Dictionary<string, object> { ["layer"] = f.Layer, ["neuron"] = f.Neuron, ["stage"] = f.Stage, ["reason"] = f.Reason },
             ExplainJsonContext.Default.DictionaryStringObject) + "\n")));
 
-    private static NeuronRecord ReadRecord(NeuronRecordLocation n)
+    private static NeuronRecord ReadRecord(NeuronFile n)
     {
         try
         {
@@ -101,10 +102,10 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
         }
     }
 
-    private async Task<StageSummary> RunStageAsync(string stage, IReadOnlyList<NeuronRecordLocation> neurons,
+    private async Task<StageSummary> RunStageAsync(string stage, IReadOnlyList<NeuronFile> neurons,
         IProgress<RunProgress>? progress, CancellationToken cancellationToken,
-        Func<NeuronRecordLocation, bool> isDone,
-        Func<NeuronRecordLocation, ConcurrentBag<NeuronFailure>, CancellationToken, Task> work)
+        Func<NeuronFile, bool> isDone,
+        Func<NeuronFile, ConcurrentBag<NeuronFailure>, CancellationToken, Task> work)
     {
         var failures = new ConcurrentBag<NeuronFailure>();
         int completed = 0, alreadyDone = 0, finished = 0;

@@ -19,9 +19,14 @@ public sealed class LlmCallFailedException(string message) : Exception(message);
 /// <summary>The endpoint refuses calls outright (wrong key, unknown model, bad request): no neuron can succeed, the run stops.</summary>
 public sealed class LlmEndpointException(string message) : Exception(message);
 
-/// <summary>How hard to try a call: one retry layer (ours; the OpenAI SDK's own retries are switched off).</summary>
+/// <summary>
+/// How hard to try a call: one retry layer (ours; the OpenAI SDK's own retries are switched off). The initial values are
+/// the defaults of the LLM commands' options (`engine explain|simulate|run --help` shows them from here).
+/// </summary>
 public sealed record LlmResilienceOptions
 {
+    public static readonly LlmResilienceOptions Defaults = new();
+
     /// <summary>Calls in flight at once, over the whole run.</summary>
     public int Concurrency { get; init; } = 4;
     /// <summary>Retries after the first attempt, on 429, 408, 5xx, timeouts and connection failures.</summary>

@@ -1,5 +1,6 @@
 using NeuronEngine.Records;
-using NeuronEngine.Runtime;
+using NeuronEngine.Model;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 
@@ -12,7 +13,7 @@ public sealed record NeuronSelection(string? Layers = null, string? Neurons = nu
     /// <see cref="Seed"/> (the same seed draws the same neurons). Throws <see cref="ArgumentException"/>
     /// on a malformed option or one that selects nothing.
     /// </summary>
-    public IReadOnlyList<NeuronRecordLocation> Apply(IReadOnlyList<NeuronRecordLocation> available)
+    public IReadOnlyList<NeuronFile> Apply(IReadOnlyList<NeuronFile> available)
     {
         var layers = LayerSelection.ParseIndexSet(Layers, "--layers");
         var neurons = LayerSelection.ParseIndexSet(Neurons, "--neurons");

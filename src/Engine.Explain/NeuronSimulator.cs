@@ -1,5 +1,6 @@
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using NeuronEngine.Records;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 

@@ -6,70 +6,23 @@ using ILGPU.Runtime.OpenCL;
 using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 
-/// <summary>
-/// The `--device` names: `cuda` and `opencl` (our ILGPU kernels on a GPU), `ilgpu-cpu` (the same kernels on
-/// ILGPU's CPU accelerator — a debugging emulator, slow), `cpu` (the managed forward pass), and `auto`, which
-/// prefers CUDA, then OpenCL, then `cpu`.
-/// </summary>
+/// <summary>The forward device behind a `--device` name (<see cref="DeviceSelection"/>), and what `engine info` lists.</summary>
 public static class DeviceCatalog
 {
-    public static readonly string[] Names = ["auto", "cuda", "opencl", "ilgpu-cpu", "cpu"];
-
     /// <summary>
     /// The device <paramref name="name"/> over <paramref name="weights"/>, its four GEMMs in <paramref name="precision"/>
-    /// (tf32/bf16: tensor cores on CUDA sm_80+; emulated on `cpu` and on `ilgpu-cpu`, whose accelerator then has
-    /// 32-lane warps, the layout of mma.sync's fragments; refused on OpenCL and older GPUs with the reason).
+    /// (tf32/bf16: tensor cores on CUDA sm_80+; emulated on `cpu` and on `ilgpu-cpu`; refused on OpenCL and older GPUs
+    /// with the reason).
     /// </summary>
-    public static IForwardDevice Create(string name, Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32)
-    {
-        switch (name)
-        {
-            case "cpu":
-                return new CpuDevice(weights, precision);
-            case "ilgpu-cpu":
-            {
-                var (context, accelerator) = precision == MatMulPrecision.Fp32 ? IlgpuContexts.CreateCpu()
-                    : IlgpuContexts.CreateCpu(warpSize: TensorCoreGemmKernel.WarpSize, warpsPerGroup: 8);
-                return Ilgpu(name, context, accelerator, weights, precision);
-            }
-            case "cuda":
-            {
-                var (context, accelerator) = IlgpuContexts.TryCreateCuda()
-                    ?? throw new NotSupportedException($"--device cuda: no CUDA device found: {CudaDriverProbe.Explain(IlgpuContexts.LastFailure)}");
-                return Ilgpu(name, context, accelerator, weights, precision);
-            }
-            case "opencl":
-            {
-                var (context, accelerator) = IlgpuContexts.TryCreateOpenCL()
-                    ?? throw new NotSupportedException("--device opencl: no OpenCL device with OpenCL C 2.0 or later found");
-                return Ilgpu(name, context, accelerator, weights, precision);
-            }
-            case "auto":
-                if (IlgpuContexts.TryCreateCuda() is var (cc, ca)) return Ilgpu("cuda", cc, ca, weights, precision);
-                if (IlgpuContexts.TryCreateOpenCL() is var (oc, oa)) return Ilgpu("opencl", oc, oa, weights, precision);
-                return new CpuDevice(weights, precision);
-            default:
-                throw new ArgumentException($"--device: unknown device '{name}' (expected {string.Join("|", Names)})");
-        }
-    }
-
-    /// <summary>An ILGPU forward device; the accelerator and context are disposed if it cannot be built (e.g. a precision the device lacks).</summary>
-    private static IlgpuForwardDevice Ilgpu(string name, Context context, Accelerator accelerator, Gpt2Weights weights, MatMulPrecision precision)
-    {
-        try
-        {
-            return new IlgpuForwardDevice(name, context, accelerator, weights, precision);
-        }
-        catch
-        {
-            accelerator.Dispose();
-            context.Dispose();
-            throw;
-        }
-    }
+    public static IForwardDevice Create(string name, Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32) =>
+        DeviceSelection.Create<IForwardDevice>(name,
+            () => new CpuDevice(weights, precision),
+            (kind, context, accelerator) => new IlgpuForwardDevice(kind, context, accelerator, weights, precision),
+            tensorCoreEmulation: precision != MatMulPrecision.Fp32);
 
     /// <summary>One line per device found on this machine, for `engine info`.</summary>
     public static IEnumerable<string> Describe()

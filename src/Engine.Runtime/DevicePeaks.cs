@@ -1,3 +1,4 @@
+using NeuronEngine.Forward;
 namespace NeuronEngine.Runtime;
 
 /// <summary>Published fp32 (CUDA-core) and dense tensor-core peaks, to report a benchmark as a fraction of what the device can do.</summary>
@@ -11,13 +12,13 @@ public static class DevicePeaks
     ];
 
     /// <summary>The peak of a GEMM precision on a known GPU (fp32: CUDA cores), else null.</summary>
-    public static double? TeraFlops(IForwardDevice device, NeuronEngine.Kernels.MatMulPrecision precision)
+    public static double? TeraFlops(IForwardDevice device, NeuronEngine.Forward.MatMulPrecision precision)
     {
-        if (precision == NeuronEngine.Kernels.MatMulPrecision.Fp32) return Fp32TeraFlops(device);
+        if (precision == NeuronEngine.Forward.MatMulPrecision.Fp32) return Fp32TeraFlops(device);
         if (device is not IlgpuForwardDevice g || g.Accelerator.AcceleratorType != ILGPU.Runtime.AcceleratorType.Cuda) return null;
         foreach (var (part, tf32, bf16) in Tensor)
             if (g.Accelerator.Name.Contains(part, StringComparison.OrdinalIgnoreCase))
-                return precision == NeuronEngine.Kernels.MatMulPrecision.Tf32 ? tf32 : bf16;
+                return precision == NeuronEngine.Forward.MatMulPrecision.Tf32 ? tf32 : bf16;
         return null;
     }
 

@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 

@@ -4,6 +4,7 @@ using ILGPU.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime;
 
@@ -87,18 +88,30 @@ public sealed class IlgpuForwardDevice : IForwardDevice
         s.Synchronize();
     }
 
+    /// <summary>
+    /// Hands a layer's neurons to the sink, or to each member of a <see cref="FanOutSink"/> in order: a device sink gets
+    /// the device view (nothing crosses to the host), the host sinks share one copy.
+    /// </summary>
     private void Deliver(IMlpActivationSink sink, int layer, long firstWindow, int windows, int seqLen, ArrayView<float> neurons)
     {
-        if (sink is IDeviceActivationSink deviceSink)
+        var host = Span<float>.Empty;
+        foreach (var s in sink is FanOutSink fanOut ? fanOut.Sinks : [sink])
         {
-            deviceSink.OnDeviceActivations(_accelerator, layer, firstWindow, windows, seqLen, neurons);
-            return;
+            if (s is IDeviceActivationSink deviceSink)
+            {
+                deviceSink.OnDeviceActivations(_accelerator, layer, firstWindow, windows, seqLen, neurons);
+                continue;
+            }
+            if (s is NullActivationSink) continue;
+            if (host.IsEmpty)
+            {
+                int n = (int)neurons.Length;
+                if (_hostNeurons.Length < n) _hostNeurons = GC.AllocateUninitializedArray<float>(n, pinned: true);
+                host = _hostNeurons.AsSpan(0, n);
+                neurons.CopyToCPU(_accelerator.DefaultStream, host);
+            }
+            s.OnMlpActivations(layer, firstWindow, windows, seqLen, host);
         }
-        if (sink is NullActivationSink) return;
-        int n = (int)neurons.Length;
-        if (_hostNeurons.Length < n) _hostNeurons = GC.AllocateUninitializedArray<float>(n, pinned: true);
-        neurons.CopyToCPU(_accelerator.DefaultStream, _hostNeurons.AsSpan(0, n));
-        sink.OnMlpActivations(layer, firstWindow, windows, seqLen, _hostNeurons.AsSpan(0, n));
     }
 
     private void EnsureCapacity(int m)

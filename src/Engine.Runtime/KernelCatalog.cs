@@ -30,7 +30,7 @@ public static class KernelCatalog
     public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>>
         ScoringStatistics = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>(
             ScoringKernel.Statistics, KernelSpecialization.Empty,
-            new(IlgpuBatchScorer.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(IlgpuBatchScorer.DefaultThreadsPerGroup) * sizeof(double)));
+            new(ScoringKernel.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(ScoringKernel.DefaultThreadsPerGroup) * sizeof(double)));
 
     /// <summary>
     /// The GEMM for large M·N, 128-bit staging loads (K and N multiples of 4, views 16-byte aligned). Launch bound

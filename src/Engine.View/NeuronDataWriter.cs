@@ -6,6 +6,7 @@ using System.Text.Json;
 using NeuronEngine.Records;
 using NeuronEngine.Related;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 
@@ -165,9 +166,9 @@ public static class NeuronDataWriter
         {
             w.WriteStartObject(RelatedLayer.ListNames[(int)list]);
             w.WriteStartArray("t");
-            foreach (var t in related[list].Tokens) w.WriteStringValue(Clean(t));
+            foreach (var t in related.List(list).Tokens) w.WriteStringValue(Clean(t));
             w.WriteEndArray();
-            WriteNumbers(w, "s", related[list].Strengths);
+            WriteNumbers(w, "s", related.List(list).Strengths);
             w.WriteEndObject();
         }
         w.WriteEndObject();

@@ -5,6 +5,7 @@ using NeuronEngine.Format;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 

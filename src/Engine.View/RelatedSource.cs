@@ -1,5 +1,6 @@
 using NeuronEngine.Related;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 

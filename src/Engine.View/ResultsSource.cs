@@ -1,4 +1,5 @@
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 

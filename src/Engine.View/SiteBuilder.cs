@@ -5,6 +5,7 @@ using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using NeuronEngine.Dump;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 
@@ -102,7 +103,7 @@ public sealed class SiteBuilder(SiteOptions options)
     }
 
     public static string NeuronScript(string site, int layer, int neuron) =>
-        IO.NeuronFileLayout.PathFor(Path.Combine(site, DataFolder), layer, neuron, ".js");
+        OpenAi.NeuronFileLayout.PathFor(Path.Combine(site, DataFolder), layer, neuron, ".js");
 
     /// <summary>The page assets: every embedded resource under site/ (index.html, neuron.html, *.js, *.css).</summary>
     public static IEnumerable<(string Name, byte[] Content)> Assets()

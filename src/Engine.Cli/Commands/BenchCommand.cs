@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -16,33 +17,26 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
-        var preset = CommonOptions.Preset();
-        var modelSeed = CommonOptions.ModelSeed();
-        var layers = CommonOptions.Layers();
-        var seqLen = CommonOptions.SeqLen();
-        var device = CommonOptions.Device();
-        var batch = CommonOptions.Batch();
+        var p = new CorpusPassOptions();
         var seed = CommonOptions.Seed("the random tokens timed");
         var iterations = CommonOptions.AtLeast(new Option<int>("--iterations") { Description = "timed passes", DefaultValueFactory = _ => 5 }, 1);
         var warmup = CommonOptions.NotNegative(new Option<int>("--warmup") { Description = "untimed passes first (kernel compilation, uploads)", DefaultValueFactory = _ => 1 });
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
-        var precision = CommonOptions.Precision();
         var cmd = new Command("bench", "measure forward-pass throughput per layer on a device")
         {
-            model, preset, modelSeed, layers, seqLen, device, batch, seed, iterations, warmup, json, precision,
+            p.Model, p.Preset, p.ModelSeed, p.Layers, p.SeqLen, p.Device, p.Batch, seed, iterations, warmup, json, p.Precision,
         };
         cmd.SetAction(r =>
         {
-            var (path, name) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
+            var (path, name) = ModelSource.Resolve(r.GetValue(p.Model), r.GetValue(p.Preset), r.GetValue(p.ModelSeed));
             using var weights = Gpt2Weights.Open(path);
             var c = weights.Config;
-            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
-            int t = r.GetValue(seqLen);
+            var selected = LayerSelection.Parse(r.GetValue(p.Layers)!, c.NLayer);
+            int t = r.GetValue(p.SeqLen);
             if (t > c.NPositions) throw new ArgumentException($"--seq-len {t} must be within 1..{c.NPositions}");
-            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, weights, gemm);
-            int b = r.GetValue(batch) ?? dev.DefaultBatchWindows;
+            var gemm = p.GemmPrecision(r);
+            using var dev = p.OpenDevice(r, weights, gemm);
+            int b = p.BatchWindows(r, dev);
             var rng = new Random(unchecked((int)r.GetValue(seed)));
             var tokens = Enumerable.Range(0, b * t).Select(_ => rng.Next(c.VocabSize)).ToArray();
             int last = selected.Max();
@@ -75,7 +69,7 @@ public static class BenchCommand
                 ["tokens_per_second"] = tokenCount / seconds,
                 ["gflops"] = flops / seconds / 1e9,
                 ["fp32_peak_tflops"] = peak,
-                ["percent_of_peak"] = peak is double p ? 100 * flops / seconds / (p * 1e12) : null,
+                ["percent_of_peak"] = peak is double fp32Peak ? 100 * flops / seconds / (fp32Peak * 1e12) : null,
                 ["precision_peak_tflops"] = gemmPeak,
                 ["percent_of_precision_peak"] = gemmPeak is double q ? 100 * flops / seconds / (q * 1e12) : null,
                 ["layers"] = new JsonArray(Enumerable.Range(0, last + 1).Select(l =>

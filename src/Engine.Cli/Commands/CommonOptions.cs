@@ -3,6 +3,8 @@ using System.CommandLine.Parsing;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 using NeuronEngine.Kernels;
+using NeuronEngine.Forward;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -14,7 +16,7 @@ namespace NeuronEngine.Cli.Commands;
 /// </summary>
 public static class CommonOptions
 {
-    public static readonly string[] Devices = ["auto", "cuda", "opencl", "ilgpu-cpu", "cpu"];
+    public static readonly string[] Devices = DeviceSelection.Names;
     public static readonly string[] DumpDTypes = ["f32", "f16"];
     public static readonly string[] RecordLayouts = ["openai", "packed"];
 
@@ -58,6 +60,10 @@ public static class CommonOptions
 
     /// <summary>The value of <see cref="Precision"/> as the engine's enum (validated at parse time).</summary>
     public static MatMulPrecision ParsePrecision(string text) => MatMulPrecisions.Parse(text, "--precision");
+
+    /// <summary>`--top-k`: top windows per neuron by window maximum (records; precision-effect compares them), default as records.</summary>
+    public static Option<int> TopK(string description) =>
+        new("--top-k") { Description = description, DefaultValueFactory = _ => Records.RecordsSettings.DefaultTopK };
 
     public static Option<int> WindowsPerShard(string description = "windows in each shard file") =>
         AtLeast(new Option<int>("--windows-per-shard") { Description = description, DefaultValueFactory = _ => 256 }, 1);

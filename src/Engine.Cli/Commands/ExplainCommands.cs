@@ -4,6 +4,7 @@ using NeuronEngine.Explain;
 using NeuronEngine.IO;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -89,7 +90,7 @@ public static class ExplainCommands
         return cmd;
     }
 
-    private delegate StageSummary[] Stages(ExplainRunner runner, IReadOnlyList<NeuronRecordLocation> neurons, string output);
+    private delegate StageSummary[] Stages(ExplainRunner runner, IReadOnlyList<NeuronFile> neurons, string output);
 
     private static int Execute(LlmOptions o, ParseResult r, CancellationToken ct, Stages stages)
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using NeuronEngine.Explain;
 using NeuronEngine.Model;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -58,20 +59,23 @@ internal sealed class LlmOptions
 
     public LlmOptions()
     {
+        // Every default comes from the options records the stages take (ExplainRunOptions, LlmResilienceOptions): one place.
+        var run = ExplainRunOptions.Defaults;
+        var resilience = LlmResilienceOptions.Defaults;
         SimulatorMode = Default(CommonOptions.OneOf(new Option<string>("--simulator-mode")
         {
             Description = "logprobs (chat; expected value from top logprobs), json (chat structured output, for endpoints without logprobs) or echo (OpenAI's method: /completions with echo, max_tokens 0, logprobs)",
-        }, ["logprobs", "json", "echo"]), "logprobs");
-        EchoMaxTokens = Default(CommonOptions.NotNegative(new Option<int>("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator, 1 for servers that refuse 0" }), 0);
-        Samples = Default(CommonOptions.AtLeast(new Option<int>("--samples") { Description = "candidate explanations per neuron, each simulated and scored" }, 1), 1);
-        ExamplesPerSplit = Default(CommonOptions.AtLeast(new Option<int>("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a neuron needs 4× as many top and 3× as many random records" }, 1), 5);
-        ContextTokens = Default(CommonOptions.AtLeast(new Option<int>("--context-tokens") { Description = "explainer context window; prompts shrink to fit" }, 256), 8192);
-        TopLogprobs = Default(Between(new Option<int>("--top-logprobs") { Description = "alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; the OpenAI API allows at most 20)" }, 1, 20), 15);
-        Temperature = Default(new Option<double>("--explainer-temperature") { Description = "explainer sampling temperature (the simulator uses 0)" }, 1.0);
-        Concurrency = Default(CommonOptions.AtLeast(new Option<int>("--concurrency") { Description = "LLM calls in flight at once" }, 1), 4);
-        Retries = Default(CommonOptions.NotNegative(new Option<int>("--retries") { Description = "retries of a call on 429, 408, 5xx, timeouts and dropped connections (0: none)" }), 6);
-        Timeout = Default(Positive(new Option<double>("--timeout") { Description = "seconds per attempt" }), 120.0);
-        RetryDelay = Default(NotNegativeNumber(new Option<double>("--retry-delay") { Description = "first backoff in seconds, doubling with jitter" }), 1.0);
+        }, SimulatorModes), ModeName(run.SimulatorMode));
+        EchoMaxTokens = Default(CommonOptions.NotNegative(new Option<int>("--echo-max-tokens") { Description = "max_tokens of echo-mode requests: 0 as OpenAI's simulator, 1 for servers that refuse 0" }), run.EchoMaxTokens);
+        Samples = Default(CommonOptions.AtLeast(new Option<int>("--samples") { Description = "candidate explanations per neuron, each simulated and scored" }, 1), run.Samples);
+        ExamplesPerSplit = Default(CommonOptions.AtLeast(new Option<int>("--examples-per-split") { Description = "records per split (OpenAI's n_examples_per_split): top records shown to the explainer, top + random records scored and calibrated on; a neuron needs 4× as many top and 3× as many random records" }, 1), run.ExamplesPerSplit);
+        ContextTokens = Default(CommonOptions.AtLeast(new Option<int>("--context-tokens") { Description = "explainer context window; prompts shrink to fit" }, 256), run.ContextTokens);
+        TopLogprobs = Default(Between(new Option<int>("--top-logprobs") { Description = "alternatives per token in logprobs and echo modes (OpenAI's simulator asks for 15; the OpenAI API allows at most 20)" }, 1, 20), run.TopLogprobs);
+        Temperature = Default(new Option<double>("--explainer-temperature") { Description = "explainer sampling temperature (the simulator uses 0)" }, run.ExplainerTemperature);
+        Concurrency = Default(CommonOptions.AtLeast(new Option<int>("--concurrency") { Description = "LLM calls in flight at once" }, 1), resilience.Concurrency);
+        Retries = Default(CommonOptions.NotNegative(new Option<int>("--retries") { Description = "retries of a call on 429, 408, 5xx, timeouts and dropped connections (0: none)" }), resilience.MaxRetries);
+        Timeout = Default(Positive(new Option<double>("--timeout") { Description = "seconds per attempt" }), resilience.AttemptTimeout.TotalSeconds);
+        RetryDelay = Default(NotNegativeNumber(new Option<double>("--retry-delay") { Description = "first backoff in seconds, doubling with jitter" }), resilience.RetryBaseDelay.TotalSeconds);
         MaxCalls = CommonOptions.NotNegative(new Option<long?>("--max-calls") { Description = "stop after this many calls to the endpoint (cache hits are free); rerun to continue" });
         MaxTokensTotal = CommonOptions.NotNegative(new Option<long?>("--max-tokens-total") { Description = "stop once this many tokens (input + output) are spent; rerun to continue" });
         Sample = CommonOptions.AtLeast(new Option<int?>("--sample") { Description = "work on N neurons drawn at random from the selection (see --seed)" }, 1);
@@ -119,12 +123,7 @@ internal sealed class LlmOptions
             SimulatorOnlyCommand ? "no simulator model configured: give --simulator-model NAME (or \"simulator-model\" in --config FILE)" :
             "no explainer model configured: give --explainer-model NAME (or \"explainer-model\" in --config FILE), e.g. gpt-4o-mini, or the model your vLLM/Ollama server serves");
         string modeText = Given(SimulatorMode) ? r.GetValue(SimulatorMode)! : config.String(SimulatorMode.Name) is { } fromFile ? Validated(SimulatorMode, fromFile) : (string)_defaults[SimulatorMode]!;
-        var mode = modeText.ToLowerInvariant() switch
-        {
-            "json" => Explain.SimulatorMode.Json,
-            "echo" => Explain.SimulatorMode.Echo,
-            _ => Explain.SimulatorMode.Logprobs,
-        };
+        var mode = Enum.GetValues<SimulatorMode>().Single(m => ModeName(m) == modeText.ToLowerInvariant());
         int concurrency = Int(Concurrency);
         var run = new ExplainRunOptions
         {
@@ -163,6 +162,10 @@ internal sealed class LlmOptions
         return new LlmCommandSettings(baseUrl, run, resilience, budget, prices, cache, selection);
     }
 
+    private static readonly string[] SimulatorModes = Enum.GetValues<SimulatorMode>().Select(ModeName).ToArray();
+
+    private static string ModeName(SimulatorMode mode) => mode.ToString().ToLowerInvariant();
+
     private Option<T> Default<T>(Option<T> option, T value)
     {
         option.DefaultValueFactory = _ => value;
@@ -187,7 +190,7 @@ internal sealed class LlmOptions
         var o = new Option<string?>(name) { Description = description, DefaultValueFactory = _ => "all" };
         o.Validators.Add(v =>
         {
-            try { if (CommonOptions.TryGet(v, out string? text)) Runtime.LayerSelection.ParseIndexSet(text, name); }
+            try { if (CommonOptions.TryGet(v, out string? text)) LayerSelection.ParseIndexSet(text, name); }
             catch (ArgumentException e) { v.AddError(e.Message); }
         });
         return o;
@@ -211,7 +214,14 @@ internal sealed class LlmOptions
         return o;
     }
 
-    /// <summary>The --config JSON object, keys normalised to option names ("base_url" → "--base-url").</summary>
+    /// <summary>
+    /// The --config JSON object, keys normalised to option names ("base_url" → "--base-url"). Not
+    /// Microsoft.Extensions.Configuration's binder: the file is one flat object of the command's own option names, and
+    /// what matters is refusing what the binder would silently accept or drop — an API key, an unknown or misspelt key,
+    /// a string where a number belongs, a value an option's validator rejects — each in one `error:` line naming the
+    /// file and the key (docs/cli.md's catalogue pins them). That is these 40 lines over System.Text.Json; a binder
+    /// would add a package and still need them.
+    /// </summary>
     private sealed class ConfigFile(string? path, Dictionary<string, JsonElement> values)
     {
         public static ConfigFile Load(string? path, IReadOnlySet<string> known)

@@ -2,10 +2,12 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using NeuronEngine.Dump;
 using NeuronEngine.Kernels;
 using NeuronEngine.Precision;
 using NeuronEngine.Runtime;
+using NeuronEngine.Pass;
+using NeuronEngine.Forward;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -20,61 +22,38 @@ public static class PrecisionEffectCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.Model();
-        var preset = CommonOptions.Preset();
-        var corpus = CommonOptions.Corpus();
-        var layers = CommonOptions.Layers();
-        var seqLen = CommonOptions.SeqLen();
-        var device = CommonOptions.Device();
-        var maxWindows = CommonOptions.MaxWindows();
-        var batch = CommonOptions.Batch();
-        var modelSeed = CommonOptions.ModelSeed();
+        var p = new CorpusPassOptions();
         var compare = new Option<string>("--compare") { Description = "precisions compared with fp32, comma-separated", DefaultValueFactory = _ => "tf32,bf16" };
-        var topK = CommonOptions.AtLeast(new Option<int>("--top-k") { Description = "top windows per neuron by window maximum (as engine records)", DefaultValueFactory = _ => 20 }, 1);
+        var topK = CommonOptions.AtLeast(CommonOptions.TopK("top windows per neuron by window maximum (as engine records)"), 1);
         var json = new Option<string?>("--json") { Description = "also write the report as JSON to this file" };
         var cmd = new Command("precision-effect", "measure what tf32/bf16 GEMMs change in activations and top records, against fp32")
         {
-            model, preset, corpus, layers, seqLen, device, maxWindows, batch, modelSeed, compare, topK, json,
+            p.Model, p.Preset, p.Corpus, p.Layers, p.SeqLen, p.Device, p.MaxWindows, p.Batch, p.ModelSeed, compare, topK, json,
         };
-        cmd.SetAction(r =>
+        cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
+        int Execute(ParseResult r, CancellationToken ct)
         {
             var precisions = r.GetValue(compare)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(p => MatMulPrecisions.Parse(p, "--compare")).Distinct().ToList();
+                .Select(x => MatMulPrecisions.Parse(x, "--compare")).Distinct().ToList();
             if (precisions.Count == 0 || precisions.Contains(MatMulPrecision.Fp32))
                 throw new ArgumentException("--compare: name tf32 and/or bf16 (fp32 is the reference)");
             int k = r.GetValue(topK);
-            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
-                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            using var inputs = p.OpenInputs(r);
             var windows = inputs.Windows;
             int neurons = inputs.Config.DMlp;
             var devices = new List<IForwardDevice>();
             try
             {
-                devices.Add(DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights));
-                foreach (var p in precisions) devices.Add(DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, p));
+                devices.Add(p.OpenDevice(r, inputs.Weights));
+                foreach (var precision in precisions) devices.Add(p.OpenDevice(r, inputs.Weights, precision));
                 var reference = new ReferenceSink(inputs.Layers, neurons, k);
-                var sinks = precisions.Select(p => new ComparisonSink(p.Name(), reference, inputs.Layers, neurons, k)).ToList();
-                int b = r.GetValue(batch) ?? devices[0].DefaultBatchWindows;
-                if (b < 1) throw new ArgumentException("--batch must be at least 1");
-                var tokens = new int[b * windows.SeqLen];
-                var seconds = new double[devices.Count];
-                ConsoleProgress.Run("precision-effect", "windows", progress =>
-                {
-                    for (long first = 0; first < windows.Count; first += b)
-                    {
-                        int count = (int)Math.Min(b, windows.Count - first);
-                        var batchTokens = tokens.AsSpan(0, count * windows.SeqLen);
-                        windows.CopyWindows(first, count, batchTokens);
-                        for (int d = 0; d < devices.Count; d++)
-                        {
-                            var clock = Stopwatch.StartNew();
-                            devices[d].Run(batchTokens, count, windows.SeqLen, inputs.Layers, d == 0 ? reference : sinks[d - 1], first);
-                            seconds[d] += clock.Elapsed.TotalSeconds;
-                        }
-                        progress.Report(new RunProgress(first + count, windows.Count));
-                    }
-                    return 0;
-                });
+                var sinks = precisions.Select(x => new ComparisonSink(x.Name(), reference, inputs.Layers, neurons, k)).ToList();
+                // One corpus pass, one lane per precision: each batch runs through the fp32 device first, then each other.
+                var pass = new CorpusPass(windows, inputs.Layers, p.BatchWindows(r, devices[0]));
+                var lanes = devices.Select((d, i) => new PassLane(d, [new PlainPassSink(i == 0 ? reference : sinks[i - 1])])).ToList();
+                var result = ConsoleProgress.Run("precision-effect", "windows",
+                    progress => pass.Run(PassWindows.Range(new WindowRange(0, windows.Count)), lanes, progress, ct));
+                var seconds = result.LaneTimes.Select(t => t.TotalSeconds).ToArray();
 
                 var reports = sinks.Select(s => s.Report()).ToList();
                 var output = new JsonObject
@@ -105,7 +84,7 @@ public static class PrecisionEffectCommand
             {
                 foreach (var d in devices) d.Dispose();
             }
-        });
+        }
         return cmd;
     }
 }

@@ -1,3 +1,4 @@
+using NeuronEngine.Forward;
 using System.CommandLine;
 using NeuronEngine.Corpus;
 using NeuronEngine.Dump;
@@ -8,41 +9,35 @@ using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Records;
+using NeuronEngine.Runtime.Dump;
+using NeuronEngine.Pass;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
 /// <summary>`engine records`: per-neuron top-k, random and quantile-band records plus moments (DESIGN §4, §6).</summary>
 public static class RecordsCommand
 {
-    public static Command Create()
+    public static Command Create(IPassHooks hooks)
     {
-        var model = CommonOptions.Model();
-        var preset = CommonOptions.Preset();
-        var corpus = CommonOptions.Corpus();
+        var p = new CorpusPassOptions();
         var outDir = CommonOptions.Out("output directory ({layer}/{neuron}.json or layer-{L}.safetensors, plus records.json)");
-        var layers = CommonOptions.Layers();
-        var seqLen = CommonOptions.SeqLen();
-        var topK = CommonOptions.NotNegative(new Option<int>("--top-k") { Description = "top windows per neuron by window maximum", DefaultValueFactory = _ => 20 });
-        var random = CommonOptions.NotNegative(new Option<int>("--random") { Description = "uniformly sampled windows per neuron", DefaultValueFactory = _ => 20 });
-        var perBand = CommonOptions.NotNegative(new Option<int>("--quantile-samples") { Description = "windows sampled in each of the 5 quantile bands", DefaultValueFactory = _ => 5 });
+        var topK = CommonOptions.NotNegative(CommonOptions.TopK("top windows per neuron by window maximum"));
+        var random = CommonOptions.NotNegative(new Option<int>("--random") { Description = "uniformly sampled windows per neuron", DefaultValueFactory = _ => RecordsSettings.DefaultRandom });
+        var perBand = CommonOptions.NotNegative(new Option<int>("--quantile-samples") { Description = "windows sampled in each of the 5 quantile bands", DefaultValueFactory = _ => RecordsSettings.DefaultQuantileSamples });
         var seed = CommonOptions.Seed("the random and quantile samples");
-        var modelSeed = CommonOptions.ModelSeed();
         var format = CommonOptions.RecordsFormat("openai ({layer}/{neuron}.json, OpenAI's NeuronRecord) or packed (one safetensors per layer; needed by merge)");
-        var device = CommonOptions.Device();
-        var maxWindows = CommonOptions.MaxWindows();
-        var batch = CommonOptions.Batch();
         var shard = new Option<string?>("--shard") { Description = "i/N: process only the i-th of N equal parts of the corpus windows (merge the parts with engine merge)" };
         shard.Validators.Add(v => { try { if (CommonOptions.TryGet(v, out string? text)) ShardSpec.Parse(text); } catch (ArgumentException e) { v.AddError(e.Message); } });
         var pilot = CommonOptions.AtLeast(new Option<int>("--pilot-windows") { Description = "windows (evenly spaced over the corpus) that fix the quantile boundaries", DefaultValueFactory = _ => QuantileBoundaries.DefaultPilotWindows }, 1);
         var dumpOut = CommonOptions.OptionalOutput("--dump-out", "also write the activations as `engine dump` shards to this directory, in the same pass");
         var dumpDType = CommonOptions.DumpDType("--dump-dtype", "storage dtype of the dump (with --dump-out)");
         var perShard = CommonOptions.WindowsPerShard("windows in each dump shard (with --dump-out)");
-        var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = "save the collected state every N windows so a killed run resumes (0: every 10 minutes)", DefaultValueFactory = _ => 0 });
-        var precision = CommonOptions.Precision();
+        var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = $"save the collected state every N windows so a killed run resumes (0: every {RecordsRun.DefaultCheckpointInterval.TotalMinutes:0} minutes)", DefaultValueFactory = _ => 0 });
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
-            model, preset, corpus, outDir, layers, seqLen, topK, random, perBand, seed, modelSeed, format, device, maxWindows, batch, shard, pilot,
-            dumpOut, dumpDType, perShard, checkpointWindows, precision,
+            p.Model, p.Preset, p.Corpus, outDir, p.Layers, p.SeqLen, topK, random, perBand, seed, p.ModelSeed, format, p.Device, p.MaxWindows, p.Batch,
+            shard, pilot, dumpOut, dumpDType, perShard, checkpointWindows, p.Precision,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
@@ -53,11 +48,10 @@ public static class RecordsCommand
                 throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
             if (r.GetValue(dumpOut) is { } d && Path.GetFullPath(d) == Path.GetFullPath(r.GetValue(outDir)!))
                 throw new ArgumentException("--dump-out must be another directory than --out");
-            using var inputs = RunInputs.Open(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed), r.GetValue(corpus),
-                r.GetValue(layers)!, r.GetValue(seqLen), r.GetValue(maxWindows));
+            using var inputs = p.OpenInputs(r);
             var (windows, selected) = (inputs.Windows, inputs.Layers);
-            var gemm = CommonOptions.ParsePrecision(r.GetValue(precision)!);
-            var dump = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
+            var gemm = p.GemmPrecision(r);
+            var dumpSettings = inputs.DumpSettings(r.GetValue(dumpDType)!, "--dump-dtype", r.GetValue(perShard)) with { Precision = gemm.Name() };
             var settings = new RecordsSettings
             {
                 Model = inputs.ModelName,
@@ -78,19 +72,19 @@ public static class RecordsCommand
             };
             settings.Shape.Validate();
             string dir = r.GetValue(outDir)!;
-            using var dev = DeviceCatalog.Create(r.GetValue(device)!, inputs.Weights, gemm);
+            using var dev = p.OpenDevice(r, inputs.Weights, gemm);
             settings = settings with { Device = dev.Name };
+            using var dump = r.GetValue(dumpOut) is { } dumpDir ? new DumpSink(dumpSettings, dumpDir, DeviceShardSink.For(dev)) : null;
             var run = new RecordsRun(dev, windows, settings, layout, shardSpec, dir)
             {
-                BatchWindows = r.GetValue(batch) ?? dev.DefaultBatchWindows,
+                BatchWindows = p.BatchWindows(r, dev),
                 CollectorFactory = RecordCollectors.For(dev),
                 PilotSinkFactory = RecordCollectors.PilotFor(dev),
                 CheckpointEveryWindows = r.GetValue(checkpointWindows),
-                DumpDirectory = r.GetValue(dumpOut),
-                ShardSinks = DeviceShardSink.For(dev),
-                Dump = dump,
+                AlsoInPass = dump is null ? [] : [dump],
+                Hooks = hooks,
             };
-            bool ran = ConsoleProgress.Run("records", "windows", p => run.Run(p, ct));
+            bool ran = ConsoleProgress.Run("records", "windows", progress => run.Run(progress, ct));
             var range = shardSpec.Range(windows.Count);
             if (run.ResumedFrom is { } from) Console.Error.WriteLine($"records: resumed from the checkpoint at window {from}");
             Console.Error.WriteLine(ran

@@ -1,10 +1,12 @@
 using System.CommandLine;
+using NeuronEngine.Forward;
 using NeuronEngine.Dump;
 using NeuronEngine.IO;
 using NeuronEngine.Model;
 using NeuronEngine.Related;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Related;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
@@ -18,38 +20,36 @@ public static class RelatedCommand
 
     public static Command Create()
     {
-        var model = CommonOptions.Model();
-        var preset = CommonOptions.Preset();
-        var modelSeed = CommonOptions.ModelSeed();
+        var p = new CorpusPassOptions(); // the model, layer, device and precision options: related runs no corpus
         var outDir = CommonOptions.Out("output directory (layer-{L}.safetensors and/or {layer}/{neuron}.json, plus related.json)");
-        var layers = CommonOptions.Layers();
         var top = CommonOptions.AtMost(CommonOptions.AtLeast(new Option<int>("--top") { Description = "tokens per list", DefaultValueFactory = _ => 10 }, 1), 1000);
-        var device = CommonOptions.Device();
         var format = CommonOptions.OneOf(new Option<string>("--format") { Description = "packed (one safetensors per layer), openai ({layer}/{neuron}.json, OpenAI's WeightBasedSummaryOfNeuron) or both", DefaultValueFactory = _ => "packed" }, Formats);
         var withWpe0 = new Option<bool>("--with-wpe0") { Description = "input lists: add the position-0 embedding wpe[0] to each token's embedding" };
         var cmd = new Command("related", "per neuron, from the weights alone: the input tokens that excite or inhibit it and the output tokens it promotes or suppresses")
         {
-            model, preset, modelSeed, outDir, layers, top, device, format, withWpe0,
+            p.Model, p.Preset, p.ModelSeed, outDir, p.Layers, top, p.Device, format, withWpe0, p.Precision,
         };
         cmd.SetAction(r =>
         {
             string layout = r.GetValue(format)!;
             int k = r.GetValue(top);
-            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(model), r.GetValue(preset), r.GetValue(modelSeed));
+            var gemm = p.GemmPrecision(r);
+            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(p.Model), r.GetValue(p.Preset), r.GetValue(p.ModelSeed));
             using var weights = Gpt2Weights.Open(modelPath);
             var c = weights.Config;
-            var selected = LayerSelection.Parse(r.GetValue(layers)!, c.NLayer);
+            var selected = LayerSelection.Parse(r.GetValue(p.Layers)!, c.NLayer);
             var settings = new RelatedSettings
             {
                 Model = modelName, ModelFingerprint = Fingerprint.OfFile(weights.File.Path), NeuronsPerLayer = c.DMlp,
                 VocabSize = c.VocabSize, Layers = selected, Top = Math.Min(k, c.VocabSize), WithPositionZero = r.GetValue(withWpe0), Format = layout,
+                Precision = gemm.Name(),
             };
             if (layout != "packed" && c.VocabSize > NeuronEngine.Text.Gpt2Tokenizer.VocabSize)
                 throw new ArgumentException($"--format {layout} writes token strings with GPT-2's tokenizer, but the model's vocabulary has {c.VocabSize} tokens; use --format packed");
             string dir = r.GetValue(outDir)!;
-            using var dev = RelatedDevices.Create(r.GetValue(device)!, weights, settings.WithPositionZero);
+            using var dev = RelatedDevices.Create(r.GetValue(p.Device)!, weights, settings.WithPositionZero, gemm);
             var run = new RelatedRun(dev, settings, dir);
-            bool ran = ConsoleProgress.Run("related", "chunks", p => run.Run(p));
+            bool ran = ConsoleProgress.Run("related", "chunks", progress => run.Run(progress));
             if (!ran)
             {
                 Console.Error.WriteLine($"related: {dir} already holds these complete related tokens; nothing to do");
@@ -57,7 +57,7 @@ public static class RelatedCommand
             }
             double flops = 2.0 * 2 * c.VocabSize * c.NEmbd * (double)c.DMlp * run.LayersComputed;
             double seconds = Math.Max(run.ComputeTime.TotalSeconds, 1e-9);
-            Console.Error.WriteLine($"related: layers {LayerSelection.Format(selected)} × {c.DMlp} neurons × {c.VocabSize} tokens, top {settings.Top}, on {dev.Name}" +
+            Console.Error.WriteLine($"related: layers {LayerSelection.Format(selected)} × {c.DMlp} neurons × {c.VocabSize} tokens, top {settings.Top}, on {dev.Name} ({settings.Precision})" +
                 (run.LayersKept > 0 ? $" ({run.LayersKept} layer(s) kept from an earlier run)" : "") + $": --format {layout} in {dir}");
             Console.Error.WriteLine($"related: time: compute {run.ComputeTime.TotalSeconds:F2} s ({flops / seconds / 1e9:F1} GFLOP/s), write {run.WriteTime.TotalSeconds:F2} s");
             return 0;

@@ -1,9 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
+using NeuronEngine.Runtime.Scoring;
 using NeuronEngine.Dump;
 using NeuronEngine.IO;
 using NeuronEngine.Runtime;
+using NeuronEngine.Cli.Reporting;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

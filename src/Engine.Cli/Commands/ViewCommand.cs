@@ -1,5 +1,6 @@
 using System.CommandLine;
 using NeuronEngine.View;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 

@@ -7,7 +7,7 @@ namespace NeuronEngine.Corpus;
 /// llm.c's token file (.bin): a header of 256 little-endian int32 (magic 20240520, version 1,
 /// token count, the rest zero) followed by the tokens as little-endian uint16.
 /// </summary>
-public static class LlmcTokenFile
+internal static class LlmcTokenFile
 {
     public const int Magic = 20240520;
 

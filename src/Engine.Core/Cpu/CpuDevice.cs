@@ -1,6 +1,5 @@
-using NeuronEngine.Kernels;
 using NeuronEngine.Model;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Cpu;
 

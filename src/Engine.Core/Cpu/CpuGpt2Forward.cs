@@ -1,6 +1,5 @@
-using NeuronEngine.Kernels;
 using NeuronEngine.Model;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Cpu;
 
@@ -10,7 +9,7 @@ namespace NeuronEngine.Cpu;
 /// the sink. Buffers grow to the largest batch seen and are reused. The four GEMMs run in <paramref name="precision"/>
 /// (tf32/bf16: inputs rounded as the tensor cores round them, an emulation; see CpuMath.MatMulBias).
 /// </summary>
-public sealed unsafe class CpuGpt2Forward(Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32)
+internal sealed unsafe class CpuGpt2Forward(Gpt2Weights weights, MatMulPrecision precision = MatMulPrecision.Fp32)
 {
     /// <summary>The precision of the four GEMMs of every layer.</summary>
     public MatMulPrecision Precision => precision;

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
-using NeuronEngine.Kernels;
+using NeuronEngine.Forward;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Cpu;
 
@@ -10,7 +11,7 @@ namespace NeuronEngine.Cpu;
 /// the reference the ILGPU kernels are tested against, so every output element is computed in a fixed order
 /// (independent of thread count and batch size): the same window always gives bit-identical activations.
 /// </summary>
-public static unsafe class CpuMath
+internal static unsafe class CpuMath
 {
     /// <summary>√(2/π), the constant of GPT-2's tanh GELU.</summary>
     public const float GeluScale = 0.7978845608028654f;
@@ -74,8 +75,8 @@ public static unsafe class CpuMath
 
     /// <summary>
     /// <see cref="MatMulBias(float*, float*, float*, float*, int, int, int, bool)"/> in a GEMM precision: for tf32 and
-    /// bf16, x and W are first rounded as the tensor-core kernels round them (<see cref="MmaRounding"/>, the same
-    /// functions), then multiplied in float32. Products of rounded values are exact in float32, so this is the value
+    /// bf16, x and W are first rounded as the tensor-core kernels round them (<see cref="TensorCoreRounding"/>, the
+    /// same source file, compiled into the kernels too), then multiplied in float32. Products of rounded values are exact in float32, so this is the value
     /// the tensor-core GEMM's emulation (ILGPU's CPU accelerator) computes, bit for bit before the bias; a GPU's tensor
     /// cores sum each instruction's products in their own order. An emulation: it costs two rounded copies per call.
     /// </summary>
@@ -105,7 +106,7 @@ public static unsafe class CpuMath
         }
     }
 
-    /// <summary>to[i] = MmaRounding.Round(from[i], precision), in parallel chunks.</summary>
+    /// <summary>to[i] = RoundInput(from[i], precision), in parallel chunks.</summary>
     public static void Round(float* from, float* to, long count, MatMulPrecision precision)
     {
         const int chunk = 1 << 16;
@@ -114,11 +115,19 @@ public static unsafe class CpuMath
         {
             long end = Math.Min(count, (c + 1) * chunk);
             if (precision == MatMulPrecision.Tf32)
-                for (long i = c * chunk; i < end; i++) to[i] = MmaRounding.RoundTf32(from[i]);
+                for (long i = c * chunk; i < end; i++) to[i] = TensorCoreRounding.RoundTf32(from[i]);
             else
-                for (long i = c * chunk; i < end; i++) to[i] = MmaRounding.Round(from[i], precision);
+                for (long i = c * chunk; i < end; i++) to[i] = RoundInput(from[i], precision);
         });
     }
+
+    /// <summary><paramref name="value"/> rounded as <paramref name="precision"/>'s GEMM inputs are (Fp32: unchanged).</summary>
+    public static float RoundInput(float value, MatMulPrecision precision) => precision switch
+    {
+        MatMulPrecision.Tf32 => TensorCoreRounding.RoundTf32(value),
+        MatMulPrecision.Bf16 => TensorCoreRounding.RoundBf16(value),
+        _ => value,
+    };
 
     [ThreadStatic] private static float[]? _packedStrip;
 

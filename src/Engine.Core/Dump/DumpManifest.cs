@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NeuronEngine.IO;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Dump;
 
@@ -8,7 +9,7 @@ namespace NeuronEngine.Dump;
 /// OUT/manifest.json of `engine dump`: the settings of the run and the shards that are complete. Only shards
 /// that were flushed and renamed into place are listed, so a killed run resumes from the first one missing.
 /// </summary>
-public sealed record DumpManifest
+internal sealed record DumpManifest
 {
     public const string FileName = "manifest.json";
     public const string CurrentFormat = "neuron-engine/mlp-activations/v1";
@@ -66,7 +67,7 @@ public sealed record DumpSettings
         string D(string name, object a, object b) => $"{name} {a} {mine} vs {b} {theirs}";
         if (ModelFingerprint != other.ModelFingerprint) return D("model", Model, other.Model);
         if (CorpusFingerprint != other.CorpusFingerprint) return D("corpus", Corpus, other.Corpus);
-        if (!Layers.SequenceEqual(other.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(other.Layers));
+        if (!Layers.SequenceEqual(other.Layers)) return D("layers", LayerSelection.Format(Layers), LayerSelection.Format(other.Layers));
         if (SeqLen != other.SeqLen) return D("seq-len", SeqLen, other.SeqLen);
         if (DType != other.DType) return D("dtype", DType.ToLowerInvariant(), other.DType.ToLowerInvariant());
         if (WindowsPerShard != other.WindowsPerShard) return D("windows-per-shard", WindowsPerShard, other.WindowsPerShard);
@@ -76,7 +77,7 @@ public sealed record DumpSettings
     }
 }
 
-public sealed record ShardEntry(
+internal sealed record ShardEntry(
     [property: JsonPropertyName("file")] string File,
     [property: JsonPropertyName("first_window")] long FirstWindow,
     [property: JsonPropertyName("windows")] int Windows);

@@ -1,5 +1,6 @@
 using NeuronEngine.Format;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Dump;
 
@@ -8,7 +9,7 @@ namespace NeuronEngine.Dump;
 /// preallocated and filled in place through a memory map as the forward pass produces each batch, then
 /// committed (flushed and renamed) as a whole.
 /// </summary>
-public sealed class MlpActivationShardWriter : IMlpActivationSink, IDisposable
+internal sealed class MlpActivationShardWriter : IMlpActivationSink, IDisposable
 {
     private readonly SafeTensorsWriter _writer;
     private readonly long _firstWindow;

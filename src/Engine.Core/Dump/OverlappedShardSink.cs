@@ -1,12 +1,11 @@
 using System.Collections.Concurrent;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Dump;
 
 /// <summary>
-/// The sink a dump hands to the forward device for one shard: it passes each layer's neurons to the shard writer —
-/// on a background thread, so the forward pass computes the next layers while the previous ones are written — and
-/// first, synchronously and in corpus order, to an optional second sink (a record collector: one pass, two outputs).
+/// The sink a dump hands to the forward device for one shard: it passes each layer's neurons to the shard writer on a
+/// background thread, so the forward pass computes the next layers while the previous ones are written.
 /// <see cref="Drain"/> waits for every pending write (call it before committing the shard).
 /// </summary>
 public interface IShardSink : IMlpActivationSink, IDisposable
@@ -14,8 +13,8 @@ public interface IShardSink : IMlpActivationSink, IDisposable
     void Drain();
 }
 
-/// <summary>Builds the shard sink for a shard writer and an optional second sink (devices choose their own, e.g. with page-locked buffers).</summary>
-public delegate IShardSink ShardSinkFactory(IMlpActivationSink shardWriter, IMlpActivationSink? alsoFeed);
+/// <summary>Builds the shard sink for a shard writer (devices choose their own, e.g. with page-locked buffers).</summary>
+public delegate IShardSink ShardSinkFactory(IMlpActivationSink shardWriter);
 
 /// <summary>
 /// One background thread running jobs in submission order over a fixed set of reusable buffer slots: a producer
@@ -76,9 +75,9 @@ public sealed class SlotWorker : IDisposable
 /// The host shard sink (the `cpu` device, or any device that hands over host spans): each layer's span is copied
 /// into one of two pinned buffers and written by the worker while the forward pass goes on.
 /// </summary>
-public sealed class OverlappedShardSink(IMlpActivationSink shardWriter, IMlpActivationSink? alsoFeed) : IShardSink
+public sealed class OverlappedShardSink(IMlpActivationSink shardWriter) : IShardSink
 {
-    public static readonly ShardSinkFactory Factory = (writer, also) => new OverlappedShardSink(writer, also);
+    public static readonly ShardSinkFactory Factory = writer => new OverlappedShardSink(writer);
 
     private readonly SlotWorker _worker = new(2, "shard writer");
     private readonly float[][] _buffers = [[], []];
@@ -86,7 +85,6 @@ public sealed class OverlappedShardSink(IMlpActivationSink shardWriter, IMlpActi
 
     public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
     {
-        alsoFeed?.OnMlpActivations(layer, firstWindow, windows, seqLen, activations);
         int slot = _next;
         _next = (_next + 1) % _worker.Slots;
         _worker.Acquire(slot);

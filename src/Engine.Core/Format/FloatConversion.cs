@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace NeuronEngine.Format;
 
 /// <summary>Widening and narrowing between float32 and the 16-bit float formats weights and shards use.</summary>
-public static unsafe class FloatConversion
+internal static unsafe class FloatConversion
 {
     /// <summary>bf16 is the top half of an IEEE float32: widening is a shift.</summary>
     public static float BF16ToFloat(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);

@@ -8,7 +8,7 @@ namespace NeuronEngine.Format;
 /// are all ones, so F32 is tested as uint (mask 0x7F800000), F16 and BF16 as ushort (0x7C00, 0x7F80), a
 /// <see cref="Vector{T}"/> at a time. A clean tensor is read once at memory speed; only a hit is located element by element.
 /// </summary>
-public static unsafe class NonFiniteScan
+internal static unsafe class NonFiniteScan
 {
     /// <summary>Index of the first NaN/Inf among <paramref name="count"/> values of <paramref name="dtype"/> at <paramref name="data"/>, or -1.</summary>
     public static long FirstNonFinite(byte* data, long count, TensorDType dtype) => dtype switch

@@ -10,7 +10,7 @@ namespace NeuronEngine.Format;
 /// renames into place. A writer disposed without Commit deletes its temp file, so a crash never leaves a
 /// half-written file under the final name.
 /// </summary>
-public sealed unsafe class SafeTensorsWriter : IDisposable
+internal sealed unsafe class SafeTensorsWriter : IDisposable
 {
     public string Path { get; }
     public string TempPath { get; }

@@ -9,7 +9,7 @@ namespace NeuronEngine.Model;
 /// Scales are chosen so activations are O(1) at any width (matrices ~ N(0, 1/fan_in)), which exercises GELU's
 /// nonlinearity and LayerNorm the way trained weights do; they are not trained weights.
 /// </summary>
-public static unsafe class SyntheticGpt2
+internal static unsafe class SyntheticGpt2
 {
     public sealed record Options(int Seed = 0, TensorDType DType = TensorDType.F32, bool TransformerPrefix = false, bool IncludeAttentionBuffers = false);
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Precision;
 

@@ -1,4 +1,5 @@
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Records;
 
@@ -7,7 +8,8 @@ namespace NeuronEngine.Records;
 /// keeps the top-k windows by window maximum, a seeded uniform sample of windows, samples within the quantile bands
 /// of the window-max distribution (bands fixed beforehand by <see cref="QuantileBoundaries"/>) and the moments of
 /// all its activations. Batches must arrive in ascending window order per layer (the moments are summed in corpus
-/// order, value by value, exactly like the device kernels). Neurons are processed in parallel.
+/// order, value by value, so a resumed run is bit-identical to an uninterrupted one; the record kernels merge per-window
+/// moments instead and agree to double rounding). Neurons are processed in parallel.
 /// </summary>
 public sealed class CpuRecordCollector : IMlpActivationSink
 {
@@ -104,38 +106,21 @@ public sealed class CpuRecordCollector : IMlpActivationSink
 
     /// <summary>
     /// Adds every activation of neurons [from, to) to their moments. Rows (window, token) outer and neurons inner, so
-    /// reads are contiguous; per neuron the values still arrive in (window, token) order and go through exactly the
-    /// operations of <see cref="Moments.Add"/> and the device kernel.
+    /// reads are contiguous; per neuron the values still arrive in (window, token) order, one <see cref="MomentSums.Add"/>
+    /// each. (The record kernels sum each window's tokens the same way, then merge the windows in order: equal up to
+    /// double rounding, not bit for bit.)
     /// </summary>
     private static void AddMoments(double[] moments, int from, int to, int neurons, ReadOnlySpan<float> acts)
     {
         int width = to - from;
-        Span<double> count = stackalloc double[width], mean = stackalloc double[width], m2 = stackalloc double[width],
-            m3 = stackalloc double[width], m4 = stackalloc double[width];
-        for (int j = 0; j < width; j++)
-        {
-            int at = (from + j) * Moments.Stride;
-            count[j] = moments[at]; mean[j] = moments[at + 1]; m2[j] = moments[at + 2]; m3[j] = moments[at + 3]; m4[j] = moments[at + 4];
-        }
+        Span<MomentSums> sums = stackalloc MomentSums[width];
+        for (int j = 0; j < width; j++) sums[j] = Moments.Load(moments.AsSpan((from + j) * Moments.Stride, Moments.Stride));
         for (int row = 0; row < acts.Length; row += neurons)
         {
             var values = acts.Slice(row + from, width);
-            for (int j = 0; j < width; j++)
-            {
-                double x = values[j], n1 = count[j], nn = n1 + 1;
-                double delta = x - mean[j], dn = delta / nn, dn2 = dn * dn, term1 = delta * dn * n1;
-                mean[j] += dn;
-                m4[j] += term1 * dn2 * (nn * nn - 3 * nn + 3) + 6 * dn2 * m2[j] - 4 * dn * m3[j];
-                m3[j] += term1 * dn * (nn - 2) - 3 * dn * m2[j];
-                m2[j] += term1;
-                count[j] = nn;
-            }
+            for (int j = 0; j < width; j++) sums[j] = MomentSums.Add(sums[j], values[j]);
         }
-        for (int j = 0; j < width; j++)
-        {
-            int at = (from + j) * Moments.Stride;
-            moments[at] = count[j]; moments[at + 1] = mean[j]; moments[at + 2] = m2[j]; moments[at + 3] = m3[j]; moments[at + 4] = m4[j];
-        }
+        for (int j = 0; j < width; j++) Moments.Store(sums[j], moments.AsSpan((from + j) * Moments.Stride, Moments.Stride));
     }
 
     /// <summary>Puts the window into the group's reservoir if its key beats the worst kept one.</summary>

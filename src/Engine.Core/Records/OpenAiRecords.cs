@@ -1,5 +1,7 @@
 using NeuronEngine.Scoring;
 using NeuronEngine.Text;
+using NeuronEngine.Numerics;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Records;
 
@@ -8,7 +10,7 @@ namespace NeuronEngine.Records;
 /// displays them, activations widened to double, quantile_boundaries = the four interior band boundaries, empty
 /// slots left out, statistics NaN (→ null) where undefined.
 /// </summary>
-public static class OpenAiRecords
+internal static class OpenAiRecords
 {
     public static NeuronRecord ToNeuronRecord(LayerRecordState s, int neuron, IReadOnlyDictionary<long, int[]> tokens, Gpt2Tokenizer tokenizer)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using NeuronEngine.Format;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Records;
 

@@ -1,4 +1,4 @@
-using NeuronEngine.Runtime;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Records;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NeuronEngine.IO;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Records;
 
@@ -12,19 +13,10 @@ namespace NeuronEngine.Records;
 /// the restored state, so the result is bit-identical to an uninterrupted run (the moments are a sequential sum).
 /// Removed once the run's outputs are complete.
 /// </summary>
-public static class RecordsCheckpoint
+internal static class RecordsCheckpoint
 {
     public const string FileName = "checkpoint.json";
     private const string DirectoryPrefix = "checkpoint-";
-
-    /// <summary>For crash tests: SIGKILL this process one batch after writing this many checkpoints.</summary>
-    public const string KillAfterCheckpointsVariable = "ENGINE_TEST_KILL_AFTER_CHECKPOINTS";
-
-    /// <summary>
-    /// For scale-out tests: after writing this many checkpoints, wait (a run too slow to finish) until cancelled or
-    /// killed from outside, e.g. by `scancel` of its Slurm array task.
-    /// </summary>
-    public const string HoldAfterCheckpointsVariable = "ENGINE_TEST_HOLD_AFTER_CHECKPOINTS";
 
     public sealed record CheckpointPointer(
         [property: JsonPropertyName("settings")] RecordsSettings Settings,

@@ -1,12 +1,17 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NeuronEngine.IO;
+using NeuronEngine.Pass;
+using NeuronEngine.Model;
 
 namespace NeuronEngine.Records;
 
 /// <summary>Everything that determines a records run's content; a rerun or a merge must match it.</summary>
 public sealed record RecordsSettings
 {
+    /// <summary>The defaults of `--top-k`, `--random` and `--quantile-samples`: OpenAI's 20 top and 20 random records per neuron, 5 per band.</summary>
+    public const int DefaultTopK = 20, DefaultRandom = 20, DefaultQuantileSamples = 5;
+
     [JsonPropertyName("model")] public required string Model { get; init; }
     [JsonPropertyName("model_fingerprint")] public required string ModelFingerprint { get; init; }
     [JsonPropertyName("corpus")] public required string Corpus { get; init; }
@@ -39,7 +44,7 @@ public sealed record RecordsSettings
         if (CorpusFingerprint != o.CorpusFingerprint) return D("corpus", Corpus, o.Corpus);
         if (Device != o.Device) return D("device", Device, o.Device);
         if (Precision != o.Precision) return D("precision", Precision, o.Precision);
-        if (!Layers.SequenceEqual(o.Layers)) return D("layers", Runtime.LayerSelection.Format(Layers), Runtime.LayerSelection.Format(o.Layers));
+        if (!Layers.SequenceEqual(o.Layers)) return D("layers", LayerSelection.Format(Layers), LayerSelection.Format(o.Layers));
         if (SeqLen != o.SeqLen) return D("seq-len", SeqLen, o.SeqLen);
         if (TopK != o.TopK) return D("top-k", TopK, o.TopK);
         if (Random != o.Random) return D("random", Random, o.Random);
@@ -51,9 +56,6 @@ public sealed record RecordsSettings
         return null;
     }
 }
-
-/// <summary>A half-open range of corpus windows [First, End).</summary>
-public sealed record WindowRange([property: JsonPropertyName("first")] long First, [property: JsonPropertyName("end")] long End);
 
 /// <summary>
 /// OUT/records.json: the settings, the format, the windows covered (one range for a run or shard, several after a

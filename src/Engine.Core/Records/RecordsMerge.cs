@@ -1,4 +1,4 @@
-using NeuronEngine.Dump;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Records;
 
@@ -18,12 +18,6 @@ public readonly record struct ShardSpec(int Index, int Count)
 
     public WindowRange Range(long totalWindows) =>
         new((long)((Int128)Index * totalWindows / Count), (long)((Int128)(Index + 1) * totalWindows / Count));
-}
-
-/// <summary>Reports on the caller's thread.</summary>
-internal sealed class InlineProgress(Action<RunProgress> report) : IProgress<RunProgress>
-{
-    public void Report(RunProgress value) => report(value);
 }
 
 /// <summary>`engine merge`: combines packed records of disjoint window ranges of one run into that run's result.</summary>

@@ -1,5 +1,7 @@
 using System.Globalization;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Records;
 
@@ -11,9 +13,6 @@ namespace NeuronEngine.Records;
 /// </summary>
 public static class RecordsOutput
 {
-    /// <summary>For crash tests: SIGKILL this process after writing this many output files.</summary>
-    public const string KillAfterFilesVariable = "ENGINE_TEST_KILL_AFTER_RECORD_FILES";
-
     public static readonly string[] Layouts = ["openai", "packed"];
 
     /// <summary>
@@ -50,29 +49,21 @@ public static class RecordsOutput
         return false;
     }
 
-    // Only what this engine writes: numeric layer folders, layer-*.safetensors, the token table, temp files, the manifest.
-    private static bool IsOutputEntry(string path)
-    {
-        string name = Path.GetFileName(path);
-        if (Directory.Exists(path)) return name.Length > 0 && name.All(char.IsAsciiDigit);
-        return name == RecordsManifest.FileName || name == TokenTableFile.FileName || name.EndsWith(".tmp", StringComparison.Ordinal)
-            || (name.StartsWith("layer-", StringComparison.Ordinal) && name.EndsWith(".safetensors", StringComparison.Ordinal));
-    }
+    // Only what this engine writes: numeric layer folders, layer-*.safetensors, temp files, the token table, the manifest.
+    private static bool IsOutputEntry(string path) =>
+        NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) is RecordsManifest.FileName or TokenTableFile.FileName;
 
     public static string Describe(IEnumerable<WindowRange> ranges) => string.Join(",", ranges.Select(r => $"{r.First}-{r.End - 1}"));
 
-    /// <summary>Writes the states (and, for packed, the token table) and finally the complete manifest. Returns files written.</summary>
+    /// <summary>
+    /// Writes the states (and, for packed, the token table) and finally the complete manifest. Returns files written;
+    /// <paramref name="filesWritten"/> hears of each (from several threads).
+    /// </summary>
     public static int Write(string dir, RecordsManifest manifest, IReadOnlyList<LayerRecordState> states, IReadOnlyDictionary<long, int[]> tokens,
         IProgress<int>? filesWritten = null)
     {
-        int killAfter = int.TryParse(Environment.GetEnvironmentVariable(KillAfterFilesVariable), out var k) ? k : -1;
         int written = 0;
-        void Wrote()
-        {
-            int now = Interlocked.Increment(ref written);
-            filesWritten?.Report(now);
-            if (now == killAfter) System.Diagnostics.Process.GetCurrentProcess().Kill();
-        }
+        void Wrote() => filesWritten?.Report(Interlocked.Increment(ref written));
         (manifest with { Complete = false }).Save(dir);
         if (manifest.Layout == "packed")
         {

@@ -1,3 +1,4 @@
+using NeuronEngine.Numerics;
 namespace NeuronEngine.Records;
 
 /// <summary>

@@ -1,14 +1,17 @@
 using NeuronEngine.Cpu;
+using NeuronEngine.Forward;
 using NeuronEngine.Model;
 
 namespace NeuronEngine.Related;
 
 /// <summary>
 /// `engine related` on the managed `cpu` device: per vocabulary chunk of <see cref="ChunkRows"/> tokens, the two
-/// GEMMs of docs/related.md with <see cref="CpuMath.MatMulBias"/> (the forward pass's GEMM) and the top-k of each
-/// neuron's column kept in <see cref="TokenTopK"/> lists.
+/// GEMMs of docs/related.md with <see cref="CpuMath.MatMulBias(float*, float*, float*, float*, int, int, int, bool, MatMulPrecision)"/>
+/// (the forward pass's GEMM, in its <paramref name="precision"/>) and the top-k of each neuron's column kept in
+/// <see cref="TokenTopK"/> lists.
 /// </summary>
-public sealed unsafe class CpuRelatedTokens(Gpt2Weights weights, bool withPositionZero, int chunkRows = 1024) : IRelatedTokensDevice
+public sealed unsafe class CpuRelatedTokens(Gpt2Weights weights, bool withPositionZero, int chunkRows = 1024,
+    MatMulPrecision precision = MatMulPrecision.Fp32) : IRelatedTokensDevice
 {
     public string Name => "cpu";
     public int ChunkRows { get; } = chunkRows > 0 ? chunkRows : throw new ArgumentOutOfRangeException(nameof(chunkRows));
@@ -46,10 +49,10 @@ public sealed unsafe class CpuRelatedTokens(Gpt2Weights weights, bool withPositi
                     input = px;
                 }
                 CpuMath.LayerNorm(input, pn, ln2W, ln2B, rows, d, c.LayerNormEpsilon);
-                CpuMath.MatMulBias(pn, fcW, fcB, py, rows, d, n, gelu: false);
+                CpuMath.MatMulBias(pn, fcW, fcB, py, rows, d, n, gelu: false, precision);
                 TokenTopK.OfferRows(py, rows, n, t0, inHigh, inLow);
                 // Output side: each token's unembedding row against every neuron's output direction.
-                CpuMath.MatMulBias(embeddings, pb, pz, py, rows, d, n, gelu: false);
+                CpuMath.MatMulBias(embeddings, pb, pz, py, rows, d, n, gelu: false, precision);
                 TokenTopK.OfferRows(py, rows, n, t0, outHigh, outLow);
                 chunkDone?.Invoke();
             }

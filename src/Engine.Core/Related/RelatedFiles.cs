@@ -7,6 +7,7 @@ using System.Text.Json.Serialization.Metadata;
 using NeuronEngine.Format;
 using NeuronEngine.IO;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Related;
 
@@ -23,6 +24,8 @@ public sealed record RelatedSettings
     [JsonPropertyName("with_wpe0")] public required bool WithPositionZero { get; init; }
     /// <summary>"packed", "openai" or "both".</summary>
     [JsonPropertyName("format")] public required string Format { get; init; }
+    /// <summary>The GEMMs' precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     public bool WritesPacked => Format is "packed" or "both";
     public bool WritesOpenAi => Format is "openai" or "both";
@@ -34,6 +37,7 @@ public sealed record RelatedSettings
         if (Top != o.Top) return $"top ({Top} vs {o.Top})";
         if (WithPositionZero != o.WithPositionZero) return "--with-wpe0";
         if (Format != o.Format) return $"format ({Format} vs {o.Format})";
+        if (Precision != o.Precision) return $"precision ({Precision} vs {o.Precision})";
         if (NeuronsPerLayer != o.NeuronsPerLayer || VocabSize != o.VocabSize) return "model shape";
         return null;
     }
@@ -83,14 +87,12 @@ public sealed record RelatedManifest
 /// </summary>
 public static class RelatedFiles
 {
-    private static readonly JsonTypeInfo<WeightBasedSummaryOfNeuron> TypeInfo = (JsonTypeInfo<WeightBasedSummaryOfNeuron>)
-        new JsonSerializerOptions(WeightBasedSummaryJsonContext.Default.Options)
-        {
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        }.GetTypeInfo(typeof(WeightBasedSummaryOfNeuron));
+    /// <summary>OpenAI's related-tokens/weight-based/{layer}/{neuron}.json (no trailing newline).</summary>
+    public static readonly NeuronJsonFile<WeightBasedSummaryOfNeuron> SummaryJson =
+        new(OpenAiJson.TypeInfo<WeightBasedSummaryOfNeuron>(), ".json", "WeightBasedSummaryOfNeuron JSON") { Missing = "related-tokens file not found" };
 
     public static string PackedFileName(int layer) => $"layer-{layer.ToString(CultureInfo.InvariantCulture)}.safetensors";
-    public static string OpenAiPath(string dir, int layer, int neuron) => NeuronFileLayout.PathFor(dir, layer, neuron, ".json");
+    public static string OpenAiPath(string dir, int layer, int neuron) => SummaryJson.PathFor(dir, layer, neuron);
 
     public static void WritePacked(string path, RelatedLayer layer, IReadOnlyDictionary<string, string> metadata)
     {
@@ -167,27 +169,25 @@ public static class RelatedFiles
         };
     }
 
-    public static string Serialize(WeightBasedSummaryOfNeuron summary) => JsonSerializer.Serialize(summary, TypeInfo);
+    public static string Serialize(WeightBasedSummaryOfNeuron summary) => SummaryJson.Serialize(summary);
 
-    public static void WriteOpenAi(string path, WeightBasedSummaryOfNeuron summary) =>
-        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(Serialize(summary)));
+    public static void WriteOpenAi(string path, WeightBasedSummaryOfNeuron summary) => SummaryJson.Write(path, summary);
 
     public static WeightBasedSummaryOfNeuron ReadOpenAi(string path)
     {
-        if (!File.Exists(path)) throw new InvalidDataException($"{path}: related-tokens file not found");
-        WeightBasedSummaryOfNeuron summary;
-        try
-        {
-            summary = JsonSerializer.Deserialize(File.ReadAllText(path, Encoding.UTF8), TypeInfo)
-                ?? throw new JsonException("the file holds JSON null");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: malformed WeightBasedSummaryOfNeuron JSON: {e.Message}");
-        }
+        var summary = SummaryJson.Read(path);
         foreach (var list in Enum.GetValues<RelatedList>())
-            if (summary[list].Tokens.Length != summary[list].Strengths.Length)
-                throw new InvalidDataException($"{path}: {RelatedLayer.ListNames[(int)list]} has {summary[list].Tokens.Length} tokens but {summary[list].Strengths.Length} strengths");
+            if (summary.List(list).Tokens.Length != summary.List(list).Strengths.Length)
+                throw new InvalidDataException($"{path}: {RelatedLayer.ListNames[(int)list]} has {summary.List(list).Tokens.Length} tokens but {summary.List(list).Strengths.Length} strengths");
         return summary;
     }
+
+    /// <summary>One of the four lists of OpenAI's summary, in <see cref="RelatedList"/> terms.</summary>
+    public static TokensAndWeights List(this WeightBasedSummaryOfNeuron summary, RelatedList list) => list switch
+    {
+        RelatedList.InputPositive => summary.InputPositive,
+        RelatedList.InputNegative => summary.InputNegative,
+        RelatedList.OutputPositive => summary.OutputPositive,
+        _ => summary.OutputNegative,
+    };
 }

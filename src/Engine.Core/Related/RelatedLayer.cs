@@ -1,3 +1,4 @@
+using NeuronEngine.OpenAi;
 namespace NeuronEngine.Related;
 
 /// <summary>The four lists `engine related` computes per neuron (OpenAI's WeightBasedSummaryOfNeuron fields).</summary>

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using NeuronEngine.Dump;
+using NeuronEngine.OpenAi;
 using NeuronEngine.Text;
+using NeuronEngine.IO;
 
 namespace NeuronEngine.Related;
 
@@ -72,13 +74,7 @@ public sealed class RelatedRun(IRelatedTokensDevice device, RelatedSettings sett
         return true;
     }
 
-    private static bool IsOutputEntry(string path)
-    {
-        string name = Path.GetFileName(path);
-        if (Directory.Exists(path)) return name.Length > 0 && name.All(char.IsAsciiDigit);
-        return name == RelatedManifest.FileName || name.EndsWith(".tmp", StringComparison.Ordinal)
-            || (name.StartsWith("layer-", StringComparison.Ordinal) && name.EndsWith(".safetensors", StringComparison.Ordinal));
-    }
+    private static bool IsOutputEntry(string path) => NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) == RelatedManifest.FileName;
 
     public static string Describe(IEnumerable<int> layers) => string.Join(",", layers.Select(l => l.ToString(CultureInfo.InvariantCulture)));
 }

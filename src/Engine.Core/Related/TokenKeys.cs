@@ -1,4 +1,4 @@
-using NeuronEngine.Records;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Related;
 
@@ -10,7 +10,7 @@ namespace NeuronEngine.Related;
 /// <item>high (most positive): key = (~ordered(v) &lt;&lt; 32) | token — larger values first, ties → lower token id;</item>
 /// <item>low (most negative): key = (ordered(v) &lt;&lt; 32) | token — smaller values first, ties → lower token id.</item>
 /// </list>
-/// −0 counts as +0. The device kernel (Engine.Kernels/RelatedKernels.cs) builds the same keys.
+/// −0 counts as +0. The device kernel (Engine.Kernels/RelatedKernels.cs) builds the same keys from the same source.
 /// </summary>
 public static class TokenKeys
 {
@@ -18,11 +18,7 @@ public static class TokenKeys
 
     public static ulong High(float value, int token) => RecordKeys.TopKey(value, (uint)token);
 
-    public static ulong Low(float value, int token)
-    {
-        if (value == 0f) value = 0f;
-        return ((ulong)RecordKeys.OrderedBits(value) << 32) | (uint)token;
-    }
+    public static ulong Low(float value, int token) => RecordKeys.LowKey(value, (uint)token);
 
     public static float HighValue(ulong key) => RecordKeys.TopMax(key);
     public static float LowValue(ulong key) => RecordKeys.FromOrderedBits((uint)(key >> 32));

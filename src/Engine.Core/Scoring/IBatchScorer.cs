@@ -2,7 +2,9 @@ namespace NeuronEngine.Scoring;
 
 /// <summary>
 /// Scores every neuron of a packed batch. Implementations: <see cref="CpuBatchScorer"/> (managed,
-/// multi-threaded); a device scorer (ILGPU) follows with the same contract.
+/// multi-threaded, double throughout) and the ILGPU scorer in Engine.Runtime (one kernel pass for the per-range
+/// sums, the same <see cref="TokenRangeStatistics"/> merge and null rules on the host); both are picked through
+/// the runtime's scorer catalog.
 /// </summary>
 public interface IBatchScorer
 {

@@ -5,7 +5,7 @@ namespace NeuronEngine.Scoring;
 /// activation units, as OpenAI's LinearCalibratedNeuronSimulator fits it (sklearn's LinearRegression of
 /// true on expected over the calibration split).
 /// </summary>
-public readonly record struct LinearCalibration(double Slope, double Intercept)
+internal readonly record struct LinearCalibration(double Slope, double Intercept)
 {
     public static LinearCalibration Identity => new(1, 0);
 

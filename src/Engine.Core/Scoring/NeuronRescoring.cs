@@ -1,3 +1,4 @@
+using NeuronEngine.OpenAi;
 namespace NeuronEngine.Scoring;
 
 /// <summary>

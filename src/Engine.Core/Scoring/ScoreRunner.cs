@@ -1,3 +1,4 @@
+using NeuronEngine.OpenAi;
 namespace NeuronEngine.Scoring;
 
 /// <summary>Tuning of a <see cref="ScoreRunner"/> run.</summary>
@@ -63,7 +64,7 @@ public sealed class ScoreRunner
     private List<NeuronScoreLine> Score(string explanationsDirectory, string? rescoredDirectory, List<ScoreFailure> failures,
         IProgress<ScoreRunProgress>? progress, CancellationToken cancellationToken)
     {
-        var files = ExplanationsDirectory.Enumerate(explanationsDirectory, failures);
+        var files = SimulationResultsFile.Enumerate(explanationsDirectory, failures);
         var lines = new List<NeuronScoreLine>(files.Count);
         var parallel = new ParallelOptions
         {
@@ -82,7 +83,7 @@ public sealed class ScoreRunner
     }
 
     private (IEnumerable<NeuronScoreLine> Lines, IEnumerable<ScoreFailure> Failures) RunChunk(
-        NeuronResultsFile[] chunk, string? rescoredDirectory, ParallelOptions parallel)
+        NeuronFile[] chunk, string? rescoredDirectory, ParallelOptions parallel)
     {
         var loaded = new LoadedResults[chunk.Length];
         Parallel.For(0, chunk.Length, parallel, i => loaded[i] = Load(chunk[i]));
@@ -133,7 +134,7 @@ public sealed class ScoreRunner
     /// Reads one file, checks that its neuron_id agrees with its place in the layout, and reads the sidecar
     /// beside it, which must describe it.
     /// </summary>
-    private static LoadedResults Load(NeuronResultsFile file)
+    private static LoadedResults Load(NeuronFile file)
     {
         var read = SimulationResultsFile.Read(file.Path);
         if (read.Results is not { } results) return new(null, null, read.ToFailure());

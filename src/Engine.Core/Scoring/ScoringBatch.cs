@@ -1,7 +1,7 @@
 namespace NeuronEngine.Scoring;
 
 /// <summary>
-/// Many neurons' scored tokens packed for a batched scorer (CPU now, GPU later): flat arrays and
+/// Many neurons' scored tokens packed for a batched scorer (CPU or device): flat arrays and
 /// offsets, no per-neuron objects. "Neuron" i here is any set of sequences scored together (the score
 /// runner uses one per scored explanation, and one per single sequence for per-sequence scores).
 /// Neuron i owns tokens [NeuronOffsets[i], NeuronOffsets[i+1]) of both value arrays, its sequences laid
@@ -95,7 +95,7 @@ public sealed class ScoringBatch
 }
 
 /// <summary>Appends neurons' sequences into the flat layout of a <see cref="ScoringBatch"/>.</summary>
-public sealed class ScoringBatchBuilder
+internal sealed class ScoringBatchBuilder
 {
     private readonly List<double> _true = [];
     private readonly List<double> _expected = [];

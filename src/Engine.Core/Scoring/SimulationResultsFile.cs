@@ -1,8 +1,6 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
-using NeuronEngine.IO;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Scoring;
 
@@ -23,28 +21,36 @@ public sealed record SimulationResultsReadResult(string Path, NeuronSimulationRe
 /// </summary>
 public static class SimulationResultsFile
 {
-    // Tokens and explanations are written as UTF-8 text, not \u escapes, as OpenAI's orjson writes them.
-    private static readonly JsonTypeInfo<NeuronSimulationResults> TypeInfo = (JsonTypeInfo<NeuronSimulationResults>)
-        new JsonSerializerOptions(SimulationResultsJsonContext.Default.Options)
-        {
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        }.GetTypeInfo(typeof(NeuronSimulationResults));
+    /// <summary>OpenAI's layout: DIR/{layer}/{neuron}.jsonl, one line ending in a newline.</summary>
+    public static readonly NeuronJsonFile<NeuronSimulationResults> Json =
+        new(OpenAiJson.TypeInfo<NeuronSimulationResults>(), ".jsonl", "NeuronSimulationResults JSON") { TrailingNewline = true };
 
-    /// <summary>OpenAI's layout: DIR/{layer}/{neuron}.jsonl.</summary>
-    public static string PathFor(string directory, int layer, int neuron) => NeuronFileLayout.PathFor(directory, layer, neuron, ".jsonl");
+    public static string PathFor(string directory, int layer, int neuron) => Json.PathFor(directory, layer, neuron);
 
     /// <summary>Compact one-line JSON, "dataclass_name" first in every object, NaN as null.</summary>
-    public static string Serialize(NeuronSimulationResults results) =>
-        JsonSerializer.Serialize(results, TypeInfo);
+    public static string Serialize(NeuronSimulationResults results) => Json.Serialize(results);
 
     /// <summary>Parses one line. Throws <see cref="JsonException"/> on malformed JSON or missing required fields.</summary>
-    public static NeuronSimulationResults Deserialize(string json) =>
-        JsonSerializer.Deserialize(json, TypeInfo)
-        ?? throw new JsonException("The line holds JSON null, not a NeuronSimulationResults object.");
+    public static NeuronSimulationResults Deserialize(string json) => Json.Deserialize(json);
 
     /// <summary>Writes the file atomically, as one line ending in a newline.</summary>
-    public static void Write(string path, NeuronSimulationResults results) =>
-        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(Serialize(results) + "\n"));
+    public static void Write(string path, NeuronSimulationResults results) => Json.Write(path, results);
+
+    /// <summary>
+    /// Every {layer}/{neuron}.jsonl of an explanations directory, sorted by layer then neuron. A missing or empty
+    /// directory is reported through <paramref name="failures"/>.
+    /// </summary>
+    public static IReadOnlyList<NeuronFile> Enumerate(string directory, ICollection<ScoreFailure> failures)
+    {
+        if (!Directory.Exists(directory))
+        {
+            failures.Add(new ScoreFailure(directory, "explanations directory not found"));
+            return [];
+        }
+        var files = NeuronFileLayout.Enumerate(directory, Json.Extension);
+        if (files.Count == 0) failures.Add(new ScoreFailure(directory, "no {layer}/{neuron}.jsonl files found"));
+        return files;
+    }
 
     /// <summary>
     /// Reads and validates one file. Failures: missing file, unreadable file, no line or more than one

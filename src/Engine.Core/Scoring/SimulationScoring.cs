@@ -1,4 +1,5 @@
 using NeuronEngine.Records;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Scoring;
 

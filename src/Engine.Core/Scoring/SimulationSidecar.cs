@@ -1,10 +1,8 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
-using NeuronEngine.IO;
+using NeuronEngine.OpenAi;
 using NeuronEngine.Records;
 
 namespace NeuronEngine.Scoring;
@@ -101,45 +99,29 @@ public static class SimulationSidecarFile
 {
     public const string Suffix = "-sidecar.json";
 
-    private static readonly JsonTypeInfo<SimulationSidecar> TypeInfo = (JsonTypeInfo<SimulationSidecar>)
-        new JsonSerializerOptions(SimulationSidecarJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
-            .GetTypeInfo(typeof(SimulationSidecar));
+    public static readonly NeuronJsonFile<SimulationSidecar> Json = new(
+        (JsonTypeInfo<SimulationSidecar>)new JsonSerializerOptions(SimulationSidecarJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
+            .GetTypeInfo(typeof(SimulationSidecar)), Suffix, "sidecar")
+    {
+        TrailingNewline = true,
+        Unreadable = "cannot read the sidecar",
+    };
 
-    public static string PathFor(string directory, int layer, int neuron) =>
-        Path.Combine(directory, layer.ToString(CultureInfo.InvariantCulture), neuron.ToString(CultureInfo.InvariantCulture) + Suffix);
+    public static string PathFor(string directory, int layer, int neuron) => Json.PathFor(directory, layer, neuron);
 
     /// <summary>The sidecar beside a results file DIR/{layer}/{neuron}.jsonl.</summary>
     public static string PathBeside(string resultsPath) =>
         Path.Combine(Path.GetDirectoryName(resultsPath) ?? "", Path.GetFileNameWithoutExtension(resultsPath) + Suffix);
 
-    public static string Serialize(SimulationSidecar sidecar) => JsonSerializer.Serialize(sidecar, TypeInfo);
+    public static string Serialize(SimulationSidecar sidecar) => Json.Serialize(sidecar);
 
-    public static void Write(string path, SimulationSidecar sidecar) =>
-        AtomicFile.WriteAllBytes(path, Encoding.UTF8.GetBytes(Serialize(sidecar) + "\n"));
+    public static void Write(string path, SimulationSidecar sidecar) => Json.Write(path, sidecar);
 
     /// <summary>The sidecar, or null when there is none; throws <see cref="InvalidDataException"/> naming the file when it is unreadable.</summary>
     public static SimulationSidecar? TryRead(string path)
     {
-        string text;
-        try
-        {
-            if (!File.Exists(path)) return null;
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidDataException($"{path}: cannot read the sidecar: {e.Message}");
-        }
-        SimulationSidecar sidecar;
-        try
-        {
-            sidecar = JsonSerializer.Deserialize(text, TypeInfo) ?? throw new JsonException("the file holds JSON null");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: malformed sidecar: {e.Message}");
-        }
-        if (sidecar.Format != SimulationSidecar.FormatName || sidecar.Version != SimulationSidecar.CurrentVersion)
+        var sidecar = Json.TryRead(path);
+        if (sidecar is not null && (sidecar.Format != SimulationSidecar.FormatName || sidecar.Version != SimulationSidecar.CurrentVersion))
             throw new InvalidDataException($"{path}: not a version {SimulationSidecar.CurrentVersion} {SimulationSidecar.FormatName} file");
         return sidecar;
     }

@@ -3,6 +3,7 @@ using ILGPU.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Runtime.Records;
 

@@ -1,4 +1,5 @@
 using NeuronEngine.Records;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Runtime.Records;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
+using NeuronEngine.Forward;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Related;
@@ -12,8 +13,9 @@ namespace NeuronEngine.Runtime.Related;
 /// `engine related` on an ILGPU accelerator. Per layer and vocabulary chunk of <see cref="ChunkRows"/> tokens, on one
 /// stream: the embedding gather (<see cref="EmbeddingOp"/>, seqLen 1, so position 0 is the only position), this
 /// layer's ln_2 (<see cref="LayerNormOp"/>), the GEMM with c_fc (+ bias) (<see cref="GemmOp"/>, the forward pass's
-/// kernel), the top-k update (<see cref="RelatedKernels.SelectTokens"/>); then the GEMM of the raw embeddings with the
-/// output directions ([d, N], prepared on the host by <see cref="RelatedMath.OutputDirections"/>) and its top-k.
+/// kernel, in its precision), the top-k update (<see cref="RelatedKernels.SelectTokens"/>); then the GEMM of the raw
+/// embeddings with the output directions ([d, N], prepared on the host by <see cref="RelatedMath.OutputDirections"/>) and
+/// its top-k. CPU reference: <see cref="CpuRelatedTokens"/>.
 /// Only the lists ([S, N, top] keys × 4) come back to the host, once per layer.
 /// </summary>
 public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
@@ -39,7 +41,7 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
 
     /// <summary>Takes ownership of <paramref name="context"/> and <paramref name="accelerator"/> (when the context is given).</summary>
     public IlgpuRelatedTokens(string name, Context? context, Accelerator accelerator, Gpt2Weights weights, bool withPositionZero,
-        int chunkRows = 8192, int? segments = null)
+        MatMulPrecision precision = MatMulPrecision.Fp32, int chunkRows = 8192, int? segments = null)
     {
         Name = name; _context = context; _accelerator = accelerator; _weights = weights; _withPositionZero = withPositionZero;
         var c = weights.Config;
@@ -50,7 +52,7 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
         _device = new DeviceWeights(accelerator, weights, new ElementwiseOps(accelerator));
         _embedding = new EmbeddingOp(accelerator);
         _layerNorm = new LayerNormOp(accelerator);
-        _gemm = new GemmOp(accelerator);
+        _gemm = new GemmOp(accelerator, precision);
         _select = KernelCatalog.SelectTokens.Load(accelerator);
         _tokenIds = accelerator.Allocate1D(Enumerable.Range(0, c.VocabSize).ToArray());
         int elementSize = _device.EmbeddingFormat == WeightFormat.F32 ? 4 : 2;
@@ -131,38 +133,17 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
     }
 }
 
-/// <summary>The `--device` names for `engine related`: `cpu` (managed), or the ILGPU path on cuda / opencl / ilgpu-cpu; `auto` prefers CUDA, then OpenCL.</summary>
+/// <summary>
+/// `engine related` on a `--device` (<see cref="DeviceSelection"/>): `cpu` (managed) or the ILGPU path; its GEMMs in
+/// <paramref name="precision"/> as the forward pass's (tf32/bf16: tensor cores on CUDA sm_80+, emulated on `cpu` and, with
+/// 32-lane warps, on `ilgpu-cpu`).
+/// </summary>
 public static class RelatedDevices
 {
-    public static IRelatedTokensDevice Create(string name, Gpt2Weights weights, bool withPositionZero)
-    {
-        switch (name)
-        {
-            case "cpu":
-                return new CpuRelatedTokens(weights, withPositionZero);
-            case "ilgpu-cpu":
-            {
-                var (context, accelerator) = IlgpuContexts.CreateCpu();
-                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero, chunkRows: 2048);
-            }
-            case "cuda":
-            {
-                var (context, accelerator) = IlgpuContexts.TryCreateCuda()
-                    ?? throw new NotSupportedException($"--device cuda: no CUDA device found: {CudaDriverProbe.Explain(IlgpuContexts.LastFailure)}");
-                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero);
-            }
-            case "opencl":
-            {
-                var (context, accelerator) = IlgpuContexts.TryCreateOpenCL()
-                    ?? throw new NotSupportedException("--device opencl: no OpenCL device with OpenCL C 2.0 or later found");
-                return new IlgpuRelatedTokens(name, context, accelerator, weights, withPositionZero);
-            }
-            case "auto":
-                if (IlgpuContexts.TryCreateCuda() is var (cc, ca)) return new IlgpuRelatedTokens("cuda", cc, ca, weights, withPositionZero);
-                if (IlgpuContexts.TryCreateOpenCL() is var (oc, oa)) return new IlgpuRelatedTokens("opencl", oc, oa, weights, withPositionZero);
-                return new CpuRelatedTokens(weights, withPositionZero);
-            default:
-                throw new ArgumentException($"--device: unknown device '{name}' (expected {string.Join("|", DeviceCatalog.Names)})");
-        }
-    }
+    public static IRelatedTokensDevice Create(string name, Gpt2Weights weights, bool withPositionZero, MatMulPrecision precision = MatMulPrecision.Fp32) =>
+        DeviceSelection.Create<IRelatedTokensDevice>(name,
+            () => new CpuRelatedTokens(weights, withPositionZero, precision: precision),
+            (kind, context, accelerator) => new IlgpuRelatedTokens(kind, context, accelerator, weights, withPositionZero,
+                precision, chunkRows: accelerator.AcceleratorType == AcceleratorType.CPU ? 2048 : 8192),
+            tensorCoreEmulation: precision != MatMulPrecision.Fp32);
 }

@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Scoring;
 
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Runtime.Scoring;
 
 /// <summary>
 /// The batched scorer on an ILGPU accelerator (CUDA for real work; ILGPU's CPU accelerator in tests).
@@ -17,8 +17,8 @@ namespace NeuronEngine.Runtime;
 /// </summary>
 public sealed class IlgpuBatchScorer : IBatchScorer, IDisposable
 {
-    /// <summary>Threads per group: 4 warps of 32 on CUDA (27 KB of shared memory), 32 warps of 4 on the CPU emulator.</summary>
-    public const int DefaultThreadsPerGroup = 128;
+    /// <summary>Threads per group (<see cref="ScoringKernel.DefaultThreadsPerGroup"/>).</summary>
+    public const int DefaultThreadsPerGroup = ScoringKernel.DefaultThreadsPerGroup;
 
     // Dynamic shared memory is capped at 48 KB per group in ILGPU 1.5.3.
     private const int MaxSharedBytes = 48 * 1024;

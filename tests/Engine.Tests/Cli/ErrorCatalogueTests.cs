@@ -344,7 +344,7 @@ public static class Catalogue
     /// <summary>A records run into {out} that stops after its first checkpoint and waits (holding the lock) until killed or cancelled.</summary>
     private static Process StartHolder(CatalogueContext c)
     {
-        var p = c.StartWith(new() { [RecordsCheckpoint.HoldAfterCheckpointsVariable] = "1" }, RecordsTo("--checkpoint-windows", "4", "--batch", "4"));
+        var p = c.StartWith(new() { [EnvironmentHooks.HoldAfterCheckpointsVariable] = "1" }, RecordsTo("--checkpoint-windows", "4", "--batch", "4"));
         var deadline = Stopwatch.StartNew();
         while (!File.Exists(Path.Combine(c.Out, RecordsCheckpoint.FileName)))
         {
@@ -427,7 +427,7 @@ public sealed class OutputErrorCatalogueTests(CatalogueFixture fixture) : IClass
         using var dir = new TempDir();
         var env = new Dictionary<string, string>
         {
-            [ConsoleProgress.IntervalVariable] = "0.2", [RecordsCheckpoint.HoldAfterCheckpointsVariable] = "1", ["ENGINE_CACHE"] = dir["cache"],
+            [ConsoleProgress.IntervalVariable] = "0.2", [EnvironmentHooks.HoldAfterCheckpointsVariable] = "1", ["ENGINE_CACHE"] = dir["cache"],
         };
         var psi = new ProcessStartInfo(EngineProcess.AppHost) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { "records", "--model", fixture.Model, "--corpus", fixture.Corpus, "--out", dir["out"], "--device", "cpu", "--seq-len", "8",

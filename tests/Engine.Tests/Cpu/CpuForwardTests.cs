@@ -3,6 +3,7 @@ using NeuronEngine.Format;
 using NeuronEngine.Model;
 using NeuronEngine.Runtime;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Tests.Cpu;
 

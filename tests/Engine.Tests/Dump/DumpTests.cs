@@ -85,7 +85,7 @@ public class DumpTests : IDisposable
         Assert.Equal(0, full.ExitCode);
 
         // The engine SIGKILLs itself halfway through its third shard: a real kill at a known point.
-        var killed = EngineProcess.Run(new Dictionary<string, string> { [ActivationDumper.KillAfterShardsVariable] = "2" }, [.. args, "--out", _dir["resumed"]]);
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [EnvironmentHooks.KillAfterShardsVariable] = "2" }, [.. args, "--out", _dir["resumed"]]);
         Assert.NotEqual(0, killed.ExitCode);
         var partial = DumpManifest.TryLoad(_dir["resumed"])!;
         Assert.Equal(2, partial.Shards.Count);

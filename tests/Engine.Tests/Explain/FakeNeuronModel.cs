@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Explain;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using NeuronEngine.Explain;
 using NeuronEngine.Records;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Explain;
 

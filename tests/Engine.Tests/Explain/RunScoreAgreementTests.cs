@@ -5,6 +5,7 @@ using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Support;
 using static NeuronEngine.Tests.Explain.ExplainTestKit;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Explain;
 

@@ -4,6 +4,7 @@ using NeuronEngine.Cpu;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Tests.Kernels;
 
@@ -58,9 +59,9 @@ public class MmaRoundingTests
     public void RoundDispatchesOnThePrecision()
     {
         const float v = 1.2345678f;
-        Assert.Equal(v, MmaRounding.Round(v, MatMulPrecision.Fp32));
-        Assert.Equal(MmaRounding.RoundTf32(v), MmaRounding.Round(v, MatMulPrecision.Tf32));
-        Assert.Equal(MmaRounding.RoundBf16(v), MmaRounding.Round(v, MatMulPrecision.Bf16));
+        Assert.Equal(v, CpuMath.RoundInput(v, MatMulPrecision.Fp32));
+        Assert.Equal(MmaRounding.RoundTf32(v), CpuMath.RoundInput(v, MatMulPrecision.Tf32));
+        Assert.Equal(MmaRounding.RoundBf16(v), CpuMath.RoundInput(v, MatMulPrecision.Bf16));
         Assert.Equal(MatMulPrecision.Bf16, MatMulPrecisions.Parse("BF16"));
         Assert.Equal("tf32", MatMulPrecision.Tf32.Name());
         Assert.Contains("'fp16' is not fp32, tf32, bf16", Assert.Throws<ArgumentException>(() => MatMulPrecisions.Parse("fp16")).Message);
@@ -79,7 +80,7 @@ public class MmaRoundingTests
             for (int c = 0; c < n; c++)
             {
                 float acc = 0;
-                for (int i = 0; i < k; i++) acc = MathF.FusedMultiplyAdd(MmaRounding.Round(x[r * k + i], precision), MmaRounding.Round(w[i * n + c], precision), acc);
+                for (int i = 0; i < k; i++) acc = MathF.FusedMultiplyAdd(CpuMath.RoundInput(x[r * k + i], precision), CpuMath.RoundInput(w[i * n + c], precision), acc);
                 expected[r * n + c] = acc + b[c];
             }
         var actual = TensorCoreGemmTests.Cpu(x, w, b, m, k, n, gelu: false, precision);

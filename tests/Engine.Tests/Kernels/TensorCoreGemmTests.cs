@@ -5,6 +5,7 @@ using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Tests.Kernels;
 

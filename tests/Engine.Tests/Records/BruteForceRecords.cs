@@ -1,6 +1,7 @@
 using NeuronEngine.Dump;
 using NeuronEngine.Format;
 using NeuronEngine.Records;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Tests.Records;
 

@@ -3,6 +3,7 @@ using NeuronEngine.Kernels;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime.Records;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Tests.Records;
 
@@ -68,20 +69,33 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
         }
     }
 
+    /// <summary>
+    /// RecordKeys is one source file compiled into both Engine.Core and Engine.Kernels (kernels/Engine.Kernels/Shared);
+    /// the two copies differ only in FloatBits (ILGPU's Interop in the kernels, BitConverter in Core). The kernels' copy
+    /// is internal, so it is reached by reflection here and compared with Core's on random floats, −0 and the salts.
+    /// </summary>
     [Fact]
-    public void DeviceKeyMathEqualsTheHostKeys()
+    public void TheKernelsCopyOfTheKeyMathEqualsCores()
     {
+        var kernelKeys = typeof(RecordKernels).Assembly.GetType(typeof(RecordKeys).FullName!, throwOnError: true)!;
+        Assert.NotSame(typeof(RecordKeys), kernelKeys);
+        var topKey = kernelKeys.GetMethod(nameof(RecordKeys.TopKey))!.CreateDelegate<Func<float, uint, ulong>>();
+        var lowKey = kernelKeys.GetMethod(nameof(RecordKeys.LowKey))!.CreateDelegate<Func<float, uint, ulong>>();
+        var hash = kernelKeys.GetMethod(nameof(RecordKeys.Hash))!.CreateDelegate<Func<ulong, int, int, uint, uint, uint>>();
         var rng = new Random(5);
         for (int i = 0; i < 10_000; i++)
         {
             float v = BitConverter.Int32BitsToSingle(rng.Next(int.MinValue, int.MaxValue));
             if (float.IsNaN(v)) continue;
             uint w = (uint)rng.Next();
-            Assert.Equal(RecordKeys.TopKey(v, w), RecordKeyMath.TopKey(v, w));
-            Assert.Equal(RecordKeys.TopKey(-0f, w), RecordKeyMath.TopKey(-0f, w));
+            Assert.Equal(RecordKeys.TopKey(v, w), topKey(v, w));
+            Assert.Equal(RecordKeys.LowKey(v, w), lowKey(v, w));
+            Assert.Equal(RecordKeys.TopKey(-0f, w), topKey(-0f, w));
+            Assert.Equal(RecordKeys.TopKey(0f, w), RecordKeys.TopKey(-0f, w));
             ulong seed = (ulong)rng.NextInt64();
             int neuron = rng.Next(6400);
-            Assert.Equal(RecordKeys.Hash(seed, i % 48, neuron, w, RecordKeys.QuantileSalt), RecordKeyMath.Hash(seed, i % 48, neuron, w, RecordKeyMath.QuantileSalt));
+            foreach (uint salt in new[] { RecordKeys.QuantileSalt, RecordKeys.RandomSalt })
+                Assert.Equal(RecordKeys.Hash(seed, i % 48, neuron, w, salt), hash(seed, i % 48, neuron, w, salt));
         }
     }
 

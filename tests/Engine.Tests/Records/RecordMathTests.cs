@@ -1,4 +1,5 @@
 using NeuronEngine.Records;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Tests.Records;
 
@@ -65,6 +66,59 @@ public class RecordMathTests
             RecordsFixture.AssertClose(expected.Item2, s.Variance, 1e-9, "variance");
             RecordsFixture.AssertClose(expected.Item3, s.Skewness, 1e-7, "skewness");
             RecordsFixture.AssertClose(expected.Item4, s.Kurtosis, 1e-7, "kurtosis");
+        }
+    }
+
+    /// <summary>
+    /// The Pébay update and merge were written three times (Moments, CpuRecordCollector, RecordKernels) and are now one
+    /// (MomentSums, shared with the kernels). Their bits must not have moved, or resumed runs would no longer equal
+    /// earlier ones: the previous Moments.Add/Merge, kept here verbatim, against the shared code on random data.
+    /// </summary>
+    [Fact]
+    public void SharedMomentArithmeticIsBitIdenticalToThePreviousCode()
+    {
+        static void OldAdd(double[] m, double x)
+        {
+            double n1 = m[0], n = n1 + 1;
+            double delta = x - m[1], dn = delta / n, dn2 = dn * dn, term1 = delta * dn * n1;
+            m[1] += dn;
+            m[4] += term1 * dn2 * (n * n - 3 * n + 3) + 6 * dn2 * m[2] - 4 * dn * m[3];
+            m[3] += term1 * dn * (n - 2) - 3 * dn * m[2];
+            m[2] += term1;
+            m[0] = n;
+        }
+        static void OldMerge(double[] a, double[] b)
+        {
+            double na = a[0], nb = b[0];
+            if (nb == 0) return;
+            if (na == 0) { b.CopyTo(a, 0); return; }
+            double n = na + nb, delta = b[1] - a[1], d2 = delta * delta;
+            double m2a = a[2], m3a = a[3];
+            a[4] = a[4] + b[4] + d2 * d2 * na * nb * (na * na - na * nb + nb * nb) / (n * n * n)
+                + 6 * d2 * (na * na * b[2] + nb * nb * m2a) / (n * n) + 4 * delta * (na * b[3] - nb * m3a) / n;
+            a[3] = m3a + b[3] + d2 * delta * na * nb * (na - nb) / (n * n) + 3 * delta * (na * b[2] - nb * m2a) / n;
+            a[2] = m2a + b[2] + d2 * na * nb / n;
+            a[1] += delta * nb / n;
+            a[0] = n;
+        }
+        var rng = new Random(17);
+        var oldTotal = new double[Moments.Stride];
+        var newTotal = new double[Moments.Stride];
+        for (int part = 0; part < 50; part++)
+        {
+            var oldPart = new double[Moments.Stride];
+            var newPart = new double[Moments.Stride];
+            int count = part % 7 == 0 ? 0 : rng.Next(1, 200);
+            for (int i = 0; i < count; i++)
+            {
+                double x = (float)(rng.NextDouble() * 8 - 2) * (part % 3 == 0 ? 1e3 : 1); // activations are floats
+                OldAdd(oldPart, x);
+                Moments.Add(newPart, x);
+            }
+            Assert.Equal(oldPart, newPart);
+            OldMerge(oldTotal, oldPart);
+            Moments.Merge(newTotal, newPart);
+            Assert.Equal(oldTotal, newTotal);
         }
     }
 }

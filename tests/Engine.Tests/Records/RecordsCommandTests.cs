@@ -2,6 +2,8 @@ using NeuronEngine.Cli;
 using NeuronEngine.Records;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.Numerics;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Records;
 
@@ -94,7 +96,7 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
     {
         var full = EngineProcess.Run(null, f.RecordsArgs(f.Dir["k-full"], "--device", "cpu", "--layers", "1"));
         Assert.Equal(0, full.ExitCode);
-        var killed = EngineProcess.Run(new Dictionary<string, string> { [RecordsOutput.KillAfterFilesVariable] = "40" },
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [EnvironmentHooks.KillAfterRecordFilesVariable] = "40" },
             f.RecordsArgs(f.Dir["k-resumed"], "--device", "cpu", "--layers", "1"));
         Assert.NotEqual(0, killed.ExitCode);
         Assert.False(RecordsManifest.TryLoad(f.Dir["k-resumed"])!.Complete);
@@ -121,7 +123,7 @@ public class RecordsCommandTests(RecordsFixture f) : IClassFixture<RecordsFixtur
         Assert.Equal(0, EngineCli.Run(Args(f.Dir["c-full"])));
         Assert.Empty(Directory.EnumerateFileSystemEntries(f.Dir["c-full"], "checkpoint*")); // removed once complete
 
-        var killed = EngineProcess.Run(new Dictionary<string, string> { [RecordsCheckpoint.KillAfterCheckpointsVariable] = "2" }, Args(f.Dir["c-resumed"]));
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [EnvironmentHooks.KillAfterCheckpointsVariable] = "2" }, Args(f.Dir["c-resumed"]));
         Assert.NotEqual(0, killed.ExitCode);
         Assert.True(File.Exists(Path.Combine(f.Dir["c-resumed"], RecordsCheckpoint.FileName)));
         Assert.False(RecordsManifest.TryLoad(f.Dir["c-resumed"])!.Complete);

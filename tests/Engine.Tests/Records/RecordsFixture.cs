@@ -4,6 +4,7 @@ using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Tests.Records;
 

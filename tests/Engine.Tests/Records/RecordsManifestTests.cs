@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using NeuronEngine.Records;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Pass;
 
 namespace NeuronEngine.Tests.Records;
 

@@ -8,7 +8,7 @@ namespace NeuronEngine.Tests.Records;
 /// <summary>
 /// `engine records --dump-out`: records and dump shards in one forward pass (shard writes on a background thread;
 /// on ILGPU devices through a staging buffer, a second stream and page-locked buffers) equal the two separate runs,
-/// and a run killed mid-dump resumes to the same records.
+/// and a run killed mid-dump or after a records checkpoint resumes to the same records and shards.
 /// </summary>
 public class RecordsWithDumpTests(RecordsFixture f) : IClassFixture<RecordsFixture>
 {
@@ -58,7 +58,7 @@ public class RecordsWithDumpTests(RecordsFixture f) : IClassFixture<RecordsFixtu
     public void KilledOnePassRunResumesTheDumpAndGivesTheSameRecords()
     {
         string[] args = [.. f.RecordsArgs(f.Dir["kd-records"], "--format", "packed", "--device", "cpu", "--batch", "3"), "--dump-out", f.Dir["kd-dump"], "--windows-per-shard", "20"];
-        var killed = EngineProcess.Run(new Dictionary<string, string> { [ActivationDumper.KillAfterShardsVariable] = "2" }, args);
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [EnvironmentHooks.KillAfterShardsVariable] = "2" }, args);
         Assert.NotEqual(0, killed.ExitCode);
         Assert.Equal(2, DumpManifest.TryLoad(f.Dir["kd-dump"])!.Shards.Count);
         Assert.False(RecordsManifest.TryLoad(f.Dir["kd-records"])!.Complete);
@@ -69,6 +69,33 @@ public class RecordsWithDumpTests(RecordsFixture f) : IClassFixture<RecordsFixtu
         AssertSameRecords(f.Dir["kd-plain"], f.Dir["kd-records"]);
         var (_, states, _) = RecordsOutput.ReadPacked(f.Dir["kd-records"]);
         foreach (var s in states) f.AssertMatchesBruteForce(s, Enumerable.Range(0, f.BruteForce.Windows), 1e-9);
+    }
+
+    /// <summary>
+    /// One pass, each sink resuming on its own terms: killed one batch after its second checkpoint, the records resume
+    /// from that checkpoint while the dump resumes from its first missing shard (the pass starts at the earlier of the
+    /// two and the records join at theirs), and both outputs equal an uninterrupted run's — dump shards byte for byte,
+    /// records bit for bit.
+    /// </summary>
+    [Fact]
+    public void KilledAfterACheckpointTheRecordsResumeFromItAndTheDumpFromItsShards()
+    {
+        string[] Args(string tag) => [.. f.RecordsArgs(f.Dir[tag + "-records"], "--format", "packed", "--device", "cpu", "--batch", "3",
+            "--checkpoint-windows", "30"), "--dump-out", f.Dir[tag + "-dump"], "--windows-per-shard", "16"];
+        Assert.Equal(0, EngineCli.Run(Args("kc-full")));
+        var killed = EngineProcess.Run(new Dictionary<string, string> { [EnvironmentHooks.KillAfterCheckpointsVariable] = "2" }, Args("kc"));
+        Assert.NotEqual(0, killed.ExitCode);
+        long checkpoint = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(f.Dir["kc-records"], RecordsCheckpoint.FileName)))
+            .RootElement.GetProperty("next_window").GetInt64();
+        long dumped = DumpManifest.TryLoad(f.Dir["kc-dump"])!.Shards.Sum(x => (long)x.Windows);
+        Assert.InRange(checkpoint, 50, 70);                 // two checkpoints of ≥ 30 windows
+        Assert.InRange(dumped, checkpoint - 16, checkpoint - 1); // the dump lags: its shard in progress was lost
+
+        var resumed = EngineProcess.Run(null, Args("kc"));
+        Assert.True(resumed.ExitCode == 0, resumed.StdErr);
+        Assert.Contains($"records: resumed from the checkpoint at window {checkpoint}", resumed.StdErr);
+        AssertSameShards(f.Dir["kc-full-dump"], f.Dir["kc-dump"]);
+        AssertSameRecords(f.Dir["kc-full-records"], f.Dir["kc-records"]);
     }
 
     [Fact]

@@ -146,7 +146,7 @@ public class SlurmRecordsTests(SlurmRecordsFixture f, ITestOutputHelper output) 
         string engine = f.Dir.WriteText("engine-holding-shard-1.sh", $"""
             #!/bin/sh
             if [ "$SLURM_ARRAY_TASK_ID" = 1 ] && mkdir "{outDir}/held-once" 2>/dev/null; then
-              export {RecordsCheckpoint.HoldAfterCheckpointsVariable}=1
+              export {EnvironmentHooks.HoldAfterCheckpointsVariable}=1
             fi
             exec "{EngineProcess.AppHost}" "$@"
 

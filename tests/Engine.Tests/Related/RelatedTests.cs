@@ -1,5 +1,6 @@
 using NeuronEngine.Cli;
 using NeuronEngine.Format;
+using NeuronEngine.Forward;
 using NeuronEngine.Kernels;
 using NeuronEngine.Model;
 using NeuronEngine.Related;
@@ -7,6 +8,7 @@ using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Related;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Related;
 
@@ -89,8 +91,8 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
                 var summary = RelatedFiles.ReadOpenAi(path);
                 foreach (var list in Enum.GetValues<RelatedList>())
                 {
-                    Assert.Equal(packed.TokensOf(list, n).ToArray().Select(tokenizer.DisplayToken), summary[list].Tokens);
-                    Assert.Equal(packed.StrengthsOf(list, n).ToArray().Select(v => (double)v), summary[list].Strengths);
+                    Assert.Equal(packed.TokensOf(list, n).ToArray().Select(tokenizer.DisplayToken), summary.List(list).Tokens);
+                    Assert.Equal(packed.StrengthsOf(list, n).ToArray().Select(v => (double)v), summary.List(list).Strengths);
                 }
                 string json = File.ReadAllText(path);
                 Assert.StartsWith("{\"dataclass_name\":\"WeightBasedSummaryOfNeuron\",\"input_positive\":{\"dataclass_name\":\"TokensAndWeights\",\"tokens\":[", json);
@@ -123,6 +125,73 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         var onCpu = cpu.Compute(2, top: 9);
         foreach (var list in Enum.GetValues<RelatedList>())
             Assert.Equal(onCpu.Tokens[(int)list], layer.Tokens[(int)list]);
+    }
+
+    /// <summary>
+    /// `related --precision`: the GEMMs round their inputs as the forward pass's do (docs/precision.md), related.json
+    /// records the precision and a rerun in another one is refused, like dump and records.
+    /// </summary>
+    [Fact]
+    public void PrecisionRoundsTheGemmsAndIsRecordedAndARerunInAnotherIsRefused()
+    {
+        string fp32 = f.Dir["p-fp32"], bf16 = f.Dir["p-bf16"];
+        string[] args = ["related", "--model", f.SmallVocabModel, "--device", "cpu", "--layers", "1", "--top", "6"];
+        Assert.Equal(0, EngineCli.Run([.. args, "--out", fp32]));
+        var run = EngineProcess.Run(null, [.. args, "--out", bf16, "--precision", "bf16"]);
+        Assert.True(run.ExitCode == 0, run.StdErr);
+        Assert.Contains("top 6, on cpu (bf16)", run.StdErr);
+        Assert.Equal("fp32", RelatedManifest.TryLoad(fp32)!.Settings.Precision);
+        Assert.Equal("bf16", RelatedManifest.TryLoad(bf16)!.Settings.Precision);
+
+        var exact = RelatedFiles.ReadPacked(Path.Combine(fp32, RelatedFiles.PackedFileName(1)));
+        var rounded = RelatedFiles.ReadPacked(Path.Combine(bf16, RelatedFiles.PackedFileName(1)));
+        foreach (var list in Enum.GetValues<RelatedList>())
+        {
+            var a = exact.Strengths[(int)list];
+            var b = rounded.Strengths[(int)list];
+            Assert.NotEqual(a, b); // 8-bit mantissas move the values…
+            for (int n = 0; n < exact.Neurons; n++)
+            {
+                // …by bf16's relative error (2⁻⁸ per input, accumulated over d = 32 products) of the list's scale.
+                float scale = MathF.Abs(a[n * exact.Top]);
+                for (int i = 0; i < exact.Top; i++)
+                    Assert.True(MathF.Abs(a[n * exact.Top + i] - b[n * exact.Top + i]) <= 0.05f * scale, $"{list} of neuron {n}, #{i}: {b[n * exact.Top + i]:R} vs fp32 {a[n * exact.Top + i]:R}");
+            }
+        }
+
+        var other = EngineProcess.Run(null, [.. args, "--out", bf16, "--precision", "tf32"]);
+        Assert.Equal(2, other.ExitCode);
+        Assert.Equal($"error: {RelatedManifest.PathIn(bf16)}: this directory holds related tokens with a different precision (bf16 vs tf32); use a new --out or delete it", other.StdErr.Trim());
+    }
+
+    /// <summary>
+    /// On `ilgpu-cpu` a tf32/bf16 run gets the 32-lane accelerator the tensor-core emulation needs, and its GEMM is the
+    /// cpu device's rounded GEMM bit for bit: the output side (raw embeddings × output directions) gives the same
+    /// lists and strengths; the input side passes through LayerNorm first (kernel vs host, last-bit differences before
+    /// the rounding), so its lists agree token for token with values within the precision's rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(MatMulPrecision.Tf32)]
+    [InlineData(MatMulPrecision.Bf16)]
+    public void IlgpuTensorCoreEmulationMatchesTheCpuDeviceInTheSamePrecision(MatMulPrecision precision)
+    {
+        using var weights = Gpt2Weights.Open(f.SmallVocabModel);
+        using var device = RelatedDevices.Create("ilgpu-cpu", weights, withPositionZero: false, precision);
+        var onIlgpu = device.Compute(1, top: 6);
+        using var cpu = new CpuRelatedTokens(weights, withPositionZero: false, chunkRows: 512, precision: precision);
+        var onCpu = cpu.Compute(1, top: 6);
+        foreach (var list in new[] { RelatedList.OutputPositive, RelatedList.OutputNegative })
+        {
+            Assert.Equal(onCpu.Tokens[(int)list], onIlgpu.Tokens[(int)list]);
+            Assert.Equal(onCpu.Strengths[(int)list], onIlgpu.Strengths[(int)list]);
+        }
+        float tolerance = precision == MatMulPrecision.Tf32 ? 1e-3f : 1e-2f;
+        foreach (var list in new[] { RelatedList.InputPositive, RelatedList.InputNegative })
+            for (int i = 0; i < onCpu.Strengths[(int)list].Length; i++)
+            {
+                float a = onIlgpu.Strengths[(int)list][i], e = onCpu.Strengths[(int)list][i];
+                Assert.True(MathF.Abs(a - e) <= tolerance * MathF.Abs(e), $"{list} slot {i}: ilgpu-cpu {a:R}, cpu {e:R}");
+            }
     }
 
     [Fact]

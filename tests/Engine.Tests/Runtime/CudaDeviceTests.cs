@@ -2,6 +2,7 @@ using NeuronEngine.Cpu;
 using NeuronEngine.Model;
 using NeuronEngine.Records;
 using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Scoring;
 using NeuronEngine.Runtime.Records;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Cpu;

@@ -56,9 +56,19 @@ public class CudaDriverProbeTests
         Assert.True(rc == 0, stderr);
         Assert.Contains($"cuda       none found: {expected}", stdout);
 
-        (rc, _, stderr) = EngineProcess.Run(env, "bench", "--preset", "gpt2", "--device", "cuda");
-        Assert.Equal(2, rc);
-        Assert.Contains($"error: --device cuda: no CUDA device found: {expected}", stderr);
+        // One device selection for every command that computes: the forward pass, related tokens and scoring say the same.
+        foreach (string[] command in new[]
+        {
+            new[] { "bench", "--preset", "gpt2" },
+            ["related", "--preset", "gpt2", "--out", dir["related"]],
+            ["score", "--explanations", dir.Path, "--out", dir["scores"]],
+        })
+        {
+            (rc, _, stderr) = EngineProcess.Run(env, [.. command, "--device", "cuda"]);
+            Assert.Equal(2, rc);
+            Assert.StartsWith($"error: --device cuda: no CUDA device found: {expected}", stderr);
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
     }
 
     private static Exception SkipException(string reason)

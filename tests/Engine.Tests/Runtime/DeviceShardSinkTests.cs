@@ -3,6 +3,8 @@ using ILGPU.Runtime;
 using NeuronEngine.Dump;
 using NeuronEngine.Runtime;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.Forward;
+using NeuronEngine.Runtime.Dump;
 
 namespace NeuronEngine.Tests.Runtime;
 
@@ -16,7 +18,7 @@ public class DeviceShardSinkTests : IDisposable
 
     public void Dispose() => _cpu.Dispose();
 
-    private sealed class RecordingSink : NeuronEngine.Runtime.IMlpActivationSink
+    private sealed class RecordingSink : NeuronEngine.Forward.IMlpActivationSink
     {
         public readonly List<(int Layer, long First, int Windows, float[] Values)> Calls = [];
         public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
@@ -33,7 +35,7 @@ public class DeviceShardSinkTests : IDisposable
     {
         var writer = new RecordingSink();
         using var buffer = _cpu.Accelerator.Allocate1D<float>(64);
-        using (var sink = new DeviceShardSink(_cpu.Accelerator, writer, alsoFeed: null))
+        using (var sink = new DeviceShardSink(_cpu.Accelerator, writer))
         {
             for (int call = 0; call < 7; call++)
             {
@@ -54,17 +56,18 @@ public class DeviceShardSinkTests : IDisposable
     }
 
     [Fact]
-    public void HostSinkWritesEveryCallsValuesAndFeedsTheSecondSinkFirst()
+    public void HostSinkWritesEveryCallsValuesAndASinkBeforeItInTheFanOutGetsThemSynchronously()
     {
         var writer = new RecordingSink();
         var also = new RecordingSink();
-        using (var sink = new OverlappedShardSink(writer, also))
+        using (var sink = new OverlappedShardSink(writer))
         {
+            var fanOut = new FanOutSink([also, sink]); // a corpus pass's collector, then its dump
             var source = new float[32];
             for (int call = 0; call < 5; call++)
             {
                 Values(call, 32).CopyTo(source, 0);
-                sink.OnMlpActivations(0, call, 8, 4, source);
+                fanOut.OnMlpActivations(0, call, 8, 4, source);
                 Assert.Equal(call + 1, also.Calls.Count); // synchronous, in order
                 Array.Clear(source);
             }
@@ -76,13 +79,13 @@ public class DeviceShardSinkTests : IDisposable
     [Fact]
     public void WriterFailureReachesTheProducer()
     {
-        using var sink = new OverlappedShardSink(new FailingSink(), null);
+        using var sink = new OverlappedShardSink(new FailingSink());
         sink.OnMlpActivations(0, 0, 1, 1, [1f]);
         var e = Assert.Throws<IOException>(() => sink.Drain());
         Assert.Contains("disk full", e.Message);
     }
 
-    private sealed class FailingSink : NeuronEngine.Runtime.IMlpActivationSink
+    private sealed class FailingSink : NeuronEngine.Forward.IMlpActivationSink
     {
         public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations) =>
             throw new IOException("disk full");

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Reflection.Emit;
 using NeuronEngine.Cli;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
@@ -50,8 +49,8 @@ public class KernelCatalogTests
         var offenders = new List<string>();
         foreach (var assembly in new[] { typeof(KernelCatalog).Assembly, typeof(EngineCli).Assembly })
             foreach (var type in assembly.GetTypes().Where(t => !allowed.Contains(t.IsGenericType ? t.GetGenericTypeDefinition() : t)))
-                foreach (var method in type.GetMethods(AllDeclared).Cast<MethodBase>().Concat(type.GetConstructors(AllDeclared)))
-                    foreach (var callee in Callees(method))
+                foreach (var method in type.GetMethods(IlReferences.AllDeclared).Cast<MethodBase>().Concat(type.GetConstructors(IlReferences.AllDeclared)))
+                    foreach (var callee in IlReferences.Callees(method))
                         if (callee.DeclaringType?.Assembly == typeof(ILGPU.Context).Assembly
                             && callee.Name.StartsWith("Load", StringComparison.Ordinal) && callee.Name.Contains("Kernel"))
                             offenders.Add($"{type.FullName}.{method.Name} calls {callee.DeclaringType.Name}.{callee.Name}");
@@ -87,45 +86,5 @@ public class KernelCatalogTests
     {
         using var dir = new TempDir();
         Assert.Equal(CommandRunner.BadInput, EngineCli.Run("ptx", "--out", dir.Path, option, value));
-    }
-
-    private const BindingFlags AllDeclared =
-        BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static | BindingFlags.Instance | BindingFlags.DeclaredOnly;
-
-    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes)
-        .GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
-
-    /// <summary>The methods a method body calls (call, callvirt, newobj, ldftn), read from its IL.</summary>
-    private static IEnumerable<MethodBase> Callees(MethodBase method)
-    {
-        var il = method.GetMethodBody()?.GetILAsByteArray();
-        if (il is null) yield break;
-        for (int i = 0; i < il.Length;)
-        {
-            short value = il[i] == 0xFE ? (short)(0xFE00 | il[i + 1]) : il[i];
-            var op = OpCodesByValue[value];
-            i += op.Size;
-            int operand = op.OperandType switch
-            {
-                OperandType.InlineNone => 0,
-                OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
-                OperandType.InlineVar => 2,
-                OperandType.InlineI8 or OperandType.InlineR => 8,
-                OperandType.InlineSwitch => 4 + 4 * BitConverter.ToInt32(il, i),
-                _ => 4,
-            };
-            if (op.OperandType == OperandType.InlineMethod)
-            {
-                MethodBase? callee = null;
-                try
-                {
-                    callee = method.Module.ResolveMethod(BitConverter.ToInt32(il, i),
-                        method.DeclaringType?.GetGenericArguments(), method.IsGenericMethod ? method.GetGenericArguments() : null);
-                }
-                catch (ArgumentException) { }
-                if (callee is not null) yield return callee;
-            }
-            i += operand;
-        }
     }
 }

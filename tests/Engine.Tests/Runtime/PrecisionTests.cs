@@ -10,6 +10,7 @@ using NeuronEngine.Runtime;
 using NeuronEngine.Tests.Cpu;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.Text;
+using NeuronEngine.Forward;
 
 namespace NeuronEngine.Tests.Runtime;
 

@@ -1,5 +1,6 @@
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
+using NeuronEngine.Runtime.Scoring;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Support;
 

@@ -1,5 +1,6 @@
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Scoring;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Scoring;
 

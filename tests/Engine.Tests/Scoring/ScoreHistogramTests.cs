@@ -1,4 +1,4 @@
-using NeuronEngine.Scoring;
+using NeuronEngine.Cli.Reporting;
 using Xunit;
 using NeuronEngine.Tests.Support;
 

@@ -3,6 +3,7 @@ using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 using Xunit;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Scoring;
 

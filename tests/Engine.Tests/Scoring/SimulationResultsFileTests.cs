@@ -2,6 +2,7 @@ using System.Text.Json;
 using NeuronEngine.Scoring;
 using Xunit;
 using NeuronEngine.Tests.Support;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Scoring;
 

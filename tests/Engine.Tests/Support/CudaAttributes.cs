@@ -8,7 +8,7 @@ internal static class CudaAvailability
 {
     private static readonly Lazy<bool> Present = new(() =>
     {
-        if (global::NeuronEngine.Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return false;
+        if (NeuronEngine.Runtime.IlgpuContexts.TryCreateCuda() is not { } cuda) return false;
         cuda.Accelerator.Dispose();
         cuda.Context.Dispose();
         return true;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.Support;
 

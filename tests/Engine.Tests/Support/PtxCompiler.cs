@@ -28,7 +28,7 @@ public sealed class PtxCompiler : IDisposable
         Compile(EntryPointDescription.FromImplicitlyGroupedKernel(kernel), 0);
 
     /// <summary>PTX of a catalogued kernel exactly as the runtime loads it (entry point and specialisation).</summary>
-    public string Compile(global::NeuronEngine.Runtime.CatalogKernel kernel) => Compile(kernel.EntryPoint, kernel.Specialization);
+    public string Compile(NeuronEngine.Runtime.CatalogKernel kernel) => Compile(kernel.EntryPoint, kernel.Specialization);
 
     private string Compile(EntryPointDescription entry, int groupSize) =>
         Compile(entry, groupSize > 0 ? new KernelSpecialization(groupSize, null) : KernelSpecialization.Empty);
@@ -54,7 +54,7 @@ public sealed class CpuAcceleratorFixture : IDisposable
     public Context Context { get; }
     public Accelerator Accelerator { get; }
 
-    public CpuAcceleratorFixture() => (Context, Accelerator) = global::NeuronEngine.Runtime.IlgpuContexts.CreateCpu();
+    public CpuAcceleratorFixture() => (Context, Accelerator) = NeuronEngine.Runtime.IlgpuContexts.CreateCpu();
 
     public void Dispose()
     {

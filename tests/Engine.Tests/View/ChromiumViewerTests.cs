@@ -5,6 +5,7 @@ using NeuronEngine.Tests.Support;
 using NeuronEngine.View;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Support.UI;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.View;
 

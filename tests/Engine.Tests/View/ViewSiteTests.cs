@@ -5,6 +5,7 @@ using NeuronEngine.Related;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Support;
 using NeuronEngine.View;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Tests.View;
 

@@ -1,4 +1,4 @@
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Forward;
 
 /// <summary>
 /// A device that runs GPT-2's forward pass over batches of windows and hands each requested layer's neurons
@@ -10,7 +10,7 @@ public interface IForwardDevice : IDisposable
     string Name { get; }
 
     /// <summary>The precision of the forward pass's four GEMMs (everything else is float32).</summary>
-    NeuronEngine.Kernels.MatMulPrecision Precision { get; }
+    MatMulPrecision Precision { get; }
 
     /// <summary>A batch size (in windows) that keeps this device busy without exhausting its memory.</summary>
     int DefaultBatchWindows { get; }

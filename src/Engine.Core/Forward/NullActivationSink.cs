@@ -1,4 +1,4 @@
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Forward;
 
 /// <summary>A sink that discards everything: the forward pass alone, for benchmarks.</summary>
 public sealed class NullActivationSink : IMlpActivationSink

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Model;
 
 /// <summary>Parses `--layers` (and other index options): "all", or a comma list of indices and inclusive ranges ("0,3,5-7").</summary>
 public static class LayerSelection

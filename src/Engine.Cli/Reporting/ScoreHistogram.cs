@@ -1,9 +1,9 @@
 using NeuronEngine.IO;
 
-namespace NeuronEngine.Scoring;
+namespace NeuronEngine.Cli.Reporting;
 
 /// <summary>Draws the distribution of explanation scores as a PNG bar chart (ScottPlot on SkiaSharp).</summary>
-public static class ScoreHistogram
+internal static class ScoreHistogram
 {
     public const int WidthPixels = 800;
     public const int HeightPixels = 500;

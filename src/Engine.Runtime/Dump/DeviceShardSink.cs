@@ -1,12 +1,13 @@
 using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Dump;
+using NeuronEngine.Forward;
 
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Runtime.Dump;
 
 /// <summary>
-/// The shard sink of ILGPU devices, so the device does not wait for the disk. Per layer: a device record collector
-/// (if any) updates its state from the view in place; the view is copied device-to-device into staging buffer k on
+/// The shard sink of ILGPU devices, so the device does not wait for the disk. Per layer: the view is copied
+/// device-to-device into staging buffer k on
 /// the forward's stream (the next layer overwrites the original), the forward's stream is synchronised (ILGPU 1.5
 /// has no cross-stream events, so this is how the second stream learns the staging copy is done), then a second
 /// stream copies staging k into page-locked host buffer k asynchronously while the forward's stream computes the
@@ -15,29 +16,27 @@ namespace NeuronEngine.Runtime;
 /// </summary>
 public sealed class DeviceShardSink : IDeviceActivationSink, IShardSink
 {
-    /// <summary>The factory for <see cref="ActivationDumper.ShardSinks"/>: this sink on ILGPU devices, the host one otherwise.</summary>
+    /// <summary>The shard sinks of a <see cref="DumpSink"/>: this one on ILGPU devices, the host one otherwise.</summary>
     public static ShardSinkFactory For(IForwardDevice device) => device is IlgpuForwardDevice ilgpu
-        ? (writer, also) => new DeviceShardSink(ilgpu.Accelerator, writer, also)
+        ? writer => new DeviceShardSink(ilgpu.Accelerator, writer)
         : OverlappedShardSink.Factory;
 
     private readonly Accelerator _accelerator;
     private readonly IMlpActivationSink _writer;
-    private readonly IMlpActivationSink? _alsoFeed;
     private readonly AcceleratorStream _copyStream;
     private readonly SlotWorker _worker = new(2, "shard writer");
     private readonly MemoryBuffer1D<float, Stride1D.Dense>?[] _staging = new MemoryBuffer1D<float, Stride1D.Dense>?[2];
     private readonly PageLockedArray1D<float>?[] _pinned = new PageLockedArray1D<float>?[2];
     private int _next;
 
-    public DeviceShardSink(Accelerator accelerator, IMlpActivationSink writer, IMlpActivationSink? alsoFeed)
+    public DeviceShardSink(Accelerator accelerator, IMlpActivationSink writer)
     {
-        _accelerator = accelerator; _writer = writer; _alsoFeed = alsoFeed;
+        _accelerator = accelerator; _writer = writer;
         _copyStream = accelerator.CreateStream();
     }
 
     public void OnDeviceActivations(Accelerator accelerator, int layer, long firstWindow, int windows, int seqLen, ArrayView<float> activations)
     {
-        if (_alsoFeed is IDeviceActivationSink deviceSink) deviceSink.OnDeviceActivations(accelerator, layer, firstWindow, windows, seqLen, activations);
         int slot = _next;
         _next = (_next + 1) % _worker.Slots;
         _worker.Acquire(slot);
@@ -54,11 +53,6 @@ public sealed class DeviceShardSink : IDeviceActivationSink, IShardSink
         source.CopyTo(_accelerator.DefaultStream, staging);   // ordered after the GELU that produced the view
         _accelerator.DefaultStream.Synchronize();
         staging.CopyTo(_copyStream, pinned.ArrayView.SubView(0, n)); // D2H on the second stream, overlapping the next layers
-        if (_alsoFeed is not null and not IDeviceActivationSink)
-        {
-            _copyStream.Synchronize(); // a host collector needs the values now, in order
-            _alsoFeed.OnMlpActivations(layer, firstWindow, windows, seqLen, pinned.Span[..(int)n]);
-        }
         _worker.Post(slot, () =>
         {
             _accelerator.Bind();        // the CUDA context must be current on the writer thread
@@ -70,7 +64,6 @@ public sealed class DeviceShardSink : IDeviceActivationSink, IShardSink
     public void OnMlpActivations(int layer, long firstWindow, int windows, int seqLen, ReadOnlySpan<float> activations)
     {
         // Host spans (a device that does not hand over views): write synchronously; nothing to overlap with.
-        _alsoFeed?.OnMlpActivations(layer, firstWindow, windows, seqLen, activations);
         _worker.Drain();
         _writer.OnMlpActivations(layer, firstWindow, windows, seqLen, activations);
     }

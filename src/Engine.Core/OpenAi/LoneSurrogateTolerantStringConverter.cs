@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace NeuronEngine.Scoring;
+namespace NeuronEngine.OpenAi;
 
 /// <summary>
 /// Strings that may hold half of a UTF-16 surrogate pair. GPT-2's byte-level tokens can split a

@@ -1,27 +1,23 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using NeuronEngine.Scoring;
 
-namespace NeuronEngine.Records;
+namespace NeuronEngine.OpenAi;
 
 // OpenAI's neuron_explainer activation dataclasses (activations/activations.py), as in their public
-// collated-activations/{layer}/{neuron}.json files (DESIGN §4). Same conventions as the scoring model:
-// snake_case names, "dataclass_name" first, NaN written as null, unknown fields kept in ExtraFields.
-// The neuron id is the scoring model's NeuronId: both stages name neurons the same way.
+// collated-activations/{layer}/{neuron}.json files (DESIGN §4). Unlike the results dataclasses, these keep keys they do
+// not know (ExtraFields), so a record of a newer OpenAI release round-trips whole.
 
 /// <summary>OpenAI's ActivationRecord: one text window's tokens and the neuron's activation on each.</summary>
-public sealed record ActivationRecord
+public sealed record ActivationRecord : OpenAiDataclass
 {
-    [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(ActivationRecord);
     public required string[] Tokens { get; init; }
     public required double[] Activations { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
 
 /// <summary>OpenAI's NeuronRecord: everything the explain and score stages need about one neuron.</summary>
-public sealed record NeuronRecord
+public sealed record NeuronRecord : OpenAiDataclass
 {
-    [JsonPropertyOrder(-1)] public string DataclassName { get; init; } = nameof(NeuronRecord);
     public required NeuronId NeuronId { get; init; }
 
     /// <summary>Windows drawn uniformly (seeded).</summary>
@@ -41,10 +37,3 @@ public sealed record NeuronRecord
 
     [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 }
-
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    RespectNullableAnnotations = true,
-    Converters = [typeof(NanAsNullDoubleConverter), typeof(LoneSurrogateTolerantStringConverter)])]
-[JsonSerializable(typeof(NeuronRecord))]
-internal sealed partial class NeuronRecordJsonContext : JsonSerializerContext;

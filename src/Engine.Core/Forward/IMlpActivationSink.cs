@@ -1,4 +1,4 @@
-namespace NeuronEngine.Runtime;
+namespace NeuronEngine.Forward;
 
 /// <summary>
 /// Receives the post-GELU MLP activations ("neurons") of one layer for one batch of windows, in window order.

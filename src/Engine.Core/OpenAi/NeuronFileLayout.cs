@@ -1,0 +1,57 @@
+using System.Globalization;
+
+namespace NeuronEngine.OpenAi;
+
+/// <summary>One neuron's file in a per-neuron layout.</summary>
+public sealed record NeuronFile(int Layer, int Neuron, string Path);
+
+/// <summary>
+/// OpenAI's per-neuron layout, DIR/{layer}/{neuron}{extension}, shared by records (.json), explanations (.json),
+/// simulation results (.jsonl), related tokens (.json) and the viewer's data files (.js).
+/// </summary>
+public static class NeuronFileLayout
+{
+    public static string PathFor(string directory, int layer, int neuron, string extension) =>
+        Path.Combine(directory, layer.ToString(CultureInfo.InvariantCulture), neuron.ToString(CultureInfo.InvariantCulture) + extension);
+
+    /// <summary>
+    /// Every numeric {layer} folder's numeric {neuron}{extension} file, sorted by layer then neuron; other folders and
+    /// files are ignored (as OpenAI's get_numerical_subdirs does, and so sidecars such as 3-sidecar.json are not
+    /// neurons). The directory must exist.
+    /// </summary>
+    public static List<NeuronFile> Enumerate(string directory, string extension)
+    {
+        var found = new List<NeuronFile>();
+        foreach (string layerDir in Directory.EnumerateDirectories(directory))
+        {
+            if (!TryParseIndex(Path.GetFileName(layerDir), out int layer)) continue;
+            foreach (string file in Directory.EnumerateFiles(layerDir, "*" + extension))
+                if (Path.GetExtension(file) == extension && TryParseIndex(Path.GetFileNameWithoutExtension(file), out int neuron))
+                    found.Add(new NeuronFile(layer, neuron, file));
+        }
+        found.Sort((a, b) => a.Layer != b.Layer ? a.Layer.CompareTo(b.Layer) : a.Neuron.CompareTo(b.Neuron));
+        return found;
+    }
+
+    /// <summary>
+    /// Whether a directory entry is one of the per-layer outputs the engine writes beside such a layout: a {layer}
+    /// folder, a packed layer-{L}.safetensors, or a temporary file of an atomic write (*.tmp). What records and related
+    /// clear and recognise as theirs.
+    /// </summary>
+    public static bool IsLayerOutput(string path)
+    {
+        string name = Path.GetFileName(path);
+        if (Directory.Exists(path)) return IsLayerFolder(name);
+        return name.EndsWith(".tmp", StringComparison.Ordinal)
+            || (name.StartsWith("layer-", StringComparison.Ordinal) && name.EndsWith(".safetensors", StringComparison.Ordinal));
+    }
+
+    /// <summary>Whether a directory entry's name is a {layer} folder of this layout (all digits).</summary>
+    public static bool IsLayerFolder(string name) => name.Length > 0 && name.All(char.IsAsciiDigit);
+
+    private static bool TryParseIndex(string name, out int index)
+    {
+        index = 0;
+        return IsLayerFolder(name) && int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out index);
+    }
+}
