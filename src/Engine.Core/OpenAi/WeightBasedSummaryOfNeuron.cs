@@ -18,3 +18,13 @@ public sealed record WeightBasedSummaryOfNeuron : OpenAiDataclass
     public required TokensAndWeights OutputPositive { get; init; }
     public required TokensAndWeights OutputNegative { get; init; }
 }
+
+/// <summary>
+/// OpenAI's TokenLookupTableSummaryOfNeuron (related-tokens/activation-based/{layer}/{neuron}.json): vocabulary tokens
+/// and the neuron's average activation over every corpus position holding each, highest average first.
+/// </summary>
+public sealed record TokenLookupTableSummaryOfNeuron : OpenAiDataclass
+{
+    public required string[] Tokens { get; init; }
+    public required double[] AverageActivations { get; init; }
+}
