@@ -49,7 +49,7 @@ public static class RecordsCommand
             if (r.GetValue(dumpOut) is not null && shardSpec != ShardSpec.Whole)
                 throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
             if (r.GetValue(tokenLookup) > 0 && shardSpec != ShardSpec.Whole)
-                throw new ArgumentException("--token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded");
+                throw new ArgumentException(RecordsRun.TokenLookupWithShard);
             if (r.GetValue(dumpOut) is { } d && Path.GetFullPath(d) == Path.GetFullPath(r.GetValue(outDir)!))
                 throw new ArgumentException("--dump-out must be another directory than --out");
             using var inputs = p.OpenInputs(r);

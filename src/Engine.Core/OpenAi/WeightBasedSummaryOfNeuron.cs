@@ -1,7 +1,8 @@
 namespace NeuronEngine.OpenAi;
 
 // OpenAI's neuron_explainer/activations/token_connections.py dataclasses, as in their public
-// related-tokens/weight-based/{layer}/{neuron}.json files, with exactly their fields.
+// related-tokens/weight-based/{layer}/{neuron}.json (`engine related`) and related-tokens/activation-based/{layer}/{neuron}.json
+// (`engine records --token-lookup`) files, with exactly their fields.
 
 /// <summary>OpenAI's TokensAndWeights: tokens and one strength each, strongest first.</summary>
 public sealed record TokensAndWeights : OpenAiDataclass

@@ -38,6 +38,9 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
 
     public static readonly TimeSpan DefaultCheckpointInterval = TimeSpan.FromMinutes(10);
 
+    /// <summary>Why `--token-lookup` and `--shard` are refused together (the CLI says it before opening anything).</summary>
+    public const string TokenLookupWithShard = "--token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded";
+
     /// <summary>Test hooks of the main pass and the writing of the outputs (none in production).</summary>
     public IPassHooks Hooks { get; init; } = NoPassHooks.Instance;
 
@@ -64,7 +67,7 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
         if (settings.TotalWindows > RecordKeys.MaxWindows) throw new ArgumentException($"the corpus has {settings.TotalWindows} windows; records support at most {RecordKeys.MaxWindows}");
         if (settings.TokenLookup > 0 && shard != ShardSpec.Whole)
-            throw new ArgumentException("--token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded");
+            throw new ArgumentException(TokenLookupWithShard);
         var range = shard.Range(settings.TotalWindows);
         if (settings.TokenLookup > 0)
             TokenLookupCollector.RequireMemory(settings.Layers.Length, settings.NeuronsPerLayer, Text.Gpt2Tokenizer.VocabSize, range.Count * settings.SeqLen, AvailableMemoryBytes);
@@ -141,8 +144,10 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         return settings.Layers.ToDictionary(l => l, sink.Boundaries);
     }
 
-    /// <summary>The collector as a sink of the pass: it resumes from its checkpoint and checkpoints when the pass says.</summary>
-    /// <summary>Its checkpoint holds the token lookup's state too, so both resume from the same window.</summary>
+    /// <summary>
+    /// The collector as a sink of the pass: it resumes from its checkpoint and checkpoints when the pass says; the
+    /// checkpoint holds the token lookup's state too, so both resume from the same window.
+    /// </summary>
     private sealed class RecordsSink(IRecordCollector collector, TokenLookupCollector? lookup, string outDir, RecordsSettings settings, WindowRange range, long? resumeAt) : IPassSink
     {
         public Forward.IMlpActivationSink Activations => collector;

@@ -10,18 +10,18 @@ namespace NeuronEngine.Records;
 /// </summary>
 public static class TokenLookupFiles
 {
-    /// <summary>The folder under a records directory.</summary>
-    public const string FolderName = "token-lookup";
-
-    /// <summary>The collector's state inside a records checkpoint folder.</summary>
-    public const string StateFileName = "token-lookup.safetensors";
-
-    /// <summary>Default of `--token-lookup-min-count` (docs/records.md: averages over fewer positions are too noisy to rank).</summary>
-    public const int DefaultMinCount = 10;
-
     /// <summary>OpenAI's per-neuron file (no trailing newline, like their other related-tokens files).</summary>
     public static readonly NeuronJsonFile<TokenLookupTableSummaryOfNeuron> SummaryJson =
         new(OpenAiJson.TypeInfo<TokenLookupTableSummaryOfNeuron>(), ".json", "TokenLookupTableSummaryOfNeuron JSON") { Missing = "token-lookup file not found" };
+
+    /// <summary>The collector's state inside a records checkpoint folder: `token_ids` I32 [U], `counts` I64 [U], `sums.{L}` F64 [U, N].</summary>
+    public const string StateFileName = "token-lookup.safetensors";
+
+    /// <summary>The folder under a records directory.</summary>
+    public const string FolderName = "token-lookup";
+
+    /// <summary>Default of `--token-lookup-min-count` (docs/records.md: averages over fewer positions are too noisy to rank).</summary>
+    public const int DefaultMinCount = 10;
 
     public static string Folder(string recordsDir) => Path.Combine(recordsDir, FolderName);
 
