@@ -25,7 +25,7 @@ public static class NeuronDataWriter
 
     /// <summary>Writes the file and returns the neuron's index row and the bytes written.</summary>
     public static (IndexRow Row, long Bytes) Write(string path, NeuronRecord record, NeuronResults? results,
-        WeightBasedSummaryOfNeuron? related, (int Layer, int Neuron)? previous, (int Layer, int Neuron)? next)
+        WeightBasedSummaryOfNeuron? related, TokenLookupTableSummaryOfNeuron? lookup, (int Layer, int Neuron)? previous, (int Layer, int Neuron)? next)
     {
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         buffer.Write("NV.neuron("u8);
@@ -85,6 +85,7 @@ public static class NeuronDataWriter
             w.WriteEndArray();
             row = WriteExplanations(w, results, table, record.NeuronId.NeuronIndex, max);
             WriteRelated(w, related);
+            WriteTokenLookup(w, lookup);
             w.WriteStartArray("tokens");
             foreach (var token in table.OrderBy(e => e.Value).Select(e => e.Key)) w.WriteStringValue(token);
             w.WriteEndArray();
@@ -171,6 +172,21 @@ public static class NeuronDataWriter
             WriteNumbers(w, "s", related.List(list).Strengths);
             w.WriteEndObject();
         }
+        w.WriteEndObject();
+    }
+
+    private static void WriteTokenLookup(Utf8JsonWriter w, TokenLookupTableSummaryOfNeuron? lookup)
+    {
+        if (lookup is null)
+        {
+            w.WriteNull("lookup");
+            return;
+        }
+        w.WriteStartObject("lookup");
+        w.WriteStartArray("t");
+        foreach (var t in lookup.Tokens) w.WriteStringValue(Clean(t));
+        w.WriteEndArray();
+        WriteNumbers(w, "a", lookup.AverageActivations);
         w.WriteEndObject();
     }
 

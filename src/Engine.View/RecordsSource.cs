@@ -25,6 +25,18 @@ public abstract class RecordsSource : IDisposable
     /// <summary>One neuron's record (thread-safe).</summary>
     public abstract NeuronRecord Read(int layer, int neuron);
 
+    /// <summary>The records directory.</summary>
+    protected string Dir { get; init; } = "";
+
+    private bool? _hasTokenLookup;
+
+    /// <summary>
+    /// The neuron's activation-based token list (`engine records --token-lookup`: DIR/token-lookup/{layer}/{neuron}.json,
+    /// OpenAI's TokenLookupTableSummaryOfNeuron), or null when the records have none.
+    /// </summary>
+    public TokenLookupTableSummaryOfNeuron? ReadTokenLookup(int layer, int neuron) =>
+        (_hasTokenLookup ??= Directory.Exists(TokenLookupFiles.Folder(Dir))) ? TokenLookupFiles.TryRead(Dir, layer, neuron) : null;
+
     public virtual void Dispose() { }
 
     public static RecordsSource Open(string dir)
@@ -46,6 +58,7 @@ internal sealed class OpenAiRecordsSource : RecordsSource
     public OpenAiRecordsSource(string dir, RecordsManifest? manifest)
     {
         _dir = dir;
+        Dir = dir;
         Manifest = manifest;
         Neurons = NeuronRecordFile.Enumerate(dir).Select(l => (l.Layer, l.Neuron)).ToArray();
     }
@@ -70,6 +83,7 @@ internal sealed class PackedRecordsSource : RecordsSource
 
     public PackedRecordsSource(string dir, RecordsManifest manifest)
     {
+        Dir = dir;
         Manifest = manifest;
         _shape = manifest.Settings.Shape;
         string tokens = Path.Combine(dir, TokenTableFile.FileName);

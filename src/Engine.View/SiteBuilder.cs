@@ -76,7 +76,7 @@ public sealed class SiteBuilder(SiteOptions options)
                     var result = results?.Read(l, n);
                     var lists = related?.Read(l, n);
                     if (lists is not null) Interlocked.Increment(ref withRelated);
-                    var (row, written) = NeuronDataWriter.Write(NeuronScript(site, l, n), record, result, lists,
+                    var (row, written) = NeuronDataWriter.Write(NeuronScript(site, l, n), record, result, lists, records.ReadTokenLookup(l, n),
                         i > 0 ? neurons[i - 1] : null, i + 1 < neurons.Count ? neurons[i + 1] : null);
                     rows[i - first] = row;
                     Interlocked.Add(ref bytes, written);

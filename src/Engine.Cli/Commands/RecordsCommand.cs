@@ -34,10 +34,12 @@ public static class RecordsCommand
         var dumpDType = CommonOptions.DumpDType("--dump-dtype", "storage dtype of the dump (with --dump-out)");
         var perShard = CommonOptions.WindowsPerShard("windows in each dump shard (with --dump-out)");
         var checkpointWindows = CommonOptions.NotNegative(new Option<long>("--checkpoint-windows") { Description = $"save the collected state every N windows so a killed run resumes (0: every {RecordsRun.DefaultCheckpointInterval.TotalMinutes:0} minutes)", DefaultValueFactory = _ => 0 });
+        var tokenLookup = CommonOptions.AtMost(CommonOptions.NotNegative(new Option<int>("--token-lookup") { Description = "also write per neuron the K tokens with the highest average activation (OpenAI's TokenLookupTableSummaryOfNeuron) to token-lookup/{layer}/{neuron}.json (0: off)", DefaultValueFactory = _ => 0 }), 1000);
+        var tokenLookupMin = CommonOptions.AtLeast(new Option<int>("--token-lookup-min-count") { Description = "with --token-lookup: list only tokens seen at least this many times in the corpus", DefaultValueFactory = _ => TokenLookupFiles.DefaultMinCount }, 1);
         var cmd = new Command("records", "collect each neuron's top, random and quantile-band windows and activation moments")
         {
             p.Model, p.Preset, p.Corpus, outDir, p.Layers, p.SeqLen, topK, random, perBand, seed, p.ModelSeed, format, p.Device, p.MaxWindows, p.Batch,
-            shard, pilot, dumpOut, dumpDType, perShard, checkpointWindows, p.Precision,
+            shard, pilot, dumpOut, dumpDType, perShard, checkpointWindows, p.Precision, tokenLookup, tokenLookupMin,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
@@ -46,6 +48,8 @@ public static class RecordsCommand
             var shardSpec = ShardSpec.Parse(r.GetValue(shard));
             if (r.GetValue(dumpOut) is not null && shardSpec != ShardSpec.Whole)
                 throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
+            if (r.GetValue(tokenLookup) > 0 && shardSpec != ShardSpec.Whole)
+                throw new ArgumentException(RecordsRun.TokenLookupWithShard);
             if (r.GetValue(dumpOut) is { } d && Path.GetFullPath(d) == Path.GetFullPath(r.GetValue(outDir)!))
                 throw new ArgumentException("--dump-out must be another directory than --out");
             using var inputs = p.OpenInputs(r);
@@ -69,6 +73,8 @@ public static class RecordsCommand
                 TotalWindows = windows.Count,
                 PilotWindows = r.GetValue(pilot),
                 Precision = gemm.Name(),
+                TokenLookup = r.GetValue(tokenLookup),
+                TokenLookupMinCount = r.GetValue(tokenLookup) > 0 ? r.GetValue(tokenLookupMin) : null,
             };
             settings.Shape.Validate();
             string dir = r.GetValue(outDir)!;

@@ -43,4 +43,5 @@ internal sealed class NanAsNullDoubleConverter : JsonConverter<double>
 [JsonSerializable(typeof(NeuronRecord))]
 [JsonSerializable(typeof(NeuronSimulationResults))]
 [JsonSerializable(typeof(WeightBasedSummaryOfNeuron))]
+[JsonSerializable(typeof(TokenLookupTableSummaryOfNeuron))]
 internal sealed partial class OpenAiJsonContext : JsonSerializerContext;

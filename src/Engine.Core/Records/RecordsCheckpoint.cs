@@ -26,7 +26,9 @@ internal static class RecordsCheckpoint
 
     public static bool IsCheckpointEntry(string name) => name == FileName || name.StartsWith(DirectoryPrefix, StringComparison.Ordinal);
 
-    public static void Save(string outDir, RecordsSettings settings, WindowRange range, long nextWindow, IReadOnlyList<LayerRecordState> states)
+    /// <summary>Saves the records' state and, with `--token-lookup`, the lookup's (<see cref="TokenLookupFiles.StateFileName"/>) before the pointer.</summary>
+    public static void Save(string outDir, RecordsSettings settings, WindowRange range, long nextWindow, IReadOnlyList<LayerRecordState> states,
+        TokenLookupCollector? lookup = null)
     {
         string name = DirectoryPrefix + nextWindow.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string dir = Path.Combine(outDir, name);
@@ -34,12 +36,16 @@ internal static class RecordsCheckpoint
         Directory.CreateDirectory(dir);
         foreach (var s in states)
             PackedRecordsFile.Write(Path.Combine(dir, PackedRecordsFile.FileName(s.Layer)), s, new Dictionary<string, string> { ["checkpoint_next_window"] = $"{nextWindow}" });
+        lookup?.Save(Path.Combine(dir, TokenLookupFiles.StateFileName));
         AtomicFile.WriteAllText(Path.Combine(outDir, FileName), JsonSerializer.Serialize(new CheckpointPointer(settings, range, nextWindow, name)));
         RemoveFolders(outDir, keep: name);
     }
 
-    /// <summary>The checkpoint of this exact run (same settings and windows), or null; a stale or unreadable one is ignored.</summary>
-    public static (long NextWindow, List<LayerRecordState> States)? TryLoad(string outDir, RecordsSettings settings, WindowRange range)
+    /// <summary>
+    /// The checkpoint of this exact run (same settings and windows), or null; a stale or unreadable one is ignored.
+    /// <c>Directory</c> is its folder (where <see cref="TokenLookupFiles.StateFileName"/> lies when the run has one).
+    /// </summary>
+    public static (long NextWindow, List<LayerRecordState> States, string Directory)? TryLoad(string outDir, RecordsSettings settings, WindowRange range)
     {
         string path = Path.Combine(outDir, FileName);
         if (!File.Exists(path)) return null;
@@ -51,7 +57,7 @@ internal static class RecordsCheckpoint
             return null;
         string dir = Path.Combine(outDir, pointer.Directory);
         var states = settings.Layers.Select(l => PackedRecordsFile.Read(Path.Combine(dir, PackedRecordsFile.FileName(l)), settings.Shape)).ToList();
-        return (pointer.NextWindow, states);
+        return (pointer.NextWindow, states, dir);
     }
 
     public static void Remove(string outDir)

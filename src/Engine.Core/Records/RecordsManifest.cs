@@ -29,6 +29,10 @@ public sealed record RecordsSettings
     [JsonPropertyName("pilot_windows")] public required int PilotWindows { get; init; }
     /// <summary>The GEMM precision (`--precision`: fp32, tf32, bf16); manifests written before it existed are fp32.</summary>
     [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
+    /// <summary>`--token-lookup K`: tokens per neuron in the activation-based lists; 0 (off) is not written, so manifests without it read as off.</summary>
+    [JsonPropertyName("token_lookup"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int TokenLookup { get; init; }
+    /// <summary>`--token-lookup-min-count M` when the lists are on (null, and not written, when off).</summary>
+    [JsonPropertyName("token_lookup_min_count"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? TokenLookupMinCount { get; init; }
 
     /// <summary>Written for readers (snake_case like every other key); derived, so never read back (old files' "Shape" is ignored).</summary>
     [JsonPropertyName("shape")] public RecordShape Shape => new(NeuronsPerLayer, SeqLen, TopK, Random, QuantileSamples, Seed);
@@ -53,6 +57,8 @@ public sealed record RecordsSettings
         if (TotalWindows != o.TotalWindows) return D("window count", TotalWindows, o.TotalWindows);
         if (PilotWindows != o.PilotWindows) return D("pilot-windows", PilotWindows, o.PilotWindows);
         if (NeuronsPerLayer != o.NeuronsPerLayer) return D("neurons per layer", NeuronsPerLayer, o.NeuronsPerLayer);
+        if (TokenLookup != o.TokenLookup) return D("token-lookup", TokenLookup, o.TokenLookup);
+        if (TokenLookupMinCount != o.TokenLookupMinCount) return D("token-lookup-min-count", TokenLookupMinCount?.ToString() ?? "off", o.TokenLookupMinCount?.ToString() ?? "off");
         return null;
     }
 }

@@ -28,6 +28,8 @@ public static class RecordsMerge
         if (inputs.Count == 0) throw new ArgumentException("--inputs: give at least one records directory");
         if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
         var (first, states, tokens) = RecordsOutput.ReadPacked(inputs[0]);
+        if (first.Settings.TokenLookup > 0)
+            throw new InvalidDataException($"{RecordsManifest.PathIn(inputs[0])}: records made with --token-lookup, which merge does not carry (it needs the whole corpus in one run)");
         var ranges = new List<WindowRange>(first.Windows);
         foreach (var input in inputs.Skip(1))
         {

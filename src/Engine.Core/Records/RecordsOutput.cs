@@ -49,9 +49,10 @@ public static class RecordsOutput
         return false;
     }
 
-    // Only what this engine writes: numeric layer folders, layer-*.safetensors, temp files, the token table, the manifest.
+    // Only what this engine writes: numeric layer folders, layer-*.safetensors, temp files, the token table, the
+    // token-lookup folder, the manifest.
     private static bool IsOutputEntry(string path) =>
-        NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) is RecordsManifest.FileName or TokenTableFile.FileName;
+        NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) is RecordsManifest.FileName or TokenTableFile.FileName or TokenLookupFiles.FolderName;
 
     public static string Describe(IEnumerable<WindowRange> ranges) => string.Join(",", ranges.Select(r => $"{r.First}-{r.End - 1}"));
 

@@ -38,8 +38,17 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
 
     public static readonly TimeSpan DefaultCheckpointInterval = TimeSpan.FromMinutes(10);
 
+    /// <summary>Why `--token-lookup` and `--shard` are refused together (the CLI says it before opening anything).</summary>
+    public const string TokenLookupWithShard = "--token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded";
+
     /// <summary>Test hooks of the main pass and the writing of the outputs (none in production).</summary>
     public IPassHooks Hooks { get; init; } = NoPassHooks.Instance;
+
+    /// <summary>
+    /// Memory the `--token-lookup` sums may use (<see cref="TokenLookupCollector.RequireMemory"/>); the GC's limit by
+    /// default (the machine's memory, or the container's), set by tests to check the refusal without allocating.
+    /// </summary>
+    public long AvailableMemoryBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
     /// <summary>The window a checkpoint let this run resume from (null when it started afresh).</summary>
     public long? ResumedFrom { get; private set; }
@@ -57,7 +66,11 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
             throw new ArgumentException("--dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)");
         if (!RecordsOutput.Layouts.Contains(layout)) throw new ArgumentException($"--format: '{layout}' is not openai or packed");
         if (settings.TotalWindows > RecordKeys.MaxWindows) throw new ArgumentException($"the corpus has {settings.TotalWindows} windows; records support at most {RecordKeys.MaxWindows}");
+        if (settings.TokenLookup > 0 && shard != ShardSpec.Whole)
+            throw new ArgumentException(TokenLookupWithShard);
         var range = shard.Range(settings.TotalWindows);
+        if (settings.TokenLookup > 0)
+            TokenLookupCollector.RequireMemory(settings.Layers.Length, settings.NeuronsPerLayer, Text.Gpt2Tokenizer.VocabSize, range.Count * settings.SeqLen, AvailableMemoryBytes);
         var manifest = new RecordsManifest { Layout = layout, Settings = settings, Windows = [range] };
         var pass = new CorpusPass(windows, settings.Layers, BatchWindows)
         {
@@ -85,21 +98,27 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         Timings = Timings with { Pilot = clock.Elapsed, PilotWindows = pilot };
 
         using var collector = CollectorFactory(shape, boundaries);
+        var lookup = settings.TokenLookup > 0 ? new TokenLookupCollector(settings.Layers, settings.NeuronsPerLayer, Text.Gpt2Tokenizer.VocabSize) : null;
         if (checkpoint is { } restored)
         {
             collector.Restore(restored.States);
+            lookup?.Restore(Path.Combine(restored.Directory, TokenLookupFiles.StateFileName));
             ResumedFrom = restored.NextWindow;
         }
-        var records = new RecordsSink(collector, outDir, settings, range, ResumedFrom);
-        var result = pass.Run(PassWindows.Range(range), [new PassLane(device, [records, .. AlsoInPass])],
+        var records = new RecordsSink(collector, lookup, outDir, settings, range, ResumedFrom);
+        IPassSink[] lookupSinks = lookup is null ? [] : [new TokenLookupSink(lookup, records)];
+        var result = pass.Run(PassWindows.Range(range), [new PassLane(device, [records, .. lookupSinks, .. AlsoInPass])],
             progress is null ? null : new InlineProgress<RunProgress>(p => progress.Report(new(pilot + p.Done, total))), cancel);
         Timings = Timings with { Pass = result.Elapsed, PassWindows = result.WindowsRun };
-        return Finish(collector, manifest);
+        return Finish(collector, lookup, manifest);
     }
 
-    private bool Finish(IRecordCollector collector, RecordsManifest manifest)
+    private bool Finish(IRecordCollector collector, TokenLookupCollector? lookup, RecordsManifest manifest)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Before the records, whose writing marks the manifest complete last.
+        if (lookup is not null)
+            TokenLookupFiles.Write(outDir, lookup, settings.TokenLookup, settings.TokenLookupMinCount ?? TokenLookupFiles.DefaultMinCount);
         var states = collector.Collect();
         var table = new Dictionary<long, int[]>();
         foreach (long window in states.SelectMany(OpenAiRecords.Windows))
@@ -125,14 +144,30 @@ public sealed class RecordsRun(IForwardDevice device, TokenWindows windows, Reco
         return settings.Layers.ToDictionary(l => l, sink.Boundaries);
     }
 
-    /// <summary>The collector as a sink of the pass: it resumes from its checkpoint and checkpoints when the pass says.</summary>
-    private sealed class RecordsSink(IRecordCollector collector, string outDir, RecordsSettings settings, WindowRange range, long? resumeAt) : IPassSink
+    /// <summary>
+    /// The collector as a sink of the pass: it resumes from its checkpoint and checkpoints when the pass says; the
+    /// checkpoint holds the token lookup's state too, so both resume from the same window.
+    /// </summary>
+    private sealed class RecordsSink(IRecordCollector collector, TokenLookupCollector? lookup, string outDir, RecordsSettings settings, WindowRange range, long? resumeAt) : IPassSink
     {
         public Forward.IMlpActivationSink Activations => collector;
 
         public long ResumeAt(PassWindows windows) => resumeAt ?? range.First;
 
-        public void Checkpoint(long nextWindow) => RecordsCheckpoint.Save(outDir, settings, range, nextWindow, collector.Collect());
+        public void Checkpoint(long nextWindow) => RecordsCheckpoint.Save(outDir, settings, range, nextWindow, collector.Collect(), lookup);
+    }
+
+    /// <summary>
+    /// The token lookup as a host sink of the same pass: the batch's tokens, then each layer's activations (an ILGPU
+    /// device downloads them for it); it resumes where the records do and is checkpointed by them.
+    /// </summary>
+    private sealed class TokenLookupSink(TokenLookupCollector lookup, RecordsSink records) : IPassSink
+    {
+        public Forward.IMlpActivationSink Activations => lookup;
+
+        public long ResumeAt(PassWindows windows) => records.ResumeAt(windows);
+
+        public void BeginBatch(long firstWindow, int count, ReadOnlySpan<int> tokens) => lookup.BeginBatch(firstWindow, count, tokens);
     }
 }
 

@@ -52,6 +52,7 @@
     const scaleNote = NV.el("p", { class: "note" }, `Colour: activation ÷ ${NV.num(max)} (the neuron's largest activation in these records); hover a token for its value.`);
     content.appendChild(section("top-records", `Top activations (${d.top.length} records)`, scaleNote, records(d, d.top, max)));
     if (d.related) content.appendChild(section("related", "Related tokens (from the weights)", related(d.related)));
+    if (d.lookup) content.appendChild(section("token-lookup", "Tokens with the highest average activation (from the corpus)", lookup(d.lookup)));
     content.appendChild(section("stats", "Activation statistics", statistics(d)));
     content.appendChild(section("random-records", `Random sample (${d.random.length} records)`, records(d, d.random, max)));
     const bandNames = ["0 – 0.5", "0.5 – 0.9", "0.9 – 0.99", "0.99 – 0.999", "0.999 – 1"];
@@ -87,6 +88,13 @@
         NV.el("tr", {}, cells.map(([k]) => NV.el("th", {}, k))),
         NV.el("tr", {}, cells.map(([k, v]) => NV.el("td", { "data-stat": k }, NV.num(v)))))),
       q.length === 4 ? NV.el("p", { class: "note" }, `Quantiles of the window maximum: 50% ${NV.num(q[0])}, 90% ${NV.num(q[1])}, 99% ${NV.num(q[2])}, 99.9% ${NV.num(q[3])}.`) : null);
+  }
+
+  function lookup(l) {
+    return NV.el("div", {},
+      NV.el("p", { class: "note" }, "Mean activation over every corpus position holding the token (engine records --token-lookup), highest first."),
+      NV.el("div", { class: "related-list", "data-list": "token_lookup" }, l.t.map((t, i) => NV.el("span", { class: "chip", title: NV.num(l.a[i]) },
+        NV.tokenText(t), NV.el("small", {}, NV.num(l.a[i]))))));
   }
 
   function related(r) {

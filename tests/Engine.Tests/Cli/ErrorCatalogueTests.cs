@@ -184,6 +184,10 @@ public static class Catalogue
             { Setup = c => c.Write("out/notes.txt", "mine") },
         new(Output, "records-dump-out-with-shard", RecordsTo("--shard", "0/2", "--dump-out", "{case}/dump"), 2,
             "error: --dump-out cannot be combined with --shard (a dump covers the whole corpus; shard the records, or dump separately)"),
+        new(Output, "records-token-lookup-with-shard", RecordsTo("--shard", "0/2", "--token-lookup", "5"), 2,
+            "error: --token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded"),
+        new(Parse, "records-token-lookup-min-count-0", RecordsTo("--token-lookup", "5", "--token-lookup-min-count", "0"), 2,
+            "error: --token-lookup-min-count 0: must be at least 1", Help("records")),
         new(Output, "records-top-k-limit", RecordsTo("--top-k", "1001"), 2, "error: --top-k, --random and --quantile-samples are limited to 1000 windows each"),
         new(Output, "merge-openai-input", ["merge", "--inputs", "{case}/a", "--out", "{out}"], 2, "error: {case}/a: holds --format openai records; merge needs --format packed inputs")
             { Setup = c => Assert.Equal(0, c.Engine(Records("--out", "{case}/a", "--max-windows", "4", "--layers", "0")).ExitCode) },

@@ -16,11 +16,17 @@ public sealed class BruteForceRecords
     public int SeqLen { get; }
     public int Neurons { get; }
     private readonly Dictionary<int, float[]> _acts = []; // layer → [S, T, N]
+    private readonly List<int> _tokens = [];              // [S, T]
 
     public BruteForceRecords(string dumpDir)
     {
         var manifest = DumpManifest.TryLoad(dumpDir) ?? throw new InvalidOperationException("no dump");
         SeqLen = manifest.Settings.SeqLen; Neurons = manifest.Settings.NeuronsPerLayer; Windows = (int)manifest.Settings.TotalWindows;
+        foreach (var s in manifest.Shards)
+        {
+            using var f = SafeTensorsFile.Open(Path.Combine(dumpDir, s.File));
+            _tokens.AddRange(f.Span<int>("tokens").ToArray());
+        }
         foreach (int layer in manifest.Settings.Layers)
         {
             var all = new List<float>();
@@ -71,5 +77,25 @@ public sealed class BruteForceRecords
         double n = xs.Length, mean = xs.Sum() / n;
         double m2 = xs.Sum(x => (x - mean) * (x - mean)), m3 = xs.Sum(x => Math.Pow(x - mean, 3)), m4 = xs.Sum(x => Math.Pow(x - mean, 4));
         return (mean, m2 / n, Math.Sqrt(n) * m3 / Math.Pow(m2, 1.5), n * m4 / (m2 * m2) - 3);
+    }
+
+    /// <summary>
+    /// The token lookup by definition: per token id of the windows, the mean of the neuron's activations at its positions
+    /// (a double sum in corpus order over a count), tokens seen fewer than <paramref name="minCount"/> times left out,
+    /// the highest <paramref name="k"/> first, ties → lower id.
+    /// </summary>
+    public (int[] Tokens, double[] Averages) TokenLookup(int layer, int neuron, int k, int minCount, IEnumerable<int> windows)
+    {
+        var sums = new SortedDictionary<int, (double Sum, int Count)>();
+        foreach (int w in windows)
+            for (int t = 0; t < SeqLen; t++)
+            {
+                int id = _tokens[w * SeqLen + t];
+                var (sum, count) = sums.GetValueOrDefault(id);
+                sums[id] = (sum + Act(layer, w, t, neuron), count + 1);
+            }
+        var top = sums.Where(kv => kv.Value.Count >= minCount).Select(kv => (Id: kv.Key, Avg: kv.Value.Sum / kv.Value.Count))
+            .OrderByDescending(x => x.Avg).ThenBy(x => x.Id).Take(k).ToArray();
+        return (top.Select(x => x.Id).ToArray(), top.Select(x => x.Avg).ToArray());
     }
 }

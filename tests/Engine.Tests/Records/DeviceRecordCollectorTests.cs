@@ -121,9 +121,13 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
         string dump = f.Dir["ilgpu-dump"], records = f.Dir["ilgpu-records"];
         Assert.Equal(0, EngineCli.Run("dump", "--model", f.Model, "--corpus", f.Corpus, "--out", dump, "--device", "ilgpu-cpu",
             "--seq-len", $"{RecordsFixture.SeqLen}", "--layers", "1", "--max-windows", "20", "--batch", "10"));
-        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", "ilgpu-cpu", "--layers", "1", "--max-windows", "20", "--batch", "10")));
+        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", "ilgpu-cpu", "--layers", "1", "--max-windows", "20", "--batch", "10",
+            "--token-lookup", "5", "--token-lookup-min-count", "2")));
         var (manifest, states, _) = RecordsOutput.ReadPacked(records);
         Assert.Equal("ilgpu-cpu", manifest.Settings.Device);
-        f.AssertMatchesBruteForce(states.Single(), Enumerable.Range(0, 20), 1e-9, new BruteForceRecords(dump));
+        var bruteForce = new BruteForceRecords(dump);
+        f.AssertMatchesBruteForce(states.Single(), Enumerable.Range(0, 20), 1e-9, bruteForce);
+        // The token lookup (a host sink) gets the device's activations downloaded next to the device collector.
+        TokenLookupTests.AssertMatchesBruteForce(records, bruteForce, 1, 5, 2, 20);
     }
 }

@@ -178,6 +178,11 @@ public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, 
         var chips = Browser.FindElements(By.CssSelector(".related-list[data-list='output_positive'] .chip"));
         Assert.Equal(related.OutputPositive.Tokens.Length, chips.Count);
         Assert.Equal(related.OutputPositive.Tokens[0] + related.OutputPositive.Strengths[0].ToString("F3"), chips[0].GetAttribute("textContent"));
+        // The activation-based list of `engine records --token-lookup`, highest average first.
+        var lookup = TokenLookupFiles.TryRead(f.Records, layer, neuron)!;
+        var lookupChips = Browser.FindElements(By.CssSelector("#token-lookup .chip"));
+        Assert.Equal(5, lookupChips.Count);
+        Assert.Equal(lookup.Tokens.Select((t, i) => t.Replace("\n", "↵") + lookup.AverageActivations[i].ToString("F3")), lookupChips.Select(c => c.GetAttribute("textContent")));
         Screenshot("neuron-page");
         AssertConsoleClean();
     }

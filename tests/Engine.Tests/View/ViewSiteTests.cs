@@ -101,6 +101,10 @@ public class ViewSiteTests(ViewerSiteFixture f)
         var related = RelatedFiles.ReadOpenAi(RelatedFiles.OpenAiPath(f.Related, 1, 2));
         Assert.Equal(related.OutputNegative.Tokens, d["related"]!["output_negative"]!["t"]!.AsArray().Select(t => (string)t!));
         Assert.Equal(related.OutputNegative.Strengths.Select(v => double.Parse(v.ToString("G4"))), d["related"]!["output_negative"]!["s"]!.AsArray().Select(v => (double)v!));
+        var lookup = TokenLookupFiles.TryRead(f.Records, 1, 2)!;
+        Assert.Equal(5, lookup.Tokens.Length);
+        Assert.Equal(lookup.Tokens, d["lookup"]!["t"]!.AsArray().Select(t => (string)t!));
+        Assert.Equal(lookup.AverageActivations.Select(v => double.Parse(v.ToString("G4"))), d["lookup"]!["a"]!.AsArray().Select(v => (double)v!));
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class ViewerSiteFixture : IDisposable
         string text = string.Join(" ", Enumerable.Range(0, 30).Select(i => $"Day {i}: the {i % 5} herons waded past {i * 7} reeds <b>and</b> a \"cold\" river.\n"));
         string corpus = Dir.WriteText("corpus.txt", text);
         string[] records = ["records", "--model", Model, "--corpus", corpus, "--seq-len", "12", "--top-k", "8", "--random", "6",
-            "--quantile-samples", "2", "--seed", "3", "--pilot-windows", "64", "--device", "cpu"];
+            "--quantile-samples", "2", "--seed", "3", "--pilot-windows", "64", "--device", "cpu", "--token-lookup", "5", "--token-lookup-min-count", "3"];
         Run([.. records, "--out", Records]);
         Run([.. records, "--out", PackedRecords, "--format", "packed"]);
         Run("related", "--model", Model, "--out", Related, "--device", "cpu", "--top", "10", "--format", "both");
