@@ -15,6 +15,14 @@ public static class NeuronFileLayout
         Path.Combine(directory, layer.ToString(CultureInfo.InvariantCulture), neuron.ToString(CultureInfo.InvariantCulture) + extension);
 
     /// <summary>
+    /// Runs <paramref name="writeNeuron"/> for neurons 0..<paramref name="neurons"/>−1 of one layer, several at a time:
+    /// each writes one small file flushed to disk before its rename, and in parallel the flushes overlap (one after
+    /// another they cost ~1 ms each, minutes for gpt2-xl's 307,200 neurons). More writers than cores, as they mostly wait.
+    /// </summary>
+    public static void WriteEachNeuron(int neurons, Action<int> writeNeuron) =>
+        Parallel.For(0, neurons, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(8, 2 * Environment.ProcessorCount) }, writeNeuron);
+
+    /// <summary>
     /// Every numeric {layer} folder's numeric {neuron}{extension} file, sorted by layer then neuron; other folders and
     /// files are ignored (as OpenAI's get_numerical_subdirs does, and so sidecars such as 3-sidecar.json are not
     /// neurons). The directory must exist.

@@ -82,11 +82,8 @@ public static class RecordsOutput
             var tokenizer = Gpt2Tokenizer.Load();
             // Decode every token once up front: the tokenizer's display cache is then only read by the writers.
             foreach (int id in tokens.Values.SelectMany(t => t).Distinct()) tokenizer.DisplayToken(id);
-            // One small file per neuron, each flushed to disk before its rename: in parallel, so the flushes overlap
-            // (sequentially they cost ~1 ms each, minutes for gpt2-xl's 307,200 neurons).
-            var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(8, 2 * Environment.ProcessorCount) };
             foreach (var s in states)
-                Parallel.For(0, s.Shape.Neurons, options, n =>
+                NeuronFileLayout.WriteEachNeuron(s.Shape.Neurons, n =>
                 {
                     NeuronRecordFile.Write(NeuronRecordFile.PathFor(dir, s.Layer, n), OpenAiRecords.ToNeuronRecord(s, n, tokens, tokenizer));
                     Wrote();

@@ -41,9 +41,8 @@ public static class TokenLookupFiles
         // Decode every seen token once up front: the tokenizer's display cache is then only read by the writers.
         foreach (int id in c.SeenTokens) tokenizer.DisplayToken(id);
         int written = 0;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(8, 2 * Environment.ProcessorCount) };
         foreach (int layer in c.Layers.Order())
-            Parallel.For(0, c.Neurons, options, n =>
+            NeuronFileLayout.WriteEachNeuron(c.Neurons, n =>
             {
                 SummaryJson.Write(PathFor(recordsDir, layer, n), ToSummary(c, layer, n, k, minCount, tokenizer));
                 filesWritten?.Report(Interlocked.Increment(ref written));

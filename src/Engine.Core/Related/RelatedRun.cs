@@ -60,11 +60,8 @@ public sealed class RelatedRun(IRelatedTokensDevice device, RelatedSettings sett
             clock.Restart();
             if (settings.WritesPacked) RelatedFiles.WritePacked(Path.Combine(dir, RelatedFiles.PackedFileName(layer)), result, metadata);
             if (tokenizer is not null)
-            {
-                var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(8, 2 * Environment.ProcessorCount) };
-                Parallel.For(0, result.Neurons, options, n =>
+                NeuronFileLayout.WriteEachNeuron(result.Neurons, n =>
                     RelatedFiles.WriteOpenAi(RelatedFiles.OpenAiPath(dir, layer, n), RelatedFiles.ToSummary(result, n, tokenizer)));
-            }
             WriteTime += clock.Elapsed;
             done.Add(layer);
             LayersComputed++;
