@@ -56,23 +56,8 @@ public struct TokenRangeStatistics
         double totalT = Vector.Sum(sumT), totalP = Vector.Sum(sumP);
         s.MinTrue = s.MaxTrue = trueActs[0];
         s.MinExpected = s.MaxExpected = expected[0];
-        for (int lane = 0; lane < width; lane++)
-        {
-            s.MinTrue = Math.Min(s.MinTrue, minT[lane]);
-            s.MaxTrue = Math.Max(s.MaxTrue, maxT[lane]);
-            s.MinExpected = Math.Min(s.MinExpected, minP[lane]);
-            s.MaxExpected = Math.Max(s.MaxExpected, maxP[lane]);
-        }
-        for (int i = vectorEnd; i < n; i++)
-        {
-            float t = trueActs[i], p = expected[i];
-            totalT += t;
-            totalP += p;
-            s.MinTrue = Math.Min(s.MinTrue, t);
-            s.MaxTrue = Math.Max(s.MaxTrue, t);
-            s.MinExpected = Math.Min(s.MinExpected, p);
-            s.MaxExpected = Math.Max(s.MaxExpected, p);
-        }
+        ReduceLanes(ref s, minT, maxT, minP, maxP);
+        for (int i = vectorEnd; i < n; i++) AddToSumsAndRange(ref s, ref totalT, ref totalP, trueActs[i], expected[i]);
         s.MeanTrue = totalT / n;
         s.MeanExpected = totalP / n;
 
@@ -103,18 +88,7 @@ public struct TokenRangeStatistics
         s.SquaresTrue = Vector.Sum(rawSquaresT);
         s.AbsoluteErrors = Vector.Sum(absErrors);
         s.AbsolutesTrue = Vector.Sum(absT);
-        for (int i = vectorEnd; i < n; i++)
-        {
-            double t = trueActs[i], p = expected[i];
-            double dt = t - s.MeanTrue, dp = p - s.MeanExpected, err = t - p;
-            s.CentredSquaresTrue += dt * dt;
-            s.CentredSquaresExpected += dp * dp;
-            s.CentredCrossProducts += dt * dp;
-            s.SquaredErrors += err * err;
-            s.SquaresTrue += t * t;
-            s.AbsoluteErrors += Math.Abs(err);
-            s.AbsolutesTrue += Math.Abs(t);
-        }
+        for (int i = vectorEnd; i < n; i++) AddToMoments(ref s, trueActs[i], expected[i]);
         return s;
     }
 
@@ -150,23 +124,8 @@ public struct TokenRangeStatistics
         double totalT = Vector.Sum(sumT), totalP = Vector.Sum(sumP);
         s.MinTrue = s.MaxTrue = trueActs[0];
         s.MinExpected = s.MaxExpected = expected[0];
-        for (int lane = 0; lane < width; lane++)
-        {
-            s.MinTrue = Math.Min(s.MinTrue, minT[lane]);
-            s.MaxTrue = Math.Max(s.MaxTrue, maxT[lane]);
-            s.MinExpected = Math.Min(s.MinExpected, minP[lane]);
-            s.MaxExpected = Math.Max(s.MaxExpected, maxP[lane]);
-        }
-        for (int i = vectorEnd; i < n; i++)
-        {
-            double t = trueActs[i], p = expected[i];
-            totalT += t;
-            totalP += p;
-            s.MinTrue = Math.Min(s.MinTrue, t);
-            s.MaxTrue = Math.Max(s.MaxTrue, t);
-            s.MinExpected = Math.Min(s.MinExpected, p);
-            s.MaxExpected = Math.Max(s.MaxExpected, p);
-        }
+        ReduceLanes(ref s, minT, maxT, minP, maxP);
+        for (int i = vectorEnd; i < n; i++) AddToSumsAndRange(ref s, ref totalT, ref totalP, trueActs[i], expected[i]);
         s.MeanTrue = totalT / n;
         s.MeanExpected = totalP / n;
 
@@ -194,19 +153,49 @@ public struct TokenRangeStatistics
         s.SquaresTrue = Vector.Sum(rawSquaresT);
         s.AbsoluteErrors = Vector.Sum(absErrors);
         s.AbsolutesTrue = Vector.Sum(absT);
-        for (int i = vectorEnd; i < n; i++)
-        {
-            double t = trueActs[i], p = expected[i];
-            double dt = t - s.MeanTrue, dp = p - s.MeanExpected, err = t - p;
-            s.CentredSquaresTrue += dt * dt;
-            s.CentredSquaresExpected += dp * dp;
-            s.CentredCrossProducts += dt * dp;
-            s.SquaredErrors += err * err;
-            s.SquaresTrue += t * t;
-            s.AbsoluteErrors += Math.Abs(err);
-            s.AbsolutesTrue += Math.Abs(t);
-        }
+        for (int i = vectorEnd; i < n; i++) AddToMoments(ref s, trueActs[i], expected[i]);
         return s;
+    }
+
+    // The scalar steps both overloads share (the SIMD loops stay written out in each: accumulators captured by a
+    // helper would live in memory). Values arrive as double; a float widens exactly, so either overload adds the
+    // same numbers as when each had its own copy of these lines.
+
+    /// <summary>Folds the SIMD lanes' minima and maxima into the range's.</summary>
+    private static void ReduceLanes<T>(ref TokenRangeStatistics s, Vector<T> minT, Vector<T> maxT, Vector<T> minP, Vector<T> maxP)
+        where T : struct, INumberBase<T>
+    {
+        for (int lane = 0; lane < Vector<T>.Count; lane++)
+        {
+            s.MinTrue = Math.Min(s.MinTrue, double.CreateChecked(minT[lane]));
+            s.MaxTrue = Math.Max(s.MaxTrue, double.CreateChecked(maxT[lane]));
+            s.MinExpected = Math.Min(s.MinExpected, double.CreateChecked(minP[lane]));
+            s.MaxExpected = Math.Max(s.MaxExpected, double.CreateChecked(maxP[lane]));
+        }
+    }
+
+    /// <summary>Pass 1 for one tail value: the sums for the means, and min/max.</summary>
+    private static void AddToSumsAndRange(ref TokenRangeStatistics s, ref double totalT, ref double totalP, double t, double p)
+    {
+        totalT += t;
+        totalP += p;
+        s.MinTrue = Math.Min(s.MinTrue, t);
+        s.MaxTrue = Math.Max(s.MaxTrue, t);
+        s.MinExpected = Math.Min(s.MinExpected, p);
+        s.MaxExpected = Math.Max(s.MaxExpected, p);
+    }
+
+    /// <summary>Pass 2 for one tail value: centred moments and the plain sums of the ratio scores.</summary>
+    private static void AddToMoments(ref TokenRangeStatistics s, double t, double p)
+    {
+        double dt = t - s.MeanTrue, dp = p - s.MeanExpected, err = t - p;
+        s.CentredSquaresTrue += dt * dt;
+        s.CentredSquaresExpected += dp * dp;
+        s.CentredCrossProducts += dt * dp;
+        s.SquaredErrors += err * err;
+        s.SquaresTrue += t * t;
+        s.AbsoluteErrors += Math.Abs(err);
+        s.AbsolutesTrue += Math.Abs(t);
     }
 
     public static TokenRangeStatistics Merge(in TokenRangeStatistics a, in TokenRangeStatistics b)
