@@ -131,9 +131,12 @@ public static class RecordKernels
         return WorstSlot(keys, start, b.Capacity);
     }
 
-    /// <summary>Index (within the group) of the largest key; the first such slot, as the CPU's scan finds it.</summary>
+    /// <summary>
+    /// Index (within the group at <paramref name="start"/>) of the largest key; the first such slot, as the CPU's scan
+    /// finds it. Also the related-token kernel's (RelatedKernels.SelectTokens): the same keyed reservoir.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WorstSlot(ArrayView<ulong> keys, int start, int capacity)
+    internal static int WorstSlot(ArrayView<ulong> keys, long start, int capacity)
     {
         int worst = 0;
         ulong worstKey = keys[start];

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using ILGPU;
 using NeuronEngine.Numerics;
 
@@ -27,7 +26,7 @@ public static class RelatedKernels
     {
         int s = i / c.Neurons, n = i - s * c.Neurons;
         long start = (long)(int)i * c.Capacity;
-        int worstHigh = WorstSlot(highKeys, start, c.Capacity), worstLow = WorstSlot(lowKeys, start, c.Capacity);
+        int worstHigh = RecordKernels.WorstSlot(highKeys, start, c.Capacity), worstLow = RecordKernels.WorstSlot(lowKeys, start, c.Capacity);
         ulong highBar = highKeys[start + worstHigh], lowBar = lowKeys[start + worstLow];
         for (int r = s; r < c.Rows; r += c.Segments)
         {
@@ -38,29 +37,16 @@ public static class RelatedKernels
             if (high < highBar)
             {
                 highKeys[start + worstHigh] = high;
-                worstHigh = WorstSlot(highKeys, start, c.Capacity);
+                worstHigh = RecordKernels.WorstSlot(highKeys, start, c.Capacity);
                 highBar = highKeys[start + worstHigh];
             }
             ulong low = RecordKeys.LowKey(v, token);
             if (low < lowBar)
             {
                 lowKeys[start + worstLow] = low;
-                worstLow = WorstSlot(lowKeys, start, c.Capacity);
+                worstLow = RecordKernels.WorstSlot(lowKeys, start, c.Capacity);
                 lowBar = lowKeys[start + worstLow];
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WorstSlot(ArrayView<ulong> keys, long start, int capacity)
-    {
-        int worst = 0;
-        ulong worstKey = keys[start];
-        for (int s = 1; s < capacity; s++)
-        {
-            ulong k = keys[start + s];
-            if (k > worstKey) { worst = s; worstKey = k; }
-        }
-        return worst;
     }
 }
