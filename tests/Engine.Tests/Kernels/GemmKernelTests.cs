@@ -35,7 +35,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
     [MemberData(nameof(RaggedShapes))]
     public void MatchesCpuMatMulBias(int m, int k, int n, bool gelu, int tile)
     {
-        var (x, w, b) = Inputs(m, k, n, seed: m * 1000 + k * 10 + n);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m * 1000 + k * 10 + n);
         var expected = Cpu(x, w, b, m, k, n, gelu);
         var actual = Run(x, w, b, m, k, n, gelu, tile == 128 ? GemmTileChoice.Tile128 : GemmTileChoice.Tile64);
         AssertClose(expected, actual);
@@ -45,7 +45,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
     public void PublicLaunchUsesOnlyTheFirstElementsOfLongerViewsAndLeavesTheRestOfYAlone()
     {
         const int m = 9, k = 13, n = 11;
-        var (x, w, b) = Inputs(m, k, n, seed: 7);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: 7);
         var expected = Cpu(x, w, b, m, k, n, gelu: true);
         using var dx = fx.Accelerator.Allocate1D<float>([.. x, .. Enumerable.Repeat(float.NaN, 5)]);
         using var dw = fx.Accelerator.Allocate1D<float>([.. w, .. Enumerable.Repeat(float.NaN, 5)]);
@@ -81,7 +81,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         using var context = cuda.Context;
         using var accelerator = cuda.Accelerator;
         var op = new GemmOp(accelerator);
-        var (x, w, b) = Inputs(m, k, n, seed: 11);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: 11);
         var expected = Cpu(x, w, b, m, k, n, gelu);
         using var dx = accelerator.Allocate1D(x);
         using var dw = accelerator.Allocate1D(w);
@@ -205,7 +205,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
     [InlineData(6, 36, 68, 4, 4, true)]     // four floats off: aligned again
     public void VectorisedAndScalarStagingMatchTheCpu(int m, int k, int n, int xOffset, int wOffset, bool vectorised)
     {
-        var (x, w, b) = Inputs(m, k, n, seed: m + k + n + xOffset);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m + k + n + xOffset);
         var expected = Cpu(x, w, b, m, k, n, gelu: true);
         using var dx = fx.Accelerator.Allocate1D<float>([.. new float[xOffset], .. x]);
         using var dw = fx.Accelerator.Allocate1D<float>([.. new float[wOffset], .. w]);
@@ -235,14 +235,6 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         return dy.GetAsArray1D();
     }
 
-    private static (float[] X, float[] W, float[] B) Inputs(int m, int k, int n, int seed)
-    {
-        var rng = new Random(seed);
-        float Next() => rng.NextSingle() * 2 - 1;
-        return (Enumerable.Range(0, m * k).Select(_ => Next()).ToArray(),
-                Enumerable.Range(0, k * n).Select(_ => Next()).ToArray(),
-                Enumerable.Range(0, n).Select(_ => Next()).ToArray());
-    }
 
     private static unsafe float[] Cpu(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu)
     {

@@ -74,7 +74,7 @@ public class MmaRoundingTests
     public unsafe void CpuMatMulBiasRoundsOnlyItsInputs(MatMulPrecision precision)
     {
         const int m = 7, k = 37, n = 19;
-        var (x, w, b) = TensorCoreGemmTests.Inputs(m, k, n, seed: 5);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: 5);
         var expected = new float[m * n];
         for (int r = 0; r < m; r++)
             for (int c = 0; c < n; c++)

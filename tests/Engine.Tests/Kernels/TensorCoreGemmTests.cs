@@ -50,7 +50,7 @@ public class TensorCoreGemmTests(Warp32AcceleratorFixture fx) : IClassFixture<Wa
     [MemberData(nameof(RaggedShapes))]
     public void MatchesTheRoundedCpuReference(int m, int k, int n, bool gelu, MatMulPrecision precision)
     {
-        var (x, w, b) = Inputs(m, k, n, seed: m * 1000 + k * 10 + n);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m * 1000 + k * 10 + n);
         var expected = Cpu(x, w, b, m, k, n, gelu, precision);
         var actual = Run(x, w, b, m, k, n, gelu, precision);
         AssertMatches(expected, actual, gelu);
@@ -72,7 +72,7 @@ public class TensorCoreGemmTests(Warp32AcceleratorFixture fx) : IClassFixture<Wa
     [InlineData(6, 36, 68, 4, 4, true)]
     public void VectorisedAndScalarStagingMatchTheReference(int m, int k, int n, int xOffset, int wOffset, bool vectorised)
     {
-        var (x, w, b) = Inputs(m, k, n, seed: m + k + n + xOffset + 7 * wOffset);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m + k + n + xOffset + 7 * wOffset);
         using var dx = fx.Accelerator.Allocate1D<float>([.. new float[xOffset], .. x]);
         using var dw = fx.Accelerator.Allocate1D<float>([.. new float[wOffset], .. w]);
         using var db = fx.Accelerator.Allocate1D(b);
@@ -93,7 +93,7 @@ public class TensorCoreGemmTests(Warp32AcceleratorFixture fx) : IClassFixture<Wa
     public void UsesOnlyTheFirstElementsOfLongerViewsAndLeavesTheRestOfYAlone()
     {
         const int m = 9, k = 13, n = 11;
-        var (x, w, b) = Inputs(m, k, n, seed: 3);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: 3);
         using var dx = fx.Accelerator.Allocate1D<float>([.. x, .. Enumerable.Repeat(float.NaN, 5)]);
         using var dw = fx.Accelerator.Allocate1D<float>([.. w, .. Enumerable.Repeat(float.NaN, 5)]);
         using var db = fx.Accelerator.Allocate1D<float>([.. b, .. Enumerable.Repeat(float.NaN, 5)]);
@@ -157,7 +157,7 @@ public class TensorCoreGemmTests(Warp32AcceleratorFixture fx) : IClassFixture<Wa
         var cuda = IlgpuContexts.TryCreateCuda()!.Value;
         using var context = cuda.Context;
         using var accelerator = cuda.Accelerator;
-        var (x, w, b) = Inputs(m, k, n, seed: 11);
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: 11);
         var expected = Cpu(x, w, b, m, k, n, gelu, precision);
         using var dx = accelerator.Allocate1D(x);
         using var dw = accelerator.Allocate1D(w);
@@ -227,14 +227,6 @@ public class TensorCoreGemmTests(Warp32AcceleratorFixture fx) : IClassFixture<Wa
         return dy.GetAsArray1D();
     }
 
-    internal static (float[] X, float[] W, float[] B) Inputs(int m, int k, int n, int seed)
-    {
-        var rng = new Random(seed);
-        float Next() => rng.NextSingle() * 2 - 1;
-        return (Enumerable.Range(0, m * k).Select(_ => Next()).ToArray(),
-                Enumerable.Range(0, k * n).Select(_ => Next()).ToArray(),
-                Enumerable.Range(0, n).Select(_ => Next()).ToArray());
-    }
 
     internal static unsafe float[] Cpu(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu, MatMulPrecision precision)
     {
