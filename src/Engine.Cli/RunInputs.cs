@@ -23,9 +23,15 @@ public sealed class RunInputs : IDisposable
     public required string CorpusFingerprint { get; init; }
     public Gpt2Config Config => Weights.Config;
 
-    public static RunInputs Open(string? model, string? preset, int modelSeed, string? corpus, string layers, int seqLen, long? maxWindows)
+    /// <param name="device">the `--device` the pass will run on: checked before synthetic weights are written</param>
+    public static RunInputs Open(string? model, string? preset, int modelSeed, string? corpus, string layers, int seqLen, long? maxWindows,
+        string device)
     {
-        var (modelPath, modelName) = ModelSource.Resolve(model, preset, modelSeed);
+        var (modelPath, modelName) = ModelSource.Resolve(model, preset, modelSeed, beforeWriting: shape =>
+        {
+            LayerSelection.Parse(layers, shape.NLayer);
+            DeviceSelection.RequireAvailable(device);
+        });
         string corpusPath = ModelSource.ResolveCorpus(corpus);
         var weights = Gpt2Weights.Open(modelPath);
         try

@@ -49,6 +49,23 @@ public static class DeviceSelection
         }
     }
 
+    /// <summary>
+    /// Fails now, with <see cref="Create{T}"/>'s message, when device <paramref name="name"/> names a GPU backend this
+    /// machine lacks — for commands about to do slow work before they open the device (writing synthetic weights).
+    /// </summary>
+    public static void RequireAvailable(string name)
+    {
+        var found = name switch
+        {
+            "cuda" => IlgpuContexts.TryCreateCuda() ?? throw NoCuda(),
+            "opencl" => IlgpuContexts.TryCreateOpenCL() ?? throw NoOpenCL(),
+            _ => default((Context, Accelerator)?),
+        };
+        if (found is not var (context, accelerator)) return;
+        accelerator.Dispose();
+        context.Dispose();
+    }
+
     /// <summary>The `--device` name of an accelerator (what `auto` chose, for the reports).</summary>
     public static string KindOf(Accelerator accelerator) => accelerator.AcceleratorType switch
     {

@@ -28,7 +28,7 @@ public static class BenchCommand
         };
         cmd.SetAction(r =>
         {
-            var (path, name) = ModelSource.Resolve(r.GetValue(p.Model), r.GetValue(p.Preset), r.GetValue(p.ModelSeed));
+            var (path, name) = p.ResolveModel(r);
             using var weights = Gpt2Weights.Open(path);
             var c = weights.Config;
             var selected = LayerSelection.Parse(r.GetValue(p.Layers)!, c.NLayer);

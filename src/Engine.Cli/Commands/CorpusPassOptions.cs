@@ -27,7 +27,18 @@ internal sealed class CorpusPassOptions
     /// <param name="modelSeed">the seed when a deprecated alias gave it (dump's old --seed)</param>
     public RunInputs OpenInputs(ParseResult r, int? modelSeed = null) =>
         RunInputs.Open(r.GetValue(Model), r.GetValue(Preset), modelSeed ?? r.GetValue(ModelSeed), r.GetValue(Corpus),
-            r.GetValue(Layers)!, r.GetValue(SeqLen), r.GetValue(MaxWindows));
+            r.GetValue(Layers)!, r.GetValue(SeqLen), r.GetValue(MaxWindows), r.GetValue(Device)!);
+
+    /// <summary>
+    /// Resolves `--model`/`--preset` for a command that opens the weights itself (no corpus); a preset's weights are written
+    /// only after the layers and the device have been checked against it.
+    /// </summary>
+    public (string Path, string Name) ResolveModel(ParseResult r) =>
+        ModelSource.Resolve(r.GetValue(Model), r.GetValue(Preset), r.GetValue(ModelSeed), beforeWriting: shape =>
+        {
+            NeuronEngine.Model.LayerSelection.Parse(r.GetValue(Layers)!, shape.NLayer);
+            DeviceSelection.RequireAvailable(r.GetValue(Device)!);
+        });
 
     /// <summary>`--precision` as the engine's enum (checked at parse time).</summary>
     public MatMulPrecision GemmPrecision(ParseResult r) => CommonOptions.ParsePrecision(r.GetValue(Precision)!);

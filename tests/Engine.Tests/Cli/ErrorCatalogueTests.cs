@@ -118,6 +118,12 @@ public static class Catalogue
             "error: corpus {corpus}: window length 65 exceeds the model's n_positions 64"),
         new(Model, "bench-seq-len-too-long", ["bench", "--model", "{model}", "--device", "cpu", "--seq-len", "65"], 2, "error: --seq-len 65 must be within 1..64"),
         new(Model, "layers-outside", DumpTo("--layers", "2"), 2, "error: --layers: '2' is outside the model's layers 0-1"),
+        new(Model, "preset-layers-outside-writes-nothing", ["dump", "--preset", "gpt2", "--corpus", "{corpus}", "--out", "{out}", "--layers", "99"], 2,
+            "error: --layers: '99' is outside the model's layers 0-11")
+        {
+            // Checked against the preset's shape before 0.5 GB of synthetic weights are written for nothing.
+            Then = c => Assert.False(Directory.Exists(Path.Combine(c["cache"], "synthetic")), "synthetic weights were written before the layers were checked"),
+        },
         new(Model, "synthetic-kept-quietly", ["dump", "--preset", "gpt2", "--corpus", "{corpus}", "--out", "{out}", "--device", "cpu", "--seq-len", "8", "--max-windows", "2"], 0,
             "dump: 2 windows × 8 tokens, layers 0-1 on cpu (fp32): 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
         {
@@ -332,17 +338,18 @@ public static class Catalogue
             "warning: `simulate --explanations` is now `--explainer-output`; the old name will go away", "error: --explainer-output {case}/nope: no such directory") { NeedsServer = true },
     ];
 
-    // Root may still be refused a mount (a container without CAP_SYS_ADMIN): the case is skipped with mount's reason.
+    // Root may still be refused a mount (a container without CAP_SYS_ADMIN): the case is skipped with mount's reason, or
+    // fails under ENGINE_REQUIRE_TMPFS=1 (CI, which runs as root).
     private static void MountSmall(CatalogueContext c, string size)
     {
         string? path = c.Fixture.Mount(c.Case.Name, size, out string? reason);
-        if (path is null) Assert.Skip(reason ?? "no tmpfs");
+        if (path is null) RequiredTool.Missing("tmpfs", reason ?? "no tmpfs");
         Directory.CreateSymbolicLink(c["small"], path);
     }
 
     private static void RequireReadOnlyMount(CatalogueContext c)
     {
-        if (c.Fixture.ReadOnlyMount is null) Assert.Skip(c.Fixture.ReadOnlyReason ?? "no read-only tmpfs");
+        if (c.Fixture.ReadOnlyMount is null) RequiredTool.Missing("tmpfs", c.Fixture.ReadOnlyReason ?? "no read-only tmpfs");
     }
 
     /// <summary>A records run into {out} that stops after its first checkpoint and waits (holding the lock) until killed or cancelled.</summary>
@@ -364,7 +371,7 @@ public static class Catalogue
     public static void Check(CatalogueFixture fixture, string name)
     {
         var c = All.Single(x => x.Name == name);
-        if (c.NeedsRoot && CatalogueFixture.RootSkipReason is { } reason) Assert.Skip(reason);
+        if (c.NeedsRoot && CatalogueFixture.RootSkipReason is { } reason) RequiredTool.Missing("tmpfs", reason);
         if (c.NeedsServer) fixture.EnsureServer();
         var context = new CatalogueContext(fixture, c);
         Directory.CreateDirectory(context.Dir);
@@ -409,9 +416,9 @@ public sealed class OutputErrorCatalogueTests(CatalogueFixture fixture) : IClass
     [Fact]
     public void AFullDiskIsAnExceptionBeforeTheMap()
     {
-        if (CatalogueFixture.RootSkipReason is { } reason) Assert.Skip(reason);
+        if (CatalogueFixture.RootSkipReason is { } reason) RequiredTool.Missing("tmpfs", reason);
         string? small = fixture.Mount("writer", "64k", out string? error);
-        if (small is null) Assert.Skip(error ?? "no tmpfs");
+        if (small is null) RequiredTool.Missing("tmpfs", error ?? "no tmpfs");
         var header = NeuronEngine.Format.SafeTensorsHeader.Layout([("x", NeuronEngine.Format.TensorDType.F32, [1 << 18])]);
         var e = Assert.Throws<NeuronEngine.IO.DiskFullException>(() => NeuronEngine.Format.SafeTensorsWriter.Create(Path.Combine(small, "x.safetensors"), header));
         Assert.Matches(@"x\.safetensors: no space left on the device for this 1\.0 MB file \([0-9.]+ kB free\)", e.Message);

@@ -8,7 +8,7 @@ using System.Text.RegularExpressions;
 namespace NeuronEngine.Tests.Support;
 
 /// <summary>
-/// A real single-node Slurm cluster on localhost for the tests (facts: ../shared/SLURM-NOTES.md): its own munged
+/// A real single-node Slurm cluster on localhost for the tests: its own munged
 /// (own key and socket), slurmctld and slurmd from Debian's packages, with slurm.conf, state, spool and logs in a
 /// temp folder that daemons and clients find through SLURM_CONF, on free ports, so a system Slurm or munge is neither
 /// used nor touched. The daemons run in the foreground as children of the test process; <see cref="Dispose"/> stops
@@ -229,10 +229,7 @@ public sealed class SlurmCluster : IDisposable
         return r.StdOut;
     }
 
-    private static string? Locate(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/usr/bin", "/sbin", "/bin"])
-            .Select(d => Path.Combine(d, tool)).FirstOrDefault(File.Exists);
+    private static string? Locate(string tool) => RequiredTool.OnPath(tool);
 
     private static int FreePort()
     {

@@ -17,14 +17,7 @@ namespace NeuronEngine.Tests.View;
 [Collection(ViewerCollection.Name)]
 public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, ITestOutputHelper output) : IClassFixture<ChromiumFixture>
 {
-    private IWebDriver Browser
-    {
-        get
-        {
-            if (chromium.Unavailable is { } why) Assert.Skip(why);
-            return chromium.Driver!;
-        }
-    }
+    private IWebDriver Browser => chromium.Driver;
 
     /// <summary>file:// URL of a page of the site, with an optional query ("layer=0&amp;neuron=1").</summary>
     private string Url(string page, string? query = null) => new Uri(Path.Combine(f.Site, page)).AbsoluteUri + (query is null ? "" : "?" + query);
