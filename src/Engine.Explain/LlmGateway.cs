@@ -16,7 +16,10 @@ namespace NeuronEngine.Explain;
 /// <summary>A call that still failed after every retry (5xx, 429, timeouts); the neuron fails, the run goes on.</summary>
 public sealed class LlmCallFailedException(string message) : Exception(message);
 
-/// <summary>The endpoint refuses calls outright (wrong key, unknown model, bad request): no neuron can succeed, the run stops.</summary>
+/// <summary>
+/// The endpoint refuses calls outright (wrong key, unknown model, bad request, a request it does not support such as
+/// llama.cpp's 500 "Only no echo is supported"): no neuron can succeed, the run stops with the server's message.
+/// </summary>
 public sealed class LlmEndpointException(string message) : Exception(message);
 
 /// <summary>
@@ -29,7 +32,7 @@ public sealed record LlmResilienceOptions
 
     /// <summary>Calls in flight at once, over the whole run.</summary>
     public int Concurrency { get; init; } = 4;
-    /// <summary>Retries after the first attempt, on 429, 408, 5xx, timeouts and connection failures.</summary>
+    /// <summary>Retries after the first attempt, on 429, 408, 5xx, timeouts and connection failures (never on a refusal: <see cref="LlmFailures"/>).</summary>
     public int MaxRetries { get; init; } = 6;
     /// <summary>Each attempt's time limit.</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(120);
@@ -44,7 +47,8 @@ public sealed record LlmResilienceOptions
 /// completions (/completions, echo mode) alike: the cache first (a hit costs nothing), then an identical
 /// request already in flight (joined, not sent again), then the budget, a concurrency slot, and the call
 /// itself under retry with exponential backoff and jitter (Retry-After honoured) and a per-attempt timeout.
-/// Replies are cached as soon as they arrive.
+/// Only transient failures are retried; a refusal of the request itself ends the call at once
+/// (<see cref="LlmFailures"/>). Replies are cached as soon as they arrive.
 /// </summary>
 public sealed class LlmGateway : IDisposable
 {
@@ -119,18 +123,24 @@ public sealed class LlmGateway : IDisposable
             if (!_clients.TryGetValue(request.Model, out client!)) _clients[request.Model] = client = _clientForModel(request.Model);
         return CallAsync(LlmCallCache.KeyFor(_endpoint, request), request.Model,
             async token => ToReply(await client.GetResponseAsync(ToChatMessages(request), ToChatOptions(request), token).ConfigureAwait(false)),
-            cancellationToken);
+            refusalHint: "", cancellationToken);
     }
 
     /// <summary>A text completion call to {base}/completions (echo mode).</summary>
     public Task<LlmReply> CompleteTextAsync(LlmCompletionRequest request, CancellationToken cancellationToken = default)
     {
         var send = _completions ?? throw new InvalidOperationException("this gateway has no /completions endpoint");
-        return CallAsync(LlmCallCache.KeyFor(_endpoint, request), request.Model, token => send(request, token), cancellationToken);
+        return CallAsync(LlmCallCache.KeyFor(_endpoint, request), request.Model, token => send(request, token),
+            request.Echo ? EchoRefusedHint : "", cancellationToken);
     }
 
+    /// <summary>Said after the server's message when /completions with echo is refused.</summary>
+    public const string EchoRefusedHint =
+        "; the endpoint does not serve OpenAI's echo completions: use --simulator-mode logprobs (or json where it returns no logprobs)";
+
     /// <summary>Cache, then an identical call in flight, then a call of our own (budget, slot, retries), cached.</summary>
-    private async Task<LlmReply> CallAsync(string key, string model, Func<CancellationToken, Task<LlmReply>> send, CancellationToken cancellationToken)
+    private async Task<LlmReply> CallAsync(string key, string model, Func<CancellationToken, Task<LlmReply>> send, string refusalHint,
+        CancellationToken cancellationToken)
     {
         if (_cache?.TryGet(key) is { } cached)
         {
@@ -153,7 +163,7 @@ public sealed class LlmGateway : IDisposable
                 mine.SetResult(justCached);
                 return justCached;
             }
-            var reply = await SendAsync(model, send, cancellationToken).ConfigureAwait(false);
+            var reply = await SendAsync(model, send, refusalHint, cancellationToken).ConfigureAwait(false);
             _cache?.Put(key, model, reply);
             mine.SetResult(reply);
             return reply;
@@ -175,7 +185,11 @@ public sealed class LlmGateway : IDisposable
         }
     }
 
-    private async Task<LlmReply> SendAsync(string model, Func<CancellationToken, Task<LlmReply>> send, CancellationToken cancellationToken)
+    /// <summary>
+    /// Budget, slot, then the call under retries. A refusal (<see cref="LlmFailures.IsRefusal"/>: a 4xx, a 501, a 5xx
+    /// saying the request is unsupported) is not retried: it stops the run with the server's message.
+    /// </summary>
+    private async Task<LlmReply> SendAsync(string model, Func<CancellationToken, Task<LlmReply>> send, string refusalHint, CancellationToken cancellationToken)
     {
         Usage.ClaimCall();
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -184,7 +198,7 @@ public sealed class LlmGateway : IDisposable
         {
             reply = await _pipeline.ExecuteAsync(async token => await send(token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
-        catch (ClientResultException e) when (IsTransient(e.Status))
+        catch (ClientResultException e) when (LlmFailures.IsTransient(e))
         {
             throw new LlmCallFailedException($"{model}: {Describe(e)} after {_options.MaxRetries} retries");
         }
@@ -198,7 +212,8 @@ public sealed class LlmGateway : IDisposable
         }
         catch (ClientResultException e)
         {
-            throw new LlmEndpointException($"{_endpoint} refused a call to model '{model}' with HTTP {e.Status}: {OneLine(_redact(e.Message), e.Status)}" + Hint(e.Status));
+            throw new LlmEndpointException($"{_endpoint} refused a call to model '{model}' with HTTP {e.Status}: {_redact(LlmFailures.Message(e))}"
+                + LlmFailures.Hint(e.Status) + refusalHint);
         }
         finally
         {
@@ -215,7 +230,7 @@ public sealed class LlmGateway : IDisposable
         if (options.MaxRetries > 0) builder.AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder()
-                .Handle<ClientResultException>(e => IsTransient(e.Status))
+                .Handle<ClientResultException>(LlmFailures.IsTransient)
                 .Handle<TimeoutRejectedException>()
                 .Handle<HttpRequestException>(),
             MaxRetryAttempts = options.MaxRetries,
@@ -233,35 +248,6 @@ public sealed class LlmGateway : IDisposable
         });
         return builder.AddTimeout(options.AttemptTimeout).Build();
     }
-
-    /// <summary>
-    /// The SDK's message on one line, without the "HTTP 401 (…)" head that repeats the status: it is
-    /// "HTTP 401 (invalid_request_error: invalid_api_key)\n\nIncorrect API key provided: …".
-    /// </summary>
-    internal static string OneLine(string message, int status)
-    {
-        var parts = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
-        if (parts.Count > 1 && parts[0].StartsWith($"HTTP {status}", StringComparison.Ordinal))
-        {
-            string head = parts[0][$"HTTP {status}".Length..].Trim().Trim('(', ')');
-            parts[0] = head;
-            if (head.Length == 0) parts.RemoveAt(0);
-        }
-        return string.Join("; ", parts);
-    }
-
-    private static string Hint(int status) => status switch
-    {
-        401 => $"; check the API key in {ApiKeyVariables}",
-        403 => "; the key is not allowed to use this model or endpoint",
-        404 => "; check --base-url (it includes /v1) and the model name",
-        _ => "",
-    };
-
-    private const string ApiKeyVariables = "ENGINE_API_KEY (or OPENAI_API_KEY)";
-
-    /// <summary>0 is a failure without a response (connection refused or reset).</summary>
-    private static bool IsTransient(int status) => status is 0 or 408 or 409 or 429 or >= 500;
 
     /// <summary>The server's Retry-After (seconds or HTTP date) or retry-after-ms, capped; null lets the backoff decide.</summary>
     internal static TimeSpan? RetryAfter(Exception? exception, TimeSpan cap)
@@ -282,7 +268,7 @@ public sealed class LlmGateway : IDisposable
     /// <summary>What went wrong, in a few words: never the request (which carries the authorization header).</summary>
     private string Describe(Exception? e) => e switch
     {
-        ClientResultException c when c.Status != 0 => $"HTTP {c.Status}",
+        ClientResultException c when c.Status != 0 => LlmFailures.ServerMessage(c) is { } said ? $"HTTP {c.Status} ({_redact(said)})" : $"HTTP {c.Status}",
         ClientResultException c => $"no response ({_redact(c.InnerException?.Message ?? c.Message)})",
         TimeoutRejectedException => "no reply within the attempt timeout",
         HttpRequestException h => $"no response ({_redact(h.Message)})",

@@ -317,7 +317,7 @@ public static class Catalogue
             "error: --records {case}/nope: no such directory"),
         new(Llm, "llm-nothing-selected", ExplainServer("--layers", "7"), 2, "error: --layers 7 --neurons all: no neuron records match") { NeedsServer = true },
         new(Llm, "llm-401", ExplainServer(), 2,
-            "error: {server} refused a call to model 'explainer-model' with HTTP 401: invalid_request_error: invalid_api_key; Incorrect API key provided: sk-catal***test.; check the API key in ENGINE_API_KEY (or OPENAI_API_KEY)")
+            "error: {server} refused a call to model 'explainer-model' with HTTP 401: Incorrect API key provided: sk-catal***test.; check the API key in ENGINE_API_KEY (or OPENAI_API_KEY)")
         {
             NeedsServer = true,
             Setup = c => c.Fixture.Script = _ => new FakeLlmReply.Error(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-catal***test.\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"),

@@ -210,7 +210,7 @@ public class ExplainPipelineTests
         var (explain, simulate) = await RunAsync(server, dir.Path, dir["cache.sqlite"], SimulatorMode.Logprobs);
         var failure = Assert.Single(explain.Failures);
         Assert.Equal((0, 1, "explain"), (failure.Layer, failure.Neuron, failure.Stage));
-        Assert.Contains("HTTP 500 after 2 retries", failure.Reason);
+        Assert.Contains("HTTP 500 (scripted failure) after 2 retries", failure.Reason);
         Assert.Equal(3, server.Requests.Count(r => r.IsExplainer && r.LastUserText.Contains(doomed))); // 1 + 2 retries, none stacked by the SDK
         Assert.Equal(2, simulate.Completed);
         Assert.Contains("no explanations file", Assert.Single(simulate.Failures).Reason);

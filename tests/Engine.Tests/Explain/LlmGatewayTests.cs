@@ -41,7 +41,7 @@ public class LlmGatewayTests
         using (var gateway = Gateway(server, null, Fast(retries: 3)))
         {
             var e = await Assert.ThrowsAsync<LlmCallFailedException>(() => gateway.CompleteAsync(ExplainRequest().ToRequest()));
-            Assert.Contains("HTTP 503 after 3 retries", e.Message);
+            Assert.Contains("HTTP 503 (scripted failure) after 3 retries", e.Message); // the server's message passed on
         }
         // 1 + 3 attempts: the OpenAI SDK's own retry policy (3 retries by default) would make this 16.
         Assert.Equal(3 + 4, server.RequestCount);
