@@ -5,7 +5,7 @@
 #
 # `engine`, the test executable (xunit v3) and the benchmarks are published self-contained for linux-x64 into one
 # folder, so they share one runtime (no trimming and no AOT: ILGPU breaks under both). Binaries that no *.deps.json
-# refers to are pruned. The scripts the box runs (gpu-run.sh, ptx-report.sh, the PyTorch anchor) go inside. Before
+# refers to are pruned. The scripts the box runs (gpu-run.sh and its steps, ptx-report.sh, the PyTorch anchor) go inside. Before
 # it says "ready", the unpacked bundle is smoke-tested with no `dotnet` reachable (scripts/lib/without-dotnet.sh).
 #
 # Carry out/gpu to the box and run `bash out/gpu/gpu-run.sh` there (README: "Running on a GPU box").
@@ -30,11 +30,13 @@ for project in src/Engine.Cli/Engine.Cli.csproj tests/Engine.Tests/Engine.Tests.
 done
 python3 scripts/lib/prune-bundle.py "$bundle" | tail -1
 
-# What the box runs besides the binaries: the run script and its helpers, the PyTorch anchor, the sample text.
-mkdir -p "$bundle/scripts/lib" "$bundle/anchors"
+# What the box runs besides the binaries, laid out as in the repository (gpu-run.sh reads the repository's own copy
+# first when the working tree travelled with the bundle): the runner, its steps and helpers, the PyTorch anchor.
+mkdir -p "$bundle/scripts/lib" "$bundle/scripts/gpu-steps" "$bundle/benchmarks/anchors"
 cp scripts/gpu-run.sh scripts/ptx-report.sh "$bundle/scripts/"
-cp scripts/lib/*.py "$bundle/scripts/lib/"
-cp benchmarks/anchors/*.py "$bundle/anchors/"
+cp scripts/gpu-steps/*.sh "$bundle/scripts/gpu-steps/"
+cp scripts/lib/*.py scripts/lib/*.sh "$bundle/scripts/lib/"
+cp benchmarks/anchors/*.py "$bundle/benchmarks/anchors/"
 git rev-parse HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
 git status --porcelain 2>/dev/null | grep -q . && echo "dirty" >> "$bundle/COMMIT"
 echo "gpu-pack: bundle is $(du -sh "$bundle" | cut -f1) unpacked"
@@ -60,7 +62,8 @@ cd "$1/bundle"
 ./engine info --preset gpt2 2>/dev/null | grep -q "^devices:"
 ./Engine.Tests -list classes -noLogo | grep -q GemmKernelTests
 ./Engine.Tests -class "*PromptGoldenTests" -noLogo -noColor > "$1/tests.txt" 2>&1 || { cat "$1/tests.txt" >&2; exit 1; }
-./Engine.Benchmarks --list flat | grep -q GemmBenchmarks'
+./Engine.Benchmarks --list flat | grep -q GemmBenchmarks
+(cd / && bash "$1/bundle/scripts/gpu-run.sh" --list) | grep -q "^canary "'
 ENGINE_CACHE="${ENGINE_CACHE:-$HOME/.cache/neuron-engine}" HOME="$check/home" scripts/lib/without-dotnet.sh bash -c "$smoke" smoke "$check"
 echo "gpu-pack: ready in $((SECONDS - start)) s: $archive ($((size >> 20)) MiB) and $out/gpu-run.sh"
-echo "gpu-pack: on the box: bash out/gpu/gpu-run.sh   (OUT=… for results; STEPS=…; see the script's header)"
+echo "gpu-pack: on the box: bash scripts/gpu-run.sh (or out/gpu/gpu-run.sh)   (OUT=… for results; STEPS=…; see its header)"

@@ -96,15 +96,32 @@ def load_json(path):
         return None
 
 
+def steps(fig):
+    """{step: {status, seconds, note[, notes]}} in the order of the plan: finished steps from steps.tsv, the one
+    running (running.txt: name, started at, limit), and those not reached yet ("pending")."""
+    result = {}
+    for line in (read(os.path.join(fig, "steps.tsv"), "") or "").splitlines():
+        name, status, seconds, note = (line.split("\t") + [""] * 4)[:4]
+        result[name] = {"status": status, "seconds": int(seconds or 0), "note": note}
+    running = (read(os.path.join(fig, "running.txt"), "") or "").strip().split("\t")
+    if len(running) == 3:
+        result[running[0]] = {"status": "running", "seconds": 0,
+                              "note": f"since {running[1]}s of the run, limit {running[2]}s (cut or killed if this is the last word)"}
+    for name in (read(os.path.join(fig, "plan.txt"), "") or "").strip().split(","):
+        if name and name not in result:
+            result[name] = {"status": "pending", "seconds": 0, "note": "not reached"}
+    for name, entry in result.items():
+        notes = (read(os.path.join(fig, f"{name}.note"), "") or "").strip().splitlines()
+        if notes:
+            entry["notes"] = notes
+    return result
+
+
 def report(fig, out, dry):
     dry = dry == "1"
     figures = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "dry_run": dry,
-               "commit": (read(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "COMMIT"), "") or "").split()}
-    steps = {}
-    for line in (read(os.path.join(fig, "steps.tsv"), "") or "").splitlines():
-        name, status, seconds, note = (line.split("\t") + [""] * 4)[:4]
-        steps[name] = {"status": status, "seconds": int(seconds or 0), "note": note}
-    figures["steps"] = steps
+               "commit": (read(os.path.join(os.environ.get("B", ""), "COMMIT"), "") or "").split()}
+    figures["steps"] = steps(fig)
 
     machine = {"gpu": (read(os.path.join(fig, "gpu.csv"), "") or "").strip() or None,
                "torch": ((read(os.path.join(fig, "torch-version.txt"), "") or "").strip().splitlines() or [None])[-1],
@@ -207,10 +224,15 @@ def report(fig, out, dry):
     for type_, case, mean in bdn_cases(os.path.join(os.path.dirname(fig), "bdn-scoring")):
         figures.setdefault("score", {})[f"{type_}_307200_neurons_ms"] = mean / 1e6
 
-    with open(os.path.join(out, "figures.json"), "w") as f:
-        json.dump(figures, f, indent=1)
-    with open(os.path.join(out, "summary.txt"), "w") as f:
-        f.write(summary(figures))
+    # Written after every step, each through a temporary file: a run killed at any moment leaves whole files.
+    write_atomically(os.path.join(out, "figures.json"), json.dumps(figures, indent=1))
+    write_atomically(os.path.join(out, "summary.txt"), summary(figures))
+
+
+def write_atomically(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def summary(fg):
@@ -219,7 +241,13 @@ def summary(fg):
     s.append(f"machine: {mc['gpu'] or 'no nvidia-smi'}; torch {mc['torch']}")
     if mc["cuda_missing"]:
         s.append(f"CUDA NOT FOUND: {mc['cuda_missing']}")
-    s.append("steps: " + ", ".join(f"{k} {v['status']} ({v['seconds']}s{': ' + v['note'] if v['note'] else ''})" for k, v in fg["steps"].items()))
+    s.append("steps (in the order run):")
+    for k, v in fg["steps"].items():
+        if v["status"] in ("running", "pending"):
+            s.append(f"  {k}: {v['status']} {v['note']}")
+        else:
+            s.append(f"  {k} {v['status']} ({v['seconds']}s){': ' + v['note'] if v['note'] else ''}")
+        s.extend(f"    {n}" for n in v.get("notes", []))
     if "cuda_tests" in fg:
         t = fg["cuda_tests"]
         s.append(f"CUDA tests: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped of {t['total']}")
