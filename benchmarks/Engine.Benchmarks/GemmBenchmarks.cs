@@ -20,9 +20,12 @@ namespace NeuronEngine.Benchmarks;
 /// yardstick is torch.matmul with TF32 / bf16 on the same shapes (benchmarks/anchors/torch_gpt2.py --gemm);</item>
 /// <item>cublas: ILGPU.Algorithms' CuBlas SGEMM, FP32 math (no TF32), the yardstick.</item>
 /// </list>
-/// CUDA cases are listed only when a CUDA device exists (and cublas ones only when libcublas loads), so on a machine
-/// without a GPU the suite runs just the tiny CPU-accelerator case (which only proves the harness works: the CPU
-/// accelerator is an emulator). Every iteration synchronises the accelerator, so timings include completion.
+/// CUDA cases are listed only when a CUDA device exists (and cublas ones only when libcublas loads; the probe prints
+/// why not), so on a machine without a GPU the suite runs just the tiny CPU-accelerator cases (which only prove the
+/// harness works: the CPU accelerator is an emulator). ENGINE_GEMM_CASES (comma-separated prefixes of case names, e.g.
+/// "cuda/ours,cuda/cublas") keeps only the cases it names; scripts/gpu-steps/gemm.sh sets it. The cases of one device
+/// and precision share one accelerator and GemmOp, so kernels compile once per precision, not once per case. Every
+/// iteration synchronises the accelerator, so timings include completion.
 /// Run: dotnet run -c Release --project benchmarks/Engine.Benchmarks -- --filter '*Gemm*' [--job short]
 /// </summary>
 [MemoryDiagnoser(false)]
@@ -36,7 +39,9 @@ public class GemmBenchmarks
     [ParamsSource(nameof(Cases))]
     public string Case { get; set; } = "cpu/ours/64x64x64";
 
-    public static IEnumerable<string> Cases()
+    public static IEnumerable<string> Cases() => AllCases().Where(Selected);
+
+    private static IEnumerable<string> AllCases()
     {
         yield return "cpu/ours/64x64x64";
         yield return "cpu/tf32/64x64x64";   // the emulated mma.sync: proves the harness, not a speed
@@ -55,7 +60,43 @@ public class GemmBenchmarks
         }
     }
 
-    private Context? _context;
+    /// <summary>Whether ENGINE_GEMM_CASES (unset: every case) names the case or a "device/implementation" prefix of it.</summary>
+    private static bool Selected(string c) =>
+        Environment.GetEnvironmentVariable("ENGINE_GEMM_CASES") is not { Length: > 0 } filter
+        || filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Any(f => c == f || c.StartsWith(f + "/", StringComparison.Ordinal));
+
+    /// <summary>One accelerator and op per device and precision, shared by its cases; released when the process exits.</summary>
+    private sealed record SharedDevice(Context Context, Accelerator Accelerator, GemmOp Op);
+    private static readonly Dictionary<(string Device, MatMulPrecision Precision), SharedDevice> Shared = [];
+
+    private static SharedDevice SharedFor(string device, MatMulPrecision precision)
+    {
+        lock (Shared)
+        {
+            if (Shared.TryGetValue((device, precision), out var s)) return s;
+            var (context, accelerator) = device == "cuda"
+                ? IlgpuContexts.TryCreateCuda() ?? throw new InvalidOperationException("no CUDA device")
+                : precision == MatMulPrecision.Fp32 ? IlgpuContexts.CreateCpu()
+                : IlgpuContexts.CreateCpu(warpSize: TensorCoreGemmKernel.WarpSize, warpsPerGroup: 8);
+            if (Shared.Count == 0) AppDomain.CurrentDomain.ProcessExit += (_, _) => ReleaseShared();
+            return Shared[(device, precision)] = new SharedDevice(context, accelerator, new GemmOp(accelerator, precision));
+        }
+    }
+
+    private static void ReleaseShared()
+    {
+        lock (Shared)
+        {
+            foreach (var s in Shared.Values)
+            {
+                s.Accelerator.Dispose();
+                s.Context.Dispose();
+            }
+            Shared.Clear();
+        }
+    }
+
     private Accelerator? _accelerator;
     private MemoryBuffer1D<float, Stride1D.Dense>? _x, _w, _b, _y;
     private GemmOp? _op;
@@ -70,10 +111,8 @@ public class GemmBenchmarks
         var dims = parts[2].Split('x').Select(int.Parse).ToArray();
         (_impl, _m, _k, _n) = (parts[1], dims[0], dims[1], dims[2]);
         var precision = _impl is "tf32" or "bf16" ? MatMulPrecisions.Parse(_impl) : MatMulPrecision.Fp32;
-        (_context, _accelerator) = parts[0] == "cuda"
-            ? IlgpuContexts.TryCreateCuda() ?? throw new InvalidOperationException("no CUDA device")
-            : precision == MatMulPrecision.Fp32 ? IlgpuContexts.CreateCpu()
-            : IlgpuContexts.CreateCpu(warpSize: TensorCoreGemmKernel.WarpSize, warpsPerGroup: 8);
+        var shared = SharedFor(parts[0], precision);
+        (_accelerator, _op) = (shared.Accelerator, shared.Op);
 
         var rng = new Random(1);
         float[] Fill(long count) => Enumerable.Range(0, checked((int)count)).Select(_ => rng.NextSingle() * 2 - 1).ToArray();
@@ -83,13 +122,7 @@ public class GemmBenchmarks
         _y = _accelerator.Allocate1D<float>((long)_m * _n);
 
         if (_impl == "cublas")
-        {
             _blas = new CuBlas((CudaAccelerator)_accelerator) { PointerMode = CuBlasPointerMode.Host, MathMode = CuBlasMathMode.DefaultMath };
-        }
-        else
-        {
-            _op = new GemmOp(_accelerator, precision);
-        }
         Gemm(); // compile the kernel (or warm cuBLAS) outside the measurements
     }
 
@@ -125,11 +158,12 @@ public class GemmBenchmarks
         _w?.Dispose();
         _b?.Dispose();
         _y?.Dispose();
-        _accelerator?.Dispose();
-        _context?.Dispose();
     }
 
-    /// <summary>Is there a CUDA device, and does cuBLAS load on it? (Any failure means "no": cases are skipped.)</summary>
+    /// <summary>
+    /// Is there a CUDA device, and does cuBLAS load on it? Any failure means "no" (its cases are not listed); why is
+    /// printed, as "// cuBLAS unavailable: …", which scripts/gpu-steps/gemm.sh reports when no cuBLAS case ran.
+    /// </summary>
     private static (bool Cuda, bool CuBlas) Probe()
     {
         var cuda = IlgpuContexts.TryCreateCuda();
@@ -137,10 +171,13 @@ public class GemmBenchmarks
         try
         {
             using var blas = new CuBlas((CudaAccelerator)c.Accelerator);
+            Console.WriteLine($"// cuBLAS loaded on {c.Accelerator.Name}");
             return (true, true);
         }
-        catch (Exception) // a missing or mismatched libcublas surfaces as various exception types
+        catch (Exception e) // a missing or mismatched libcublas surfaces as various exception types
         {
+            Console.WriteLine($"// cuBLAS unavailable: {e.GetType().Name}: {e.Message}" +
+                (e.InnerException is { } inner ? $" ({inner.GetType().Name}: {inner.Message})" : ""));
             return (true, false);
         }
         finally
