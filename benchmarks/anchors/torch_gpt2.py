@@ -11,8 +11,9 @@ captured by forward hooks as a PyTorch user would. It reports:
   * with --gemm: torch.matmul at GPT-2's projection shapes per precision, for the engine/cuBLAS/torch comparison.
 
 Precisions (--precisions, default fp32), the yardsticks of the engine's `--precision`:
-  fp32  TF32 off everywhere (torch.backends.cuda.matmul.allow_tf32 = False, matmul precision "highest");
-  tf32  fp32 tensors with TF32 matmuls allowed (allow_tf32 = True, matmul precision "high");
+  fp32  TF32 off everywhere (torch.backends.cuda.matmul.fp32_precision = "ieee"; before PyTorch 2.9 allow_tf32 = False
+        and matmul precision "highest");
+  tf32  fp32 tensors with TF32 matmuls allowed (fp32_precision = "tf32"; before 2.9 allow_tf32 = True, "high");
   bf16  the forward under torch.autocast(dtype=torch.bfloat16) (fp32 weights, bf16 matmuls, fp32 elsewhere as autocast
         decides); the GEMM table multiplies bf16 tensors (x.bfloat16() @ w.bfloat16(), fp32 accumulation), the speed a
         bf16 model gets, without the casts.
@@ -117,9 +118,20 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def tf32_api():
+    """Which switch this PyTorch has: "fp32_precision" (2.9 and later) or the older "allow_tf32"."""
+    return "fp32_precision" if hasattr(torch.backends.cuda.matmul, "fp32_precision") else "allow_tf32"
+
+
 def set_precision(precision):
-    """TF32 on or off for fp32 matmuls (bf16 works through autocast, see precision_context)."""
+    """TF32 on or off for fp32 matmuls (bf16 works through autocast, see precision_context). PyTorch 2.9 and later:
+    torch.backends.cuda.matmul.fp32_precision ("tf32" / "ieee") and cudnn's, alone (the legacy switches are deprecated
+    there, and reading one after a mix of the two APIs raises); earlier: allow_tf32 and set_float32_matmul_precision."""
     tf32 = precision == "tf32"
+    if tf32_api() == "fp32_precision":
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if tf32 else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if tf32 else "ieee"
+        return
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     if hasattr(torch, "set_float32_matmul_precision"):
@@ -220,7 +232,7 @@ def main():
     # fp32 as the engine computes it: no TF32 anywhere (the tf32 runs switch it on for themselves).
     set_precision("fp32")
     report = {"torch": torch.__version__, "device": a.device,
-              "device_name": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu", "tf32": False,
+              "device_name": torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu", "tf32": False, "tf32_api": tf32_api(),
               "precisions": precisions}
     t0 = time.perf_counter()
     model = Gpt2(a.model, a.layers).to(a.device)
