@@ -88,7 +88,7 @@ if [ -f "$WORK/step.pid" ]; then
   old=$(cat "$WORK/step.pid"); rm -f "$WORK/step.pid"
   kill -0 -- "-$old" 2>/dev/null && { echo "[gpu-run] ending the step a killed earlier run left (process group $old)"; kill -KILL -- "-$old" 2>/dev/null; }
 fi
-rm -rf "$OUT"/{summary.txt,figures.json,run.log,tests.log,nvidia-smi.txt,benchmarks.md,ptx-report.md,steps.tar.gz} \
+rm -rf "$OUT"/{summary.txt,figures.json,run.log,tests.log,nvidia-smi.txt,benchmarks.md,ptx-report.md,steps.tar.gz}{,.tmp} \
   "$WORK"/fig/* "$WORK"/bdn-*
 say() { echo "[gpu-run $((SECONDS - T0))s] $*" | tee -a "$LOG"; }
 

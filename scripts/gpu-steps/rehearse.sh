@@ -38,6 +38,10 @@ step() {
   check "steps.tar.gz holds fig/steps.tsv with every step so far" \
     bash -c '[ "$(tar -xzOf "$1/steps.tar.gz" fig/steps.tsv | cut -f1 | paste -sd, -)" = "$2" ]' _ "$OUT" "$plan"
   check "OUT holds at most 8 files" [ "$(ls -A "$OUT" | wc -l)" -le 8 ]
+  # A step added to the default order must keep the run inside one device window (docs/benchmarks.md's table).
+  local total
+  total=$(GPU_RUN_SRC="$SRC" bash "$SRC/scripts/gpu-run.sh" --list | sed -n 's/.*estimated \([0-9]*\)s.*/\1/p')
+  check "the default steps' H100 estimates add up to at most 450 s (${total:-?} s)" [ "${total:-999}" -le 450 ]
 
   local d=$WORK/rehearse
   nested canary GPU_RUN_FAKE_CANARY=fail STEPS=facts,canary,tests,bench,gemm
@@ -65,7 +69,7 @@ step() {
   local k=$d/killed runner i
   rm -rf "$k"; mkdir -p "$k/work" "$k/out"
   echo "rehearse: --- killed: STEPS=facts,canary with a hanging canary, SIGKILL while it runs"
-  GPU_RUN_FAKE_CANARY=hang STEPS=facts,canary WORK="$k/work" OUT="$k/out" GPU_RUN_BUNDLE="$B" GPU_RUN_SRC="$SRC" \
+  GPU_RUN_FAKE_CANARY=hang STEPS=facts,canary WORK="$k/work" OUT="$k/out" GPU_RUN_BUNDLE="$B" GPU_RUN_SRC="$SRC" ENGINE_CACHE="$ENGINE_CACHE" \
     setsid bash "$SRC/scripts/gpu-run.sh" --dry-run > "$k/console.txt" 2>&1 &
   runner=$!
   for ((i = 0; i < 120; i++)); do grep -q "canary: running" "$k/out/summary.txt" 2>/dev/null && break; sleep 1; done
