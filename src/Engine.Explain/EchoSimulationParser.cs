@@ -4,51 +4,51 @@ using System.Text;
 namespace NeuronEngine.Explain;
 
 /// <summary>
-/// Reads an echo-mode reply as OpenAI's parse_simulation_response does (explanations/simulator.py): walk
-/// the echoed prompt's tokens from the last "&lt;start&gt;"; every "unknown" right after a "\t" token is the
-/// value position of the next token under test, whose own text must be the token two back (or end there
-/// when the simulator's tokenizer split it, "bytes:" tokens merged). The position's top logprobs over
-/// exactly the tokens "0"…"10" are renormalised into a distribution and its expected value. Where the
-/// simulator offered none of them the expected value is 0 with an empty distribution, as in OpenAI's code
-/// (counted: <see cref="SimulationParse.PositionsWithoutNumericAlternative"/>); so is a position where the
-/// newline before a token line was folded into the token. Where OpenAI's code would stop on an assertion
-/// (a token that does not match, no "&lt;end&gt;" after the last one, fewer positions than tokens) the
-/// sequence fails with the reason.
+/// Reads an echo-mode reply as OpenAI's parse_simulation_response does (explanations/simulator.py), with the echoed
+/// tokens first laid onto the prompt's bytes (<see cref="TokenAlignment"/>) so that no step depends on how the server
+/// wrote its token strings (vLLM's U+FFFD fragments, raw "Ġ" pieces, OpenAI's "bytes:\xNN"). From the last
+/// "&lt;start&gt;", every "unknown" token right after a "\t" token is the value position of the next token under
+/// test, whose own bytes must be the token two back (or end there when the simulator's tokenizer split it). The
+/// position's top logprobs over exactly the tokens "0"…"10" are renormalised into a distribution and its expected
+/// value. Where the simulator offered none of them the expected value is 0 with an empty distribution, as in
+/// OpenAI's code (counted: <see cref="SimulationParse.PositionsWithoutNumericAlternative"/>); so is a position where
+/// the newline before a token line was folded into the token. Where OpenAI's code would stop on an assertion (a
+/// token that does not match, no "&lt;end&gt;" after the last one, fewer positions than tokens) the sequence fails
+/// with the reason. OpenAI checks the end as the tokens "&lt;" and "end" after the last line ("TODO: generalize to
+/// other tokenizers"); here it is the bytes "\n&lt;end&gt;", whatever the tokens.
 /// </summary>
 public static class EchoSimulationParser
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     public static SimulationParse Parse(IReadOnlyList<string> tokens, LlmReply reply)
     {
-        if (reply.Logprobs is not { Count: > 0 } logprobs || reply.TextOffsets is not { } offsets || offsets.Count != logprobs.Count)
-            return SimulationParse.Fail("the /completions reply carries no prompt tokens with logprobs and text offsets "
+        if (reply.Logprobs is not { Count: > 0 } logprobs)
+            return SimulationParse.Fail("the /completions reply carries no prompt tokens with logprobs "
                 + "(the server must support echo with logprobs and max_tokens 0; else use --simulator-mode logprobs or json)");
-        var responseTokens = logprobs.Select(l => l.Token).ToArray();
-        int scoringStart = reply.Text.LastIndexOf("<start>", StringComparison.Ordinal);
-        if (scoringStart >= 0 && offsets[0] > scoringStart)
-            return SimulationParse.Fail($"the reply's logprobs cover {logprobs.Count} token(s) from offset {offsets[0]}, not the echoed prompt's "
+        if (!reply.Text.Contains("<start>", StringComparison.Ordinal))
+            return SimulationParse.Fail("the /completions reply does not echo the prompt (its text holds no <start>): the server ignores \"echo\" "
+                + "(Ollama's /v1/completions has no such field); use --simulator-mode logprobs or json");
+        string own = TokenAlignment.OwnText(logprobs);
+        if (!own.Contains("<start>", StringComparison.Ordinal))
+            return SimulationParse.Fail($"the reply's logprobs cover {logprobs.Count} token(s) ('{Clip(own)}'), not the echoed prompt's "
                 + "last <start> block: the server returns logprobs for generated tokens only, not for an echoed prompt");
+        if (TokenAlignment.Align(reply.Text, logprobs, out string? failure) is not { } aligned)
+            return SimulationParse.Fail($"the echoed prompt and its tokens do not line up: {failure}");
+
+        int scoringStart = aligned.Bytes.AsSpan().LastIndexOf("<start>"u8);
         var expected = new List<double>(tokens.Count);
         var distributionValues = new List<double[]>(tokens.Count);
         var distributionProbabilities = new List<double[]>(tokens.Count);
         int withoutNumeric = 0;
         try
         {
-            for (int i = 2; i < responseTokens.Length; i++)
+            for (int i = 2; i < aligned.Count && expected.Count < tokens.Count; i++)
             {
-                if (expected.Count == tokens.Count)
-                {
-                    bool reachedEnd = i + 2 < responseTokens.Length && responseTokens[i + 1] == "<" && responseTokens[i + 2] == "end";
-                    if (!reachedEnd) throw new ParseFailure($"after the last token the echoed prompt does not go on with \"<end>\" (tokens {Around(responseTokens, i)})");
-                    break;
-                }
-                if (offsets[i] < scoringStart || responseTokens[i - 1] != "\t" || responseTokens[i] != ActivationFormat.UnknownValue) continue;
+                if (aligned.Start[i] < scoringStart || !aligned.Of(i - 1).SequenceEqual("\t"u8) || !aligned.Of(i).SequenceEqual("unknown"u8)) continue;
                 int j = i - 2;
-                string current = tokens[expected.Count];
-                if (current == responseTokens[j] || WasTokenSplit(expected.Count, current, responseTokens, j))
+                byte[] current = Encoding.UTF8.GetBytes(tokens[expected.Count]);
+                if (aligned.Of(j).SequenceEqual(current) || WasTokenSplit(expected.Count, current, aligned, j))
                 {
-                    var (values, probabilities, value) = Distribution(logprobs[i].Top);
+                    var (values, probabilities, value) = Distribution(logprobs[i].Top.Select(t => t with { Token = aligned.AlternativeText(t) }).ToArray());
                     if (values.Length == 0) withoutNumeric++;
                     distributionValues.Add(values);
                     distributionProbabilities.Add(probabilities);
@@ -56,14 +56,16 @@ public static class EchoSimulationParser
                 }
                 else
                 {
-                    if (!responseTokens[j].Contains('\n'))
-                        throw new ParseFailure($"token {expected.Count}: expected '{ActivationFormat.DisplayToken(current)}' before its tab, the echoed prompt has '{ActivationFormat.DisplayToken(responseTokens[j])}'");
+                    if (!aligned.Of(j).Contains((byte)'\n'))
+                        throw new ParseFailure($"token {expected.Count}: expected '{ActivationFormat.DisplayToken(tokens[expected.Count])}' before its tab, the echoed prompt has '{Show(aligned.Of(j))}'");
                     // The newline before the line was folded into the token: the model never saw the token alone.
                     withoutNumeric++;
                     distributionValues.Add([]);
                     distributionProbabilities.Add([]);
                     expected.Add(0);
                 }
+                if (expected.Count == tokens.Count && !aligned.Bytes.AsSpan(aligned.End[i]).StartsWith("\n<end>"u8))
+                    throw new ParseFailure($"after the last token the echoed prompt does not go on with \"<end>\" (it goes on with '{Show(aligned.Bytes.AsSpan(aligned.End[i])[..Math.Min(16, aligned.Bytes.Length - aligned.End[i])])}')");
             }
         }
         catch (ParseFailure e)
@@ -106,78 +108,26 @@ public static class EchoSimulationParser
         token.Length is 1 or 2 && token.All(char.IsAsciiDigit) && (token.Length == 1 || token == "10");
 
     /// <summary>
-    /// OpenAI's was_token_split: merge response tokens backwards from <paramref name="startIndex"/> until
-    /// they are at least as long as the token; they must end with it; true when more than one was needed.
+    /// OpenAI's was_token_split, in bytes: merge the tokens backwards from <paramref name="startIndex"/> until they
+    /// hold at least the token's bytes; they must end with it; true when more than one was needed. (OpenAI's
+    /// handle_byte_encoding, merging "bytes:" tokens until they decode, is not needed: the tokens are bytes already.)
     /// </summary>
-    private static bool WasTokenSplit(int position, string current, string[] responseTokens, int startIndex)
+    private static bool WasTokenSplit(int position, byte[] current, AlignedTokens aligned, int startIndex)
     {
-        string merged = "";
-        int index = startIndex;
-        int length = CodePoints(current);
-        while (CodePoints(merged) < length)
+        int end = aligned.End[startIndex], from = end, index = startIndex;
+        while (end - from < current.Length)
         {
-            if (index < 0) throw new ParseFailure($"token {position}: '{ActivationFormat.DisplayToken(current)}' runs past the start of the echoed prompt");
-            var (token, mergedIndex) = HandleByteEncoding(responseTokens, index);
-            merged = token + merged;
-            index = mergedIndex - 1;
+            if (index < 0) throw new ParseFailure($"token {position}: '{Show(current)}' runs past the start of the echoed prompt");
+            from = aligned.Start[index--];
         }
-        if (!merged.EndsWith(current, StringComparison.Ordinal))
-            throw new ParseFailure($"token {position}: expected '{ActivationFormat.DisplayToken(current)}' before its tab, the echoed prompt has '{ActivationFormat.DisplayToken(merged)}'");
+        if (!aligned.Bytes.AsSpan(from, end - from).EndsWith(current))
+            throw new ParseFailure($"token {position}: expected '{Show(current)}' before its tab, the echoed prompt has '{Show(aligned.Bytes.AsSpan(from, end - from))}'");
         return startIndex - index > 1;
     }
 
-    /// <summary>OpenAI's handle_byte_encoding: "bytes:\xe2\x80" tokens merged backwards until they decode as UTF-8.</summary>
-    private static (string Token, int Index) HandleByteEncoding(string[] responseTokens, int index)
-    {
-        string token = responseTokens[index];
-        if (!token.StartsWith("bytes:", StringComparison.Ordinal)) return (token, index);
-        var bytes = new List<byte>();
-        while (true)
-        {
-            bytes.InsertRange(0, ByteArray(token));
-            try
-            {
-                return (StrictUtf8.GetString(bytes.ToArray()), index);
-            }
-            catch (DecoderFallbackException)
-            {
-                if (--index < 0) throw new ParseFailure("a \"bytes:\" token does not decode as UTF-8");
-                token = responseTokens[index];
-            }
-        }
-    }
+    private static string Show(ReadOnlySpan<byte> bytes) => ActivationFormat.DisplayToken(Encoding.UTF8.GetString(bytes));
 
-    /// <summary>OpenAI's convert_to_byte_array: after "bytes:", "\xNN" is a byte and any other character its ASCII code.</summary>
-    private static byte[] ByteArray(string token)
-    {
-        if (!token.StartsWith("bytes:", StringComparison.Ordinal)) throw new ParseFailure($"'{ActivationFormat.DisplayToken(token)}' is not a \"bytes:\" token");
-        var bytes = new List<byte>();
-        string s = token["bytes:".Length..];
-        for (int i = 0; i < s.Length;)
-        {
-            if (s[i] == '\\')
-            {
-                if (i + 4 > s.Length || s[i + 1] != 'x'
-                    || !byte.TryParse(s.AsSpan(i + 2, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
-                    throw new ParseFailure($"malformed \"bytes:\" token '{ActivationFormat.DisplayToken(token)}'");
-                bytes.Add(b);
-                i += 4;
-            }
-            else bytes.Add((byte)s[i++]);
-        }
-        return [.. bytes];
-    }
-
-    private static int CodePoints(string s)
-    {
-        int count = 0;
-        for (int i = 0; i < s.Length; i++, count++)
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-        return count;
-    }
-
-    private static string Around(string[] tokens, int i) =>
-        string.Join(", ", tokens[Math.Max(0, i - 3)..Math.Min(tokens.Length, i + 3)].Select(t => $"'{ActivationFormat.DisplayToken(t)}'"));
+    private static string Clip(string text) => ActivationFormat.DisplayToken(text.Length <= 40 ? text : text[..40] + "…");
 
     private sealed class ParseFailure(string message) : Exception(message);
 }

@@ -70,6 +70,9 @@ public sealed class LlmGateway : IDisposable
 
     public LlmUsage Usage { get; }
 
+    /// <summary>The base URL the calls go to.</summary>
+    public string Endpoint => _endpoint;
+
     /// <param name="endpoint">The base URL; part of every cache key.</param>
     /// <param name="clientForModel">Makes the chat client of one model (called once per model).</param>
     /// <param name="completions">Sends a /completions request (echo mode); null when the endpoint has none.</param>
@@ -301,9 +304,15 @@ public sealed class LlmGateway : IDisposable
         List<LlmTokenLogprob>? logprobs = null;
         if (response.RawRepresentation is ChatCompletion { ContentTokenLogProbabilities: { Count: > 0 } details })
             logprobs = details.Select(d => new LlmTokenLogprob(d.Token, d.LogProbability,
-                d.TopLogProbabilities.Select(t => new LlmTopLogprob(t.Token, t.LogProbability)).ToArray())).ToList();
+                d.TopLogProbabilities.Select(t => new LlmTopLogprob(t.Token, t.LogProbability) { Bytes = BytesOf(t.Utf8Bytes) }).ToArray())
+            {
+                Bytes = BytesOf(d.Utf8Bytes),
+            }).ToList();
         return new LlmReply(response.Text, logprobs, response.Usage?.InputTokenCount ?? 0, response.Usage?.OutputTokenCount ?? 0);
     }
+
+    /// <summary>A token's "bytes" as sent (null when absent): the text alignment needs them where the token string is cut.</summary>
+    private static byte[]? BytesOf(ReadOnlyMemory<byte>? bytes) => bytes is { } b ? b.ToArray() : null;
 
     public void Dispose()
     {

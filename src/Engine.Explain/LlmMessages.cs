@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NeuronEngine.Explain;
 
 /// <summary>Who speaks a chat message.</summary>
@@ -43,18 +45,27 @@ public sealed record LlmCompletionRequest
     public double Temperature { get; init; }
 }
 
-/// <summary>One alternative for a generated token and its log probability.</summary>
-public sealed record LlmTopLogprob(string Token, double Logprob);
+/// <summary>
+/// One alternative for a generated token and its log probability. <see cref="Bytes"/>: the token's UTF-8 bytes when the
+/// server sends them (chat logprobs' "bytes"; exact in llama.cpp, where a piece of a character has its string cut).
+/// </summary>
+public sealed record LlmTopLogprob(string Token, double Logprob)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Bytes { get; init; }
+}
 
-/// <summary>A generated token, its log probability and the most likely alternatives at its position.</summary>
-public sealed record LlmTokenLogprob(string Token, double Logprob, IReadOnlyList<LlmTopLogprob> Top);
+/// <summary>A generated (or echoed) token, its log probability, the most likely alternatives at its position, and its bytes when sent.</summary>
+public sealed record LlmTokenLogprob(string Token, double Logprob, IReadOnlyList<LlmTopLogprob> Top)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Bytes { get; init; }
+}
 
 /// <summary>
 /// A reply as cached: the text, the per-token logprobs when asked for, and the token usage. For a
 /// /completions call with echo, the tokens are the prompt's (the first has no logprob: 0 and no
-/// alternatives) and <see cref="TextOffsets"/> holds where each starts in <see cref="Text"/>.
+/// alternatives). Where each token sits in <see cref="Text"/> is found by its bytes (<see cref="TokenAlignment"/>),
+/// not from the reply's text_offset, which vLLM counts in token-string lengths.
 /// </summary>
-public sealed record LlmReply(string Text, IReadOnlyList<LlmTokenLogprob>? Logprobs, long InputTokens, long OutputTokens)
-{
-    public IReadOnlyList<int>? TextOffsets { get; init; }
-}
+public sealed record LlmReply(string Text, IReadOnlyList<LlmTokenLogprob>? Logprobs, long InputTokens, long OutputTokens);

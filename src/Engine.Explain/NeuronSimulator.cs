@@ -19,6 +19,15 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
 {
     private sealed record Work(RecordSplit Split, SplitRecord Record);
 
+    /// <summary>Echo mode's one probe of the endpoint (<see cref="EchoSupport.ProbeAsync"/>), awaited by every sequence before its call.</summary>
+    private Task? _echoProbe;
+    private readonly Lock _echoProbeLock = new();
+
+    private Task EchoSupportedAsync(CancellationToken cancellationToken)
+    {
+        lock (_echoProbeLock) return _echoProbe ??= EchoSupport.ProbeAsync(gateway, options, cancellationToken);
+    }
+
     public async Task<NeuronSimulationOutcome> SimulateAsync(NeuronRecord record, IReadOnlyList<string> explanations, string? explainerModel,
         CancellationToken cancellationToken)
     {
@@ -99,6 +108,7 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
     {
         if (options.SimulatorMode == SimulatorMode.Echo)
         {
+            await EchoSupportedAsync(cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             var echoed = await gateway.CompleteTextAsync(new LlmCompletionRequest
             {
                 Model = options.SimulatorModel,

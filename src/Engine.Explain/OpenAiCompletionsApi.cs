@@ -8,7 +8,8 @@ namespace NeuronEngine.Explain;
 /// OpenAI's (legacy) text completions endpoint, {base}/completions, as OpenAI's simulator calls it: the
 /// request {"model", "prompt", "max_tokens", "echo", "logprobs", "temperature"} and the reply's
 /// choices[0] {"text", "logprobs": {"tokens", "token_logprobs", "top_logprobs", "text_offset"}} and
-/// "usage". Microsoft.Extensions.AI has no completions-with-echo abstraction, so the request goes through
+/// "usage" (text_offset is not read: vLLM counts it in token-string lengths, see <see cref="TokenAlignment"/>).
+/// Microsoft.Extensions.AI has no completions-with-echo abstraction, so the request goes through
 /// the OpenAI SDK's HTTP pipeline directly: the same key handling (the key never leaves the SDK's
 /// credential), the SDK's retries switched off, failures as <see cref="ClientResultException"/> for the
 /// gateway's one retry layer.
@@ -71,10 +72,13 @@ internal sealed class OpenAiCompletionsApi(ClientPipeline pipeline, string baseU
             }
             if (!choice.TryGetProperty("logprobs", out var logprobs) || logprobs.ValueKind != JsonValueKind.Object)
                 return new LlmReply(text, null, input, output);
+            // llama.cpp's and Ollama's /completions answer in the chat shape ({"content": [{token, logprob, bytes,
+            // top_logprobs}]}), for generated tokens only: neither echoes the prompt (the echo parser says so).
+            if (logprobs.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+                return new LlmReply(text, content.EnumerateArray().Select(ChatShapeToken).ToArray(), input, output);
             var tokens = logprobs.GetProperty("tokens").EnumerateArray().Select(t => t.GetString() ?? "").ToArray();
             var tokenLogprobs = Optional(logprobs, "token_logprobs");
             var topLogprobs = Optional(logprobs, "top_logprobs");
-            var offsets = Optional(logprobs, "text_offset");
             var entries = new LlmTokenLogprob[tokens.Length];
             for (int i = 0; i < tokens.Length; i++)
             {
@@ -84,16 +88,28 @@ internal sealed class OpenAiCompletionsApi(ClientPipeline pipeline, string baseU
                     : [];
                 entries[i] = new LlmTokenLogprob(tokens[i], logprob, top);
             }
-            return new LlmReply(text, entries, input, output)
-            {
-                TextOffsets = offsets?.Select(o => o.GetInt32()).ToArray(),
-            };
+            return new LlmReply(text, entries, input, output);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
         {
             throw new LlmCallFailedException($"{model}: the /completions reply is not an OpenAI text completion ({e.Message})");
         }
     }
+
+    /// <summary>{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}.</summary>
+    private static LlmTokenLogprob ChatShapeToken(JsonElement t)
+    {
+        var top = t.TryGetProperty("top_logprobs", out var alternatives) && alternatives.ValueKind == JsonValueKind.Array
+            ? alternatives.EnumerateArray().Select(a => new LlmTopLogprob(a.GetProperty("token").GetString() ?? "", Number(a, "logprob")) { Bytes = Bytes(a) }).ToArray()
+            : [];
+        return new LlmTokenLogprob(t.GetProperty("token").GetString() ?? "", Number(t, "logprob"), top) { Bytes = Bytes(t) };
+    }
+
+    private static double Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
+
+    private static byte[]? Bytes(JsonElement e) =>
+        e.TryGetProperty("bytes", out var v) && v.ValueKind == JsonValueKind.Array ? v.EnumerateArray().Select(b => (byte)b.GetInt32()).ToArray() : null;
 
     private static JsonElement[]? Optional(JsonElement logprobs, string name) =>
         logprobs.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array ? value.EnumerateArray().ToArray() : null;

@@ -31,17 +31,18 @@ public static class SimulationReplyParser
     /// Logprobs mode: the reply's block (after "&lt;start&gt;" when present) must hold one "token	value" line
     /// per token, tokens raw as in the prompt (a token may differ from the prompt's by surrounding
     /// whitespace only); at each value's first character the top logprobs are read, the alternatives that
-    /// continue to an integer 0–10 kept, renormalised, and their expected value taken.
+    /// continue to an integer 0–10 kept, renormalised, and their expected value taken. The logprob tokens are laid
+    /// onto the reply text by bytes (<see cref="TokenAlignment"/>: llama.cpp's cut fragments, vLLM's U+FFFD ones, raw
+    /// "Ġ"/"ĉ" pieces); where they describe text the reply does not hold (a reasoning part), their own text is read.
     /// </summary>
     public static SimulationParse ParseLogprobs(IReadOnlyList<string> tokens, LlmReply reply)
     {
         if (reply.Logprobs is not { Count: > 0 } logprobs)
             return SimulationParse.Fail("the reply carries no logprobs (the endpoint or model does not return them; use --simulator-mode json)");
-        // Positions are taken in the text the logprobs describe, which is the reply text token by token.
-        var starts = new int[logprobs.Count];
-        var text = new StringBuilder();
-        for (int i = 0; i < logprobs.Count; i++) { starts[i] = text.Length; text.Append(logprobs[i].Token); }
-        string generated = text.ToString();
+        string? failure = null;
+        var aligned = TokenAlignment.Align(reply.Text, logprobs, out _) ?? TokenAlignment.Align(TokenAlignment.OwnText(logprobs), logprobs, out failure);
+        if (aligned is null) return SimulationParse.Fail($"the reply's logprobs do not line up with its text: {failure}");
+        string generated = Encoding.UTF8.GetString(aligned.Bytes);
 
         int at = BlockStart(generated, tokens);
         var expected = new double[tokens.Count];
@@ -63,14 +64,19 @@ public static class SimulationReplyParser
             int valueOffset = tab + 1;
             while (valueOffset < generated.Length && generated[valueOffset] == ' ') valueOffset++;
             if (valueOffset >= generated.Length) return SimulationParse.Fail($"token {i}: the value is missing");
-            int logprob = Array.FindLastIndex(starts, s => s <= valueOffset);
-            string prefix = generated[starts[logprob]..valueOffset];
+            // The token holding the value's first byte, and what of it comes before the value.
+            int valueByte = Encoding.UTF8.GetByteCount(generated.AsSpan(0, valueOffset));
+            int logprob = Array.FindLastIndex(aligned.Start, s => s <= valueByte);
+            while (logprob > 0 && aligned.End[logprob] <= valueByte) logprob--;
+            var prefix = aligned.Bytes.AsSpan(aligned.Start[logprob], valueByte - aligned.Start[logprob]);
             var probabilities = new double[ActivationFormat.MaxNormalizedValue + 1];
-            var alternatives = logprobs[logprob].Top.Any(t => t.Token == logprobs[logprob].Token)
+            var chosen = new LlmTopLogprob(logprobs[logprob].Token, logprobs[logprob].Logprob) { Bytes = aligned.Of(logprob).ToArray() };
+            var alternatives = logprobs[logprob].Top.Any(t => aligned.AlternativeBytes(t).AsSpan().SequenceEqual(chosen.Bytes))
                 ? logprobs[logprob].Top
-                : logprobs[logprob].Top.Append(new LlmTopLogprob(logprobs[logprob].Token, logprobs[logprob].Logprob));
+                : logprobs[logprob].Top.Append(chosen);
             foreach (var alternative in alternatives)
-                if (alternative.Token.StartsWith(prefix, StringComparison.Ordinal) && ReadValue(alternative.Token[prefix.Length..]) is int v)
+                if (aligned.AlternativeBytes(alternative) is var bytes && bytes.AsSpan().StartsWith(prefix)
+                    && ReadValue(Encoding.UTF8.GetString(bytes, prefix.Length, bytes.Length - prefix.Length)) is int v)
                     probabilities[v] += Math.Exp(alternative.Logprob);
             double total = probabilities.Sum();
             if (!(total > 0))

@@ -139,6 +139,7 @@ internal sealed class LlmOptions
             ExplainerTemperature = Double(Temperature),
             NeuronConcurrency = concurrency,
         };
+        if (EchoSupport.RefusedUpFront(baseUrl, run) is { } refused) throw new ArgumentException(refused);
         var resilience = new LlmResilienceOptions
         {
             Concurrency = concurrency,

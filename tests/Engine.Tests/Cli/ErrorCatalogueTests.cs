@@ -6,6 +6,7 @@ using NeuronEngine.Dump;
 using NeuronEngine.Records;
 using NeuronEngine.Scoring;
 using NeuronEngine.Tests.Explain;
+using NeuronEngine.Tests.Explain.Servers;
 using NeuronEngine.Tests.Scoring;
 using NeuronEngine.Tests.Support;
 
@@ -26,6 +27,7 @@ public static class Catalogue
         ["records", "--model", "{model}", "--corpus", "{corpus}", "--device", "cpu", "--seq-len", "8", .. more];
     private static string[] RecordsTo(params string[] more) => Records(["--out", "{out}", .. more]);
     private static string[] Explain(params string[] more) => ["explain", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", .. more];
+    private static string[] Run(params string[] more) => ["run", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", "--retry-delay", "0.01", .. more];
     private static string[] ExplainServer(params string[] more) => Explain(["--base-url", "{server}", "--explainer-model", "explainer-model", "--retry-delay", "0.01", .. more]);
 
     private static string Help(string command) => command.Length == 0 ? "see `engine --help`" : $"see `engine {command} --help`";
@@ -323,6 +325,15 @@ public static class Catalogue
             Setup = c => c.Fixture.Script = _ => new FakeLlmReply.Error(401, "{\"error\":{\"message\":\"Incorrect API key provided: sk-catal***test.\",\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}"),
             Then = c => c.Fixture.Script = FakeNeuronModel.Reply,
         },
+        new(Llm, "llm-echo-refused", Run("--base-url", "{server}", "--explainer-model", "explainer-model", "--simulator-mode", "echo"), 2,
+            "error: {server} refused a call to model 'explainer-model' with HTTP 500: Only no echo is supported; the endpoint does not serve OpenAI's echo completions: use --simulator-mode logprobs (or json where it returns no logprobs)")
+        {
+            NeedsServer = true,
+            Setup = c => c.Fixture.Script = r => r.IsCompletion ? LlamaCppShapes.EchoRefusal : FakeNeuronModel.Reply(r),
+            Then = c => c.Fixture.Script = FakeNeuronModel.Reply,
+        },
+        new(Llm, "llm-echo-openai", Run("--base-url", "https://api.openai.com/v1", "--explainer-model", "gpt-4o-mini", "--simulator-mode", "echo"), 2,
+            "error: --simulator-mode echo: OpenAI's API allows at most 5 logprobs on /v1/completions and the simulator reads 15 alternatives per position (--top-logprobs, 15 as OpenAI's simulator); use --simulator-mode logprobs (chat top_logprobs go up to 20)"),
         new(Llm, "llm-retries-0", ExplainServer("--retries", "0"), 0) { NeedsServer = true, Then = c => Assert.True(File.Exists(Path.Combine(c.Out, "0", "1.json"))) },
         new(Llm, "llm-some-failed", ExplainServer("--retries", "0"), 1, "  layer 0 neuron 2 (explain): {any}")
         {

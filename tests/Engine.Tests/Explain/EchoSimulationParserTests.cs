@@ -7,17 +7,17 @@ public class EchoSimulationParserTests
 {
     private static readonly (string, double)[] Nothing = [];
 
-    /// <summary>An echoed prompt: the tokens, each with its top logprobs (probabilities here), text offsets computed.</summary>
+    /// <summary>
+    /// An echoed prompt: the tokens, each with its top logprobs (probabilities here); the text is what they spell (an
+    /// OpenAI "bytes:\xNN" token spells its byte).
+    /// </summary>
     private static LlmReply Echo(params (string Token, (string Token, double P)[] Top)[] tokens)
     {
-        var offsets = new List<int>();
-        int at = 0;
-        foreach (var t in tokens) { offsets.Add(at); at += t.Token.Length; }
-        return new LlmReply(string.Concat(tokens.Select(t => t.Token)),
-            tokens.Select(t => new LlmTokenLogprob(t.Token, 0, t.Top.Select(a => new LlmTopLogprob(a.Token, Math.Log(a.P))).ToArray())).ToArray(), 10, 0)
-        {
-            TextOffsets = offsets,
-        };
+        var bytes = tokens.SelectMany(t => t.Token.StartsWith("bytes:", StringComparison.Ordinal)
+            ? System.Text.RegularExpressions.Regex.Matches(t.Token, @"\\x([0-9a-f]{2})").Select(m => Convert.ToByte(m.Groups[1].Value, 16))
+            : System.Text.Encoding.UTF8.GetBytes(t.Token)).ToArray();
+        return new LlmReply(System.Text.Encoding.UTF8.GetString(bytes),
+            tokens.Select(t => new LlmTokenLogprob(t.Token, 0, t.Top.Select(a => new LlmTopLogprob(a.Token, Math.Log(a.P))).ToArray())).ToArray(), 10, 0);
     }
 
     /// <summary>"…Activations: \n&lt;start&gt;\n" then, per line, the token pieces, "\t", "unknown" (with its top logprobs), "\n"; then "&lt;end&gt;".</summary>
@@ -100,7 +100,7 @@ public class EchoSimulationParserTests
         Assert.Contains("does not go on with \"<end>\"", EchoSimulationParser.Parse([" cat"], noEnd).Failure);
         Assert.Contains("no prompt tokens with logprobs", EchoSimulationParser.Parse([" cat"], new LlmReply("text", null, 0, 0)).Failure);
         // A server that echoes the text but gives logprobs for the generated token only (llama.cpp's, ggml-org/llama.cpp#27174).
-        var generatedOnly = new LlmReply("a\n<start>\n cat\tunknown\n<end>\nX", [new LlmTokenLogprob("X", -1, [new LlmTopLogprob("X", -1)])], 5, 1) { TextOffsets = [27] };
+        var generatedOnly = new LlmReply("a\n<start>\n cat\tunknown\n<end>\nX", [new LlmTokenLogprob("X", -1, [new LlmTopLogprob("X", -1)])], 5, 1);
         Assert.Contains("returns logprobs for generated tokens only", EchoSimulationParser.Parse([" cat"], generatedOnly).Failure);
     }
 
@@ -117,7 +117,6 @@ public class EchoSimulationParserTests
         Assert.Equal(["ab", " c"], reply.Logprobs!.Select(l => l.Token));
         Assert.Empty(reply.Logprobs![0].Top);
         Assert.Equal([(" c", -0.5), (" d", -1.5)], reply.Logprobs[1].Top.Select(t => (t.Token, t.Logprob)));
-        Assert.Equal([0, 2], reply.TextOffsets!);
         Assert.Equal((2L, 0L), (reply.InputTokens, reply.OutputTokens));
         Assert.Contains("not an OpenAI text completion", Assert.Throws<LlmCallFailedException>(() => OpenAiCompletionsApi.ParseReply("{\"error\":1}", "m")).Message);
         Assert.Equal("""{"model":"m","prompt":"p","max_tokens":0,"echo":true,"logprobs":15,"temperature":0}""",

@@ -37,7 +37,8 @@ public class ExplainPipelineTests
         var (explain, simulate) = await RunAsync(server, dir.Path, dir["cache.sqlite"], mode);
         Assert.Equal((3, 0), (explain.Completed, explain.Failures.Count));
         Assert.Equal((3, 0), (simulate.Completed, simulate.Failures.Count));
-        Assert.Equal(3 + 3 * SimulatorCallsPerExplanation, server.RequestCount); // one explanation, 4 valid and 4 calibration records per neuron
+        // One explanation, 4 valid and 4 calibration records per neuron, and echo mode's one probe of the endpoint.
+        Assert.Equal(3 + 3 * SimulatorCallsPerExplanation + (mode == SimulatorMode.Echo ? 1 : 0), server.RequestCount);
         var simulator = server.Requests.Where(r => !r.IsExplainer).ToArray();
         Assert.All(simulator, r => Assert.Equal(mode == SimulatorMode.Echo, r.IsCompletion));
         Assert.All(simulator, r => Assert.Equal(mode == SimulatorMode.Json, r.WantsJson));

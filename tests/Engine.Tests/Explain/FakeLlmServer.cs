@@ -38,6 +38,9 @@ public abstract record FakeLlmReply
     public sealed record Completion(string Content, IReadOnlyList<(string Token, double Logprob, (string Token, double Logprob)[] Top)>? Logprobs = null) : FakeLlmReply;
     public sealed record Error(int Status, string Body = "{\"error\":{\"message\":\"scripted failure\"}}", IReadOnlyDictionary<string, string>? Headers = null) : FakeLlmReply;
 
+    /// <summary>A whole 200 response body, written the way one particular server writes it (tests/Explain/Servers).</summary>
+    public sealed record Raw(JsonNode Json) : FakeLlmReply;
+
     /// <summary>A /v1/completions reply with echo: the prompt's tokens, each with its top logprobs (the first has none).</summary>
     public sealed record Echo(IReadOnlyList<(string Token, (string Token, double Logprob)[] Top)> Tokens) : FakeLlmReply;
 }
@@ -128,6 +131,9 @@ public sealed class FakeLlmServer : IAsyncDisposable
                     break;
                 case FakeLlmReply.Completion completion:
                     json = CompletionJson(request, completion).ToJsonString();
+                    break;
+                case FakeLlmReply.Raw raw:
+                    json = raw.Json.ToJsonString();
                     break;
                 case FakeLlmReply.Echo echo:
                     json = EchoJson(request, echo).ToJsonString();

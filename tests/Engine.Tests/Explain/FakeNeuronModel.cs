@@ -134,21 +134,23 @@ public static partial class FakeNeuronModel
 
     private static readonly string[] Vocabulary = [" the", " cat", " sat", " on", " mat", "\n", " dog", " ran"];
 
-    /// <summary>The word a test neuron fires on.</summary>
-    public static string TargetOf(int layer, int neuron) => Vocabulary[1 + (layer * 3 + neuron) % 7];
+    /// <summary>The word a test neuron fires on (from <paramref name="vocabulary"/>, default the ASCII one).</summary>
+    public static string TargetOf(int layer, int neuron, IReadOnlyList<string>? vocabulary = null) =>
+        (vocabulary ?? Vocabulary)[1 + (layer * 3 + neuron) % ((vocabulary ?? Vocabulary).Count - 1)];
 
     /// <summary>
     /// A test neuron: 8 top records in which its target word fires (4 + 0.1·r) and 6 random ones where it
     /// fires weaker (2.0, every other record); other tokens sit near zero, some slightly negative. Enough for
     /// OpenAI's splits with 2 records per split (4·2 top, 3·2 random).
     /// </summary>
-    public static NeuronRecord Record(int layer, int neuron)
+    public static NeuronRecord Record(int layer, int neuron, IReadOnlyList<string>? vocabulary = null)
     {
-        string target = TargetOf(layer, neuron);
+        var words = vocabulary ?? Vocabulary;
+        string target = TargetOf(layer, neuron, words);
         ActivationRecord Make(int r, int salt, bool fires, double peak)
         {
-            var tokens = Enumerable.Range(0, 6).Select(i => Vocabulary[(r * 5 + i * 3 + neuron + salt) % Vocabulary.Length]).ToArray();
-            for (int i = 0; i < tokens.Length; i++) if (tokens[i] == target) tokens[i] = " the";
+            var tokens = Enumerable.Range(0, 6).Select(i => words[(r * 5 + i * 3 + neuron + salt) % words.Count]).ToArray();
+            for (int i = 0; i < tokens.Length; i++) if (tokens[i] == target) tokens[i] = words[0];
             if (fires) tokens[r % 6] = target;
             return new ActivationRecord
             {
@@ -166,10 +168,13 @@ public static partial class FakeNeuronModel
     }
 
     /// <summary>Writes test records for the given neurons in OpenAI's layout and returns the directory.</summary>
-    public static string WriteRecords(string directory, params (int Layer, int Neuron)[] neurons)
+    public static string WriteRecords(string directory, params (int Layer, int Neuron)[] neurons) => WriteRecords(directory, null, neurons);
+
+    /// <summary>Test records over <paramref name="vocabulary"/> (its first word stands in for the target elsewhere).</summary>
+    public static string WriteRecords(string directory, IReadOnlyList<string>? vocabulary, params (int Layer, int Neuron)[] neurons)
     {
         foreach (var (layer, neuron) in neurons)
-            NeuronRecordFile.Write(NeuronRecordFile.PathFor(directory, layer, neuron), Record(layer, neuron));
+            NeuronRecordFile.Write(NeuronRecordFile.PathFor(directory, layer, neuron), Record(layer, neuron, vocabulary));
         return directory;
     }
 }
