@@ -27,12 +27,14 @@ public static class EchoSimulationParser
         if (!reply.Text.Contains("<start>", StringComparison.Ordinal))
             return SimulationParse.Fail("the /completions reply does not echo the prompt (its text holds no <start>): the server ignores \"echo\" "
                 + "(Ollama's /v1/completions has no such field); use --simulator-mode logprobs or json");
-        string own = TokenAlignment.OwnText(logprobs);
-        if (!own.Contains("<start>", StringComparison.Ordinal))
-            return SimulationParse.Fail($"the reply's logprobs cover {logprobs.Count} token(s) ('{Clip(own)}'), not the echoed prompt's "
-                + "last <start> block: the server returns logprobs for generated tokens only, not for an echoed prompt");
         if (TokenAlignment.Align(reply.Text, logprobs, out string? failure) is not { } aligned)
-            return SimulationParse.Fail($"the echoed prompt and its tokens do not line up: {failure}");
+        {
+            string own = TokenAlignment.OwnText(logprobs);
+            return SimulationParse.Fail(own.Contains("<start>", StringComparison.Ordinal)
+                ? $"the echoed prompt and its tokens do not line up: {failure}"
+                : $"the reply's logprobs cover {logprobs.Count} token(s) ('{Clip(own)}'), not the echoed prompt's "
+                    + "last <start> block: the server returns logprobs for generated tokens only, not for an echoed prompt");
+        }
 
         int scoringStart = aligned.Bytes.AsSpan().LastIndexOf("<start>"u8);
         var expected = new List<double>(tokens.Count);

@@ -13,7 +13,8 @@ public sealed record NeuronSimulationOutcome(NeuronSimulationResults Results, Si
 /// cached; a window that is in both splits is one call), and scores it with <see cref="SimulationScoring"/>
 /// over the valid sequences that simulated. The results file holds OpenAI's objects only; which record each
 /// scored sequence is, the sequences that failed (left out of the scores) and the calibration simulations
-/// go to the sidecar.
+/// go to the sidecar. In echo mode the first sequence waits for one probe of the endpoint (<see cref="EchoSupport"/>),
+/// which stops the run when the server cannot serve echo.
 /// </summary>
 public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions options)
 {

@@ -64,10 +64,10 @@ public static class SimulationReplyParser
             int valueOffset = tab + 1;
             while (valueOffset < generated.Length && generated[valueOffset] == ' ') valueOffset++;
             if (valueOffset >= generated.Length) return SimulationParse.Fail($"token {i}: the value is missing");
-            // The token holding the value's first byte, and what of it comes before the value.
+            // The token holding the value's first byte (the tokens tile the text, so the last to start at or before it),
+            // and what of it comes before the value.
             int valueByte = Encoding.UTF8.GetByteCount(generated.AsSpan(0, valueOffset));
             int logprob = Array.FindLastIndex(aligned.Start, s => s <= valueByte);
-            while (logprob > 0 && aligned.End[logprob] <= valueByte) logprob--;
             var prefix = aligned.Bytes.AsSpan(aligned.Start[logprob], valueByte - aligned.Start[logprob]);
             var probabilities = new double[ActivationFormat.MaxNormalizedValue + 1];
             var chosen = new LlmTopLogprob(logprobs[logprob].Token, logprobs[logprob].Logprob) { Bytes = aligned.Of(logprob).ToArray() };

@@ -20,7 +20,7 @@ namespace NeuronEngine.Explain;
 /// </list>
 /// A token's own <c>bytes</c> (chat logprobs; llama.cpp's are exact) win where they say more than its string.
 /// </summary>
-public enum TokenSpelling { Text, ByteLevel, SentencePiece }
+internal enum TokenSpelling { Text, ByteLevel, SentencePiece }
 
 /// <summary>One token's bytes as its spelling gives them: literal runs and the pieces whose bytes are unknown.</summary>
 internal readonly record struct TokenPattern(TokenPiece[] Pieces, bool MayBeSpecial)

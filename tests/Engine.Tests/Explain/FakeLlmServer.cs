@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
+using NeuronEngine.Tests.Explain.Servers;
+
 namespace NeuronEngine.Tests.Explain;
 
 /// <summary>A chat request (/v1/chat/completions) or a text completion request (/v1/completions) as the server saw it.</summary>
@@ -166,67 +168,15 @@ public sealed class FakeLlmServer : IAsyncDisposable
         }
     }
 
-    private static JsonObject CompletionJson(FakeLlmRequest request, FakeLlmReply.Completion c)
-    {
-        JsonNode? logprobs = null;
-        if (c.Logprobs is { } lp)
-            logprobs = new JsonObject
-            {
-                ["content"] = new JsonArray(lp.Select(t => (JsonNode)new JsonObject
-                {
-                    ["token"] = t.Token,
-                    ["logprob"] = t.Logprob,
-                    ["bytes"] = null,
-                    ["top_logprobs"] = new JsonArray(t.Top.Select(a => (JsonNode)new JsonObject { ["token"] = a.Token, ["logprob"] = a.Logprob, ["bytes"] = null }).ToArray()),
-                }).ToArray()),
-            };
-        int promptTokens = request.Messages.Sum(m => m!.ToJsonString().Length) / 4;
-        int completionTokens = Math.Max(1, c.Content.Length / 4);
-        return new JsonObject
-        {
-            ["id"] = $"chatcmpl-{request.Number}",
-            ["object"] = "chat.completion",
-            ["created"] = 1700000000,
-            ["model"] = request.Model,
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["index"] = 0,
-                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = c.Content },
-                ["logprobs"] = logprobs,
-                ["finish_reason"] = "stop",
-            }),
-            ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["completion_tokens"] = completionTokens, ["total_tokens"] = promptTokens + completionTokens },
-        };
-    }
+    private static JsonObject CompletionJson(FakeLlmRequest request, FakeLlmReply.Completion c) =>
+        Servers.CompletionJson.Chat(request, c.Content, c.Logprobs?.Select(t => new ChatLogprobEntry(t.Token, null, t.Logprob,
+            t.Top.Select(a => new ChatLogprobEntry(a.Token, null, a.Logprob, [])).ToArray())).ToArray());
 
     /// <summary>An OpenAI text completion with echo and max_tokens 0: choices[0].text is the prompt, logprobs describe its tokens.</summary>
-    private static JsonObject EchoJson(FakeLlmRequest request, FakeLlmReply.Echo echo)
-    {
-        var offsets = new List<int>();
-        int at = 0;
-        foreach (var t in echo.Tokens) { offsets.Add(at); at += t.Token.Length; }
-        return new JsonObject
-        {
-            ["id"] = $"cmpl-{request.Number}",
-            ["object"] = "text_completion",
-            ["created"] = 1700000000,
-            ["model"] = request.Model,
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["text"] = string.Concat(echo.Tokens.Select(t => t.Token)),
-                ["index"] = 0,
-                ["logprobs"] = new JsonObject
-                {
-                    ["tokens"] = new JsonArray(echo.Tokens.Select(t => (JsonNode)JsonValue.Create(t.Token)).ToArray()),
-                    ["token_logprobs"] = new JsonArray(echo.Tokens.Select((t, i) => i == 0 ? null : (JsonNode)JsonValue.Create(t.Top.FirstOrDefault(a => a.Token == t.Token).Logprob)).ToArray()),
-                    ["top_logprobs"] = new JsonArray(echo.Tokens.Select((t, i) => i == 0 ? null : (JsonNode)new JsonObject(t.Top.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)JsonValue.Create(a.Logprob))))).ToArray()),
-                    ["text_offset"] = new JsonArray(offsets.Select(o => (JsonNode)JsonValue.Create(o)).ToArray()),
-                },
-                ["finish_reason"] = "length",
-            }),
-            ["usage"] = new JsonObject { ["prompt_tokens"] = echo.Tokens.Count, ["completion_tokens"] = 0, ["total_tokens"] = echo.Tokens.Count },
-        };
-    }
+    private static JsonObject EchoJson(FakeLlmRequest request, FakeLlmReply.Echo echo) =>
+        Servers.CompletionJson.Text(request, string.Concat(echo.Tokens.Select(t => t.Token)), echo.Tokens.Select(t => t.Token).ToArray(),
+            echo.Tokens.Select((t, i) => i == 0 ? null : (double?)t.Top.FirstOrDefault(a => a.Token == t.Token).Logprob).ToArray(),
+            echo.Tokens.Select((t, i) => i == 0 ? null : new JsonObject(t.Top.Select(a => KeyValuePair.Create(a.Token, (JsonNode?)JsonValue.Create(a.Logprob))))).ToArray());
 
     public async ValueTask DisposeAsync()
     {

@@ -76,72 +76,63 @@ public class ServerMatrixTests
         Assert.True(nonAscii > 20, $"only {nonAscii} accented or CJK tokens were simulated");
     }
 
-    [Fact]
-    public async Task LlamaCppsRefusedEchoStopsTheRunAfterOneRequestWithItsMessage()
+    /// <summary>
+    /// Explains, then simulates in echo mode against <paramref name="server"/>, which must stop the run: the refusal
+    /// and how many requests the simulate stage made.
+    /// </summary>
+    private static async Task<(LlmEndpointException Refusal, int Requests, TimeSpan Took, LlmUsageReport Usage)> RefusedEchoAsync(
+        SimulatedServer server, LlmResilienceOptions resilience)
     {
         using var dir = new TempDir();
         FakeNeuronModel.WriteRecords(dir["records"], SimulatedServers.Vocabulary, Neurons);
-        await using var server = await FakeLlmServer.StartAsync();
-        server.Script = SimulatedServers.LlamaCpp.Reply;
-        using var cache = new LlmCallCache(dir["cache.sqlite"]);
-        // The retries a user gets by default: retried, this refusal took 18 attempts and ~67 s per neuron.
-        using var gateway = LlmGateway.ForOpenAiCompatible(server.BaseUrl, null, cache, new LlmUsage(new LlmBudget(), new LlmPrices()), LlmResilienceOptions.Defaults);
+        await using var fake = await FakeLlmServer.StartAsync();
+        fake.Script = server.Reply;
+        using var gateway = LlmGateway.ForOpenAiCompatible(fake.BaseUrl, null, null, new LlmUsage(new LlmBudget(), new LlmPrices()), resilience);
         var runner = new ExplainRunner(gateway, Options(SimulatorMode.Echo));
         var neurons = NeuronRecordFile.Enumerate(dir["records"]);
         await runner.ExplainAsync(neurons, dir["explainer"]);
-        int before = server.RequestCount;
-
+        int before = fake.RequestCount;
         var clock = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<LlmEndpointException>(() => runner.SimulateAsync(neurons, dir["explainer"], dir["out"]));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
-        Assert.Equal(1, server.RequestCount - before); // the probe, refused: no retry, no neuron's calls
-        Assert.Contains("with HTTP 500: Only no echo is supported", e.Message);
-        Assert.Contains("use --simulator-mode logprobs", e.Message);
-        Assert.Equal(0, gateway.Usage.Report().Retries);
+        var refusal = await Assert.ThrowsAsync<LlmEndpointException>(() => runner.SimulateAsync(neurons, dir["explainer"], dir["out"]));
+        var took = clock.Elapsed;
         Assert.False(Directory.Exists(dir["out/explanations"]) && Directory.EnumerateFiles(dir["out/explanations"], "*.jsonl", SearchOption.AllDirectories).Any());
+        return (refusal, fake.RequestCount - before, took, gateway.Usage.Report());
+    }
+
+    [Fact]
+    public async Task LlamaCppsRefusedEchoStopsTheRunAfterOneRequestWithItsMessage()
+    {
+        // The retries a user gets by default: retried, this refusal took 18 attempts and ~67 s per neuron.
+        var (refusal, requests, took, usage) = await RefusedEchoAsync(SimulatedServers.LlamaCpp, LlmResilienceOptions.Defaults);
+        Assert.Equal(1, requests); // the probe, refused: no retry, no neuron's calls
+        Assert.Equal(0, usage.Retries);
+        Assert.True(took < TimeSpan.FromSeconds(10), $"took {took}");
+        Assert.Contains("with HTTP 500: Only no echo is supported", refusal.Message);
+        Assert.Contains("use --simulator-mode logprobs", refusal.Message);
     }
 
     [Fact]
     public async Task OllamaIgnoresEchoAndTheProbeSaysSoAfterOneRequest()
     {
-        using var dir = new TempDir();
-        FakeNeuronModel.WriteRecords(dir["records"], SimulatedServers.Vocabulary, Neurons);
-        await using var server = await FakeLlmServer.StartAsync();
-        server.Script = SimulatedServers.Ollama.Reply;
-        using var gateway = Gateway(server, null);
-        var runner = new ExplainRunner(gateway, Options(SimulatorMode.Echo));
-        var neurons = NeuronRecordFile.Enumerate(dir["records"]);
-        await runner.ExplainAsync(neurons, dir["explainer"]);
-        int before = server.RequestCount;
-        var e = await Assert.ThrowsAsync<LlmEndpointException>(() => runner.SimulateAsync(neurons, dir["explainer"], dir["out"]));
-        Assert.Equal(1, server.RequestCount - before);
-        Assert.Contains("echo mode cannot be read from model 'simulator-model'", e.Message);
-        Assert.Contains("does not echo the prompt", e.Message);
-        Assert.Contains("--simulator-mode logprobs", e.Message);
+        var (refusal, requests, _, _) = await RefusedEchoAsync(SimulatedServers.Ollama, Fast());
+        Assert.Equal(1, requests);
+        Assert.Contains("echo mode cannot be read from model 'simulator-model'", refusal.Message);
+        Assert.Contains("does not echo the prompt", refusal.Message);
+        Assert.Contains("--simulator-mode logprobs", refusal.Message);
     }
 
     [Fact]
     public async Task OpenAisApiIsRefusedForEchoBeforeAnyCallAndItsOwnRefusalIsOneRequest()
     {
         var options = Options(SimulatorMode.Echo);
-        Assert.Contains("OpenAI's API allows at most 5 logprobs on /v1/completions",
-            EchoSupport.RefusedUpFront("https://api.openai.com/v1", options));
+        Assert.Contains("OpenAI's API allows at most 5 logprobs on /v1/completions", EchoSupport.RefusedUpFront("https://api.openai.com/v1", options));
         Assert.Null(EchoSupport.RefusedUpFront("https://api.openai.com/v1", options with { TopLogprobs = 5 }));
         Assert.Null(EchoSupport.RefusedUpFront("http://localhost:8000/v1", options));
         Assert.Null(EchoSupport.RefusedUpFront("https://api.openai.com/v1", options with { SimulatorMode = SimulatorMode.Logprobs }));
 
         // Behind another address (a proxy), OpenAI's own 400 stops the run after one request.
-        using var dir = new TempDir();
-        FakeNeuronModel.WriteRecords(dir["records"], SimulatedServers.Vocabulary, Neurons);
-        await using var server = await FakeLlmServer.StartAsync();
-        server.Script = SimulatedServers.OpenAi.Reply;
-        using var gateway = Gateway(server, null);
-        var runner = new ExplainRunner(gateway, options);
-        var neurons = NeuronRecordFile.Enumerate(dir["records"]);
-        await runner.ExplainAsync(neurons, dir["explainer"]);
-        int before = server.RequestCount;
-        var e = await Assert.ThrowsAsync<LlmEndpointException>(() => runner.SimulateAsync(neurons, dir["explainer"], dir["out"]));
-        Assert.Equal(1, server.RequestCount - before);
-        Assert.Contains("HTTP 400: logprobs must be at most 5", e.Message);
+        var (refusal, requests, _, _) = await RefusedEchoAsync(SimulatedServers.OpenAi, Fast());
+        Assert.Equal(1, requests);
+        Assert.Contains("HTTP 400: logprobs must be at most 5", refusal.Message);
     }
 }

@@ -24,7 +24,7 @@ public static class LlamaCppShapes
             new(ServerTokenizer.LlamaCppToken(bytes), bytes.Select(b => (int)b).ToArray(), logprob, top, Id: IdOf(bytes));
         var entries = tokens.Select(t => Entry(t.Bytes, t.Logprob,
             [Entry(t.Bytes, t.Logprob, []), .. t.Others.Take(request.TopLogprobs - 1).Select(a => Entry(a.Bytes, a.Logprob, []))])).ToArray();
-        return ChatShape.Completion(request, content, entries);
+        return CompletionJson.Chat(request, content, entries);
     }
 
     /// <summary>A stable stand-in for the token id.</summary>

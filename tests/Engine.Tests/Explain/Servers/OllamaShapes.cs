@@ -20,10 +20,10 @@ public static class OllamaShapes
     public static JsonObject Chat(FakeLlmRequest request, string content, IReadOnlyList<ServerToken> tokens)
     {
         ChatLogprobEntry Entry(byte[] bytes, double logprob, IReadOnlyList<ChatLogprobEntry> top) =>
-            ServerTokenizer.LlamaCppToken(bytes) is var s ? new(s, s.Length == 0 ? null : ChatShape.Utf8(s), logprob, top) : null!;
+            ServerTokenizer.LlamaCppToken(bytes) is var s ? new(s, s.Length == 0 ? null : CompletionJson.Utf8(s), logprob, top) : null!;
         var entries = tokens.Select(t => Entry(t.Bytes, t.Logprob,
             [Entry(t.Bytes, t.Logprob, []), .. t.Others.Take(request.TopLogprobs - 1).Select(a => Entry(a.Bytes, a.Logprob, []))])).ToArray();
-        var reply = ChatShape.Completion(request, content, entries);
+        var reply = CompletionJson.Chat(request, content, entries);
         reply["system_fingerprint"] = "fp_ollama";
         return reply;
     }
@@ -31,7 +31,7 @@ public static class OllamaShapes
     /// <summary>/v1/completions with echo: the echo ignored; a generated token and its logprobs in the chat shape.</summary>
     public static JsonObject CompletionIgnoringEcho(FakeLlmRequest request)
     {
-        var generated = new ChatLogprobEntry(" The", ChatShape.Utf8(" The"), -0.7, [new(" The", ChatShape.Utf8(" The"), -0.7, [])]);
+        var generated = new ChatLogprobEntry(" The", CompletionJson.Utf8(" The"), -0.7, [new(" The", CompletionJson.Utf8(" The"), -0.7, [])]);
         return new JsonObject
         {
             ["id"] = $"cmpl-{request.Number}",
@@ -44,9 +44,9 @@ public static class OllamaShapes
                 ["text"] = " The",
                 ["index"] = 0,
                 ["finish_reason"] = "length",
-                ["logprobs"] = new JsonObject { ["content"] = new JsonArray(ChatShape.Entry(generated, main: true)) },
+                ["logprobs"] = new JsonObject { ["content"] = new JsonArray(CompletionJson.Entry(generated, main: true)) },
             }),
-            ["usage"] = ChatShape.Usage(request.Prompt.Length / 4, 1),
+            ["usage"] = CompletionJson.Usage(request.Prompt.Length / 4, 1),
         };
     }
 }

@@ -17,6 +17,6 @@ public static class OpenAiShapes
             new(Encoding.UTF8.GetString(bytes), bytes.Select(b => (int)b).ToArray(), logprob, top);
         var entries = tokens.Select(t => Entry(t.Bytes, t.Logprob,
             [Entry(t.Bytes, t.Logprob, []), .. t.Others.Take(request.TopLogprobs - 1).Select(a => Entry(a.Bytes, a.Logprob, []))])).ToArray();
-        return ChatShape.Completion(request, content, entries);
+        return CompletionJson.Chat(request, content, entries);
     }
 }

@@ -44,7 +44,7 @@ public static class SimulatedServers
     public static SimulatedServer Ollama => new("Ollama", r => r.IsCompletion ? new FakeLlmReply.Raw(OllamaShapes.CompletionIgnoringEcho(r))
         : Chat(r, TokenizerKind.ByteFallback, (q, content, tokens) => OllamaShapes.Chat(q, content, tokens)));
 
-    /// <summary>OpenAI's API: exact bytes in chat logprobs; /completions logprobs capped at 5 (400 above).</summary>
+    /// <summary>OpenAI's API: exact bytes in chat logprobs; /completions logprobs capped at 5 (a 400 above; its message here is a stand-in).</summary>
     public static SimulatedServer OpenAi => new("OpenAI API", r => r.IsCompletion
         ? new FakeLlmReply.Error(400, """{"error":{"message":"logprobs must be at most 5","type":"invalid_request_error","param":"logprobs","code":null}}""")
         : Chat(r, TokenizerKind.ByteLevelBpe, (q, content, tokens) => OpenAiShapes.Chat(q, content, tokens)));
@@ -59,6 +59,6 @@ public static class SimulatedServers
         var answer = (FakeLlmReply.Completion)FakeNeuronModel.Reply(request);
         return new FakeLlmReply.Raw(request.WantsLogprobs && answer.Logprobs is not null
             ? withLogprobs(request, answer.Content, ServerTokens.Chat(answer, kind))
-            : ChatShape.Completion(request, answer.Content, null));
+            : CompletionJson.Chat(request, answer.Content, null));
     }
 }

@@ -74,8 +74,8 @@ public static class VllmShapes
     {
         int n = request.TopLogprobs;
         var strings = new List<string>();
-        var tokenLogprobs = new JsonArray();
-        var topLogprobs = new JsonArray();
+        var tokenLogprobs = new List<double?>();
+        var topLogprobs = new List<JsonObject?>();
         if (bos is not null) strings.Add(bos);
         strings.AddRange(Strings(prompt.Select(t => t.Bytes).ToArray(), how));
         for (int i = 0; i < strings.Count; i++)
@@ -88,42 +88,18 @@ public static class VllmShapes
             foreach (var (bytes, logprob) in token.Others.Take(n)) top[Alternative(bytes, how)] = Math.Max(logprob, -9999.0);
             topLogprobs.Add(top);
         }
-        var offsets = new JsonArray();
-        int offset = 0;
-        foreach (string s in strings) { offsets.Add(offset); offset += s.EnumerateRunes().Count(); } // Python's len(token)
-        return new JsonObject
-        {
-            ["id"] = $"cmpl-{request.Number}",
-            ["object"] = "text_completion",
-            ["created"] = 1700000000,
-            ["model"] = request.Model,
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["index"] = 0,
-                ["text"] = request.Prompt,
-                ["logprobs"] = new JsonObject
-                {
-                    ["text_offset"] = offsets,
-                    ["token_logprobs"] = tokenLogprobs,
-                    ["tokens"] = new JsonArray(strings.Select(s => (JsonNode)s).ToArray()),
-                    ["top_logprobs"] = topLogprobs,
-                },
-                ["finish_reason"] = "length",
-                ["stop_reason"] = null,
-                ["prompt_logprobs"] = null,
-            }),
-            ["usage"] = ChatShape.Usage(strings.Count, 0),
-        };
+        return CompletionJson.Text(request, request.Prompt, strings, tokenLogprobs, topLogprobs,
+            new JsonObject { ["stop_reason"] = null, ["prompt_logprobs"] = null });
     }
 
     /// <summary>A chat reply with logprobs: each entry's "bytes" are its string's UTF-8, as vLLM writes them.</summary>
     public static JsonObject Chat(FakeLlmRequest request, string content, IReadOnlyList<ServerToken> tokens, VllmStrings how)
     {
         var strings = Strings(tokens.Select(t => t.Bytes).ToArray(), how);
-        ChatLogprobEntry Entry(string s, double logprob, IReadOnlyList<ChatLogprobEntry> top) => new(s, ChatShape.Utf8(s), logprob, top);
+        ChatLogprobEntry Entry(string s, double logprob, IReadOnlyList<ChatLogprobEntry> top) => new(s, CompletionJson.Utf8(s), logprob, top);
         // _get_top_logprobs: the first top_logprobs entries of the position's dict, the sampled token first.
         var entries = tokens.Select((t, i) => Entry(strings[i], t.Logprob,
             [Entry(strings[i], t.Logprob, []), .. t.Others.Take(request.TopLogprobs - 1).Select(a => Entry(Alternative(a.Bytes, how), a.Logprob, []))])).ToArray();
-        return ChatShape.Completion(request, content, entries);
+        return CompletionJson.Chat(request, content, entries);
     }
 }
