@@ -198,8 +198,10 @@ public sealed class SiteBuilder(SiteOptions options)
             if (related.Settings is { } rs)
             {
                 w.WriteNumber("top", rs.Top);
+                w.WriteString("definition", rs.Definition);
                 w.WriteBoolean("with_wpe0", rs.WithPositionZero);
             }
+            else w.WriteNull("definition"); // OpenAI's layout without related.json (their published files: OpenAI's definition)
             w.WriteEndObject();
         }
         w.WriteNumber("neurons", neurons);

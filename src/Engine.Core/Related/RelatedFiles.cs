@@ -20,6 +20,11 @@ public sealed record RelatedSettings
     [JsonPropertyName("vocab_size")] public required int VocabSize { get; init; }
     [JsonPropertyName("layers")] public required int[] Layers { get; init; }
     [JsonPropertyName("top")] public required int Top { get; init; }
+    /// <summary>
+    /// `--definition`: "openai" or "direct-path" (<see cref="RelatedDefinition"/>); manifests written before it existed
+    /// computed the direct path.
+    /// </summary>
+    [JsonPropertyName("definition")] public string Definition { get; init; } = "direct-path";
     /// <summary>Whether the input lists add wpe[0] (the position-0 embedding) to each token's embedding.</summary>
     [JsonPropertyName("with_wpe0")] public required bool WithPositionZero { get; init; }
     /// <summary>"packed", "openai" or "both".</summary>
@@ -33,6 +38,7 @@ public sealed record RelatedSettings
     public string? FirstDifference(RelatedSettings o)
     {
         if (ModelFingerprint != o.ModelFingerprint) return $"model ({Model} vs {o.Model})";
+        if (Definition != o.Definition) return $"definition ({Definition} vs {o.Definition})";
         if (!Layers.SequenceEqual(o.Layers)) return "layers";
         if (Top != o.Top) return $"top ({Top} vs {o.Top})";
         if (WithPositionZero != o.WithPositionZero) return "--with-wpe0";

@@ -49,6 +49,7 @@ public sealed class RelatedRun(IRelatedTokensDevice device, RelatedSettings sett
         var metadata = new Dictionary<string, string>
         {
             ["model"] = settings.Model,
+            ["definition"] = settings.Definition,
             ["with_wpe0"] = settings.WithPositionZero ? "true" : "false",
             ["device"] = device.Name,
         };
@@ -70,6 +71,15 @@ public sealed class RelatedRun(IRelatedTokensDevice device, RelatedSettings sett
         Manifest(true).Save(dir);
         return true;
     }
+
+    /// <summary>
+    /// <paramref name="withPositionZero"/> when the definition has a place for wpe[0]; OpenAI's reads wte alone, so
+    /// `--with-wpe0` with it is refused rather than ignored.
+    /// </summary>
+    public static bool CheckPositionZero(RelatedDefinition definition, bool withPositionZero) =>
+        withPositionZero && definition == RelatedDefinition.OpenAi
+            ? throw new ArgumentException("--with-wpe0 belongs to --definition direct-path: OpenAI's definition reads wte alone, no position embedding")
+            : withPositionZero;
 
     private static bool IsOutputEntry(string path) => NeuronFileLayout.IsLayerOutput(path) || Path.GetFileName(path) == RelatedManifest.FileName;
 

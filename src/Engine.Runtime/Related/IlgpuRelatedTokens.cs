@@ -11,11 +11,12 @@ namespace NeuronEngine.Runtime.Related;
 
 /// <summary>
 /// `engine related` on an ILGPU accelerator. Per layer and vocabulary chunk of <see cref="ChunkRows"/> tokens, on one
-/// stream: the embedding gather (<see cref="EmbeddingOp"/>, seqLen 1, so position 0 is the only position), this
-/// layer's ln_2 (<see cref="LayerNormOp"/>), the GEMM with c_fc (+ bias) (<see cref="GemmOp"/>, the forward pass's
-/// kernel, in its precision), the top-k update (<see cref="RelatedKernels.SelectTokens"/>); then the GEMM of the raw
-/// embeddings with the output directions ([d, N], prepared on the host by <see cref="RelatedMath.OutputDirections"/>) and
-/// its top-k. CPU reference: <see cref="CpuRelatedTokens"/>.
+/// stream: the embedding gather (<see cref="EmbeddingOp"/>, seqLen 1, so position 0 is the only position), then the
+/// input side — OpenAI's definition: the GEMM (<see cref="GemmOp"/>, the forward pass's kernel, in its precision) with
+/// the input directions diag(ln_2.g)·c_fc (<see cref="RelatedMath.InputDirections"/>); the direct path: this layer's
+/// ln_2 (<see cref="LayerNormOp"/>) and the GEMM with c_fc (+ bias) — and its top-k update
+/// (<see cref="RelatedKernels.SelectTokens"/>); then the GEMM of the raw embeddings with the output directions ([d, N],
+/// prepared on the host by <see cref="RelatedMath.OutputDirections"/>) and its top-k. CPU reference: <see cref="CpuRelatedTokens"/>.
 /// Only the lists ([S, N, top] keys × 4) come back to the host, once per layer.
 /// </summary>
 public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
@@ -23,6 +24,7 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
     private readonly Context? _context;
     private readonly Accelerator _accelerator;
     private readonly Gpt2Weights _weights;
+    private readonly RelatedDefinition _definition;
     private readonly bool _withPositionZero;
     private readonly DeviceWeights _device;
     private readonly EmbeddingOp _embedding;
@@ -40,10 +42,11 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
     public int ChunksPerLayer => (_weights.Config.VocabSize + ChunkRows - 1) / ChunkRows;
 
     /// <summary>Takes ownership of <paramref name="context"/> and <paramref name="accelerator"/> (when the context is given).</summary>
-    public IlgpuRelatedTokens(string name, Context? context, Accelerator accelerator, Gpt2Weights weights, bool withPositionZero,
-        MatMulPrecision precision = MatMulPrecision.Fp32, int chunkRows = 8192, int? segments = null)
+    public IlgpuRelatedTokens(string name, Context? context, Accelerator accelerator, Gpt2Weights weights, RelatedDefinition definition,
+        bool withPositionZero, MatMulPrecision precision = MatMulPrecision.Fp32, int chunkRows = 8192, int? segments = null)
     {
-        Name = name; _context = context; _accelerator = accelerator; _weights = weights; _withPositionZero = withPositionZero;
+        Name = name; _context = context; _accelerator = accelerator; _weights = weights; _definition = definition;
+        _withPositionZero = RelatedRun.CheckPositionZero(definition, withPositionZero);
         var c = weights.Config;
         int d = c.NEmbd, n = c.DMlp;
         ChunkRows = Math.Min(chunkRows > 0 ? chunkRows : throw new ArgumentOutOfRangeException(nameof(chunkRows)), c.VocabSize);
@@ -76,11 +79,13 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
         long slots = (long)Segments * n * top;
         var empty = new ulong[slots];
         Array.Fill(empty, TokenKeys.Empty);
-        using var ln2W = Upload(_weights.Floats(p + "ln_2.weight"));
-        using var ln2B = Upload(_weights.Floats(p + "ln_2.bias"));
-        using var fcW = Upload(_weights.Floats(p + "mlp.c_fc.weight"));
-        using var fcB = Upload(_weights.Floats(p + "mlp.c_fc.bias"));
-        using var directions = Upload(RelatedMath.OutputDirections(_weights, layer));
+        bool openAi = _definition == RelatedDefinition.OpenAi;
+        using var ln2W = openAi ? null : Upload(_weights.Floats(p + "ln_2.weight"));
+        using var ln2B = openAi ? null : Upload(_weights.Floats(p + "ln_2.bias"));
+        // OpenAI's input side is one GEMM with diag(ln_2.g)·c_fc and no bias; the direct path's is LayerNorm, then c_fc + bias.
+        using var fcW = Upload(openAi ? RelatedMath.InputDirections(_weights, layer) : _weights.Floats(p + "mlp.c_fc.weight"));
+        using var fcB = openAi ? null : Upload(_weights.Floats(p + "mlp.c_fc.bias"));
+        using var directions = Upload(RelatedMath.OutputDirections(_weights, layer, _definition));
         using var inHigh = _accelerator.Allocate1D(empty);
         using var inLow = _accelerator.Allocate1D(empty);
         using var outHigh = _accelerator.Allocate1D(empty);
@@ -92,8 +97,12 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
             var ids = _tokenIds.View.SubView(t0, rows);
             var chunk = new TokenChunk(rows, n, t0, top, Segments);
             _embedding.Launch(stream, ids, _device.Wte.View, wpe, _device.EmbeddingFormat, _input.View, rows, seqLen: 1, d);
-            _layerNorm.Launch(stream, _input.View, _normed.View, ln2W.View, ln2B.View, rows, d, c.LayerNormEpsilon);
-            _gemm.Launch(stream, _normed.View, fcW.View, fcB.View, _y.View, rows, d, n, gelu: false);
+            if (openAi) _gemm.Launch(stream, _input.View, fcW.View, _zeroBias.View, _y.View, rows, d, n, gelu: false);
+            else
+            {
+                _layerNorm.Launch(stream, _input.View, _normed.View, ln2W!.View, ln2B!.View, rows, d, c.LayerNormEpsilon);
+                _gemm.Launch(stream, _normed.View, fcW.View, fcB!.View, _y.View, rows, d, n, gelu: false);
+            }
             _select(stream, Segments * n, _y.View, inHigh.View, inLow.View, chunk);
             var embeddings = _input.View;
             if (_withPositionZero)
@@ -140,10 +149,11 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
 /// </summary>
 public static class RelatedDevices
 {
-    public static IRelatedTokensDevice Create(string name, Gpt2Weights weights, bool withPositionZero, MatMulPrecision precision = MatMulPrecision.Fp32) =>
+    public static IRelatedTokensDevice Create(string name, Gpt2Weights weights, RelatedDefinition definition, bool withPositionZero,
+        MatMulPrecision precision = MatMulPrecision.Fp32) =>
         DeviceSelection.Create<IRelatedTokensDevice>(name,
-            () => new CpuRelatedTokens(weights, withPositionZero, precision: precision),
-            (kind, context, accelerator) => new IlgpuRelatedTokens(kind, context, accelerator, weights, withPositionZero,
+            () => new CpuRelatedTokens(weights, definition, withPositionZero, precision: precision),
+            (kind, context, accelerator) => new IlgpuRelatedTokens(kind, context, accelerator, weights, definition, withPositionZero,
                 precision, chunkRows: accelerator.AcceleratorType == AcceleratorType.CPU ? 2048 : 8192),
             tensorCoreEmulation: precision != MatMulPrecision.Fp32);
 }

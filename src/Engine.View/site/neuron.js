@@ -97,12 +97,20 @@
         NV.tokenText(t), NV.el("small", {}, NV.num(l.a[i]))))));
   }
 
+  // What the related-token strengths are (docs/related.md, "Two definitions"); null: no related.json beside the lists.
+  function relatedDefinition(definition) {
+    const scope = " Weights only: no attention, no other layers.";
+    if (definition === "openai") return "OpenAI's definition: input = wte[t] · diag(ln_2.g) · c_fc[:, n]; output = c_proj[n] · diag(ln_f.g) · wte[t] (no LayerNorm centring or scale, no biases)." + scope;
+    if (definition === "direct-path") return "Direct path: input = the token's embedding through this layer's ln_2 and c_fc (with bias); output = the neuron's centred c_proj row through ln_f's scale and the unembedding." + scope;
+    return "Definition not recorded (no related.json beside the lists); OpenAI's published lists use OpenAI's definition." + scope;
+  }
+
   function related(r) {
     const lists = [
       ["input_positive", "Input tokens that excite it"], ["input_negative", "Input tokens that inhibit it"],
       ["output_positive", "Output tokens it promotes"], ["output_negative", "Output tokens it suppresses"]];
     return NV.el("div", {},
-      NV.el("p", { class: "note" }, "Direct paths only: input = the token's embedding through this layer's ln_2 and c_fc (no attention, no earlier layers); output = the neuron's c_proj row through ln_f and the unembedding (no later layers)."),
+      NV.el("p", { class: "note", "data-definition": site.related.definition || "" }, relatedDefinition(site.related.definition)),
       NV.el("div", { class: "related-lists" }, lists.map(([key, title]) => NV.el("div", { class: "related-list", "data-list": key },
         NV.el("h3", {}, title),
         NV.el("div", {}, r[key].t.map((t, i) => NV.el("span", { class: "chip", title: NV.num(r[key].s[i]) },

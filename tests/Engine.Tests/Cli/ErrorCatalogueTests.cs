@@ -26,6 +26,7 @@ public static class Catalogue
     private static string[] Records(params string[] more) =>
         ["records", "--model", "{model}", "--corpus", "{corpus}", "--device", "cpu", "--seq-len", "8", .. more];
     private static string[] RecordsTo(params string[] more) => Records(["--out", "{out}", .. more]);
+    private static string[] Related(params string[] more) => ["related", "--model", "{model}", "--out", "{out}", "--device", "cpu", .. more];
     private static string[] Explain(params string[] more) => ["explain", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", .. more];
     private static string[] Run(params string[] more) => ["run", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", "--retry-delay", "0.01", .. more];
     private static string[] ExplainServer(params string[] more) => Explain(["--base-url", "{server}", "--explainer-model", "explainer-model", "--retry-delay", "0.01", .. more]);
@@ -202,6 +203,20 @@ public static class Catalogue
         new(Output, "merge-overlap", ["merge", "--inputs", "{case}/a", "{case}/a", "--out", "{out}"], 2, "error: {case}/a: windows 0-3 overlap windows 0-3 of another input")
             { Setup = c => Assert.Equal(0, c.Engine(Records("--out", "{case}/a", "--max-windows", "4", "--layers", "0", "--format", "packed")).ExitCode) },
         new(Output, "merge-missing-input", ["merge", "--inputs", "{case}/nope", "--out", "{out}"], 2, "error: {case}/nope: no such records directory"),
+        // related tokens from the weights (docs/related.md)
+        new(Parse, "related-top-0", Related("--top", "0"), 2, "error: --top 0: must be at least 1", Help("related")),
+        new(Parse, "related-definition-unknown", Related("--definition", "exact"), 2, "error: --definition: 'exact' is not one of openai, direct-path", Help("related")),
+        new(Model, "related-layers-outside", Related("--layers", "2"), 2, "error: --layers: '2' is outside the model's layers 0-1"),
+        new(Model, "related-model-without-ln-f", ["related", "--model", "{case}/m", "--out", "{out}", "--device", "cpu"], 2, "error: {case}/m/model.safetensors: missing tensor 'ln_f.weight'")
+            { Setup = c => c.ModelWithHeader("m", h => h.Replace("\"ln_f.weight\"", "\"ln_f.gain\"")) },
+        new(Output, "related-wpe0-with-openai", Related("--with-wpe0"), 2,
+            "error: --with-wpe0 belongs to --definition direct-path: OpenAI's definition reads wte alone, no position embedding")
+            { Then = c => Assert.False(Directory.Exists(c.Out), "nothing is written") },
+        new(Output, "related-strangers", Related(), 2, "error: {out}: the directory holds other files (notes.txt) and no related.json; use a new --out")
+            { Setup = c => c.Write("out/notes.txt", "mine") },
+        new(Output, "related-other-definition", Related(), 2,
+            "error: {out}/related.json: this directory holds related tokens with a different definition (direct-path vs openai); use a new --out or delete it")
+            { Setup = c => Assert.Equal(0, c.Engine(Related("--definition", "direct-path", "--layers", "0", "--top", "2")).ExitCode) },
         new(Output, "lock-held", RecordsTo(), 2,
             "error: --out {out} is in use by another run (pid {n} on {any} since {any}: engine records {any}); wait for it to finish or use another --out")
         {

@@ -6,6 +6,12 @@ namespace NeuronEngine.Tests.Related;
 /// <summary>
 /// docs/related.md computed the slow, obvious way in float64 from the stored weights: every (token, neuron) value
 /// of both sides, then each neuron's lists by a full sort (value, then token id). The yardstick of `engine related`.
+/// <list type="bullet">
+/// <item>OpenAI's definition (their README, HF layout): input[t, n] = Σ_i wte[t, i]·γ₂[i]·c_fc[i, n];
+/// output[t, n] = Σ_i c_proj[n, i]·γ_f[i]·wte[t, i].</item>
+/// <item>direct path: input[t, n] = LayerNorm₂(wte[t] (+ wpe[0]))·c_fc[:, n] + b_fc[n];
+/// output[t, n] = Σ_i γ_f[i]·(c_proj[n, i] − mean_i' c_proj[n, i'])·wte[t, i].</item>
+/// </list>
 /// </summary>
 public sealed class BruteForceRelated
 {
@@ -16,7 +22,7 @@ public sealed class BruteForceRelated
     /// <summary>[V, N]: the token's logit change along the neuron's output direction.</summary>
     public double[] Output { get; }
 
-    public BruteForceRelated(Gpt2Weights weights, int layer, bool withPositionZero)
+    public BruteForceRelated(Gpt2Weights weights, int layer, RelatedDefinition definition, bool withPositionZero = false)
     {
         var c = weights.Config;
         int d = c.NEmbd, n = c.DMlp, v = c.VocabSize;
@@ -32,13 +38,14 @@ public sealed class BruteForceRelated
         var gf = D("ln_f.weight");
         double eps = c.LayerNormEpsilon;
 
-        // Output directions: u[n, i] = γ_f[i]·(W_proj[n, i] − mean_i W_proj[n, ·]).
+        bool openAi = definition == RelatedDefinition.OpenAi;
+        // Output directions: u[n, i] = γ_f[i]·W_proj[n, i] (OpenAI's), or γ_f[i]·(W_proj[n, i] − mean_i' W_proj[n, ·]).
         var u = new double[n * d];
         for (int j = 0; j < n; j++)
         {
             double mean = 0;
             for (int i = 0; i < d; i++) mean += proj[j * d + i];
-            mean /= d;
+            mean = openAi ? 0 : mean / d;
             for (int i = 0; i < d; i++) u[j * d + i] = gf[i] * (proj[j * d + i] - mean);
         }
 
@@ -52,10 +59,10 @@ public sealed class BruteForceRelated
             for (int i = 0; i < d; i++) x[i] = wte[(long)t * d + i] + (withPositionZero ? wpe[i] : 0);
             double mean = x.Average(), variance = x.Select(e => (e - mean) * (e - mean)).Average();
             var m = new double[d];
-            for (int i = 0; i < d; i++) m[i] = (x[i] - mean) / Math.Sqrt(variance + eps) * g2[i] + b2[i];
+            for (int i = 0; i < d; i++) m[i] = openAi ? x[i] * g2[i] : (x[i] - mean) / Math.Sqrt(variance + eps) * g2[i] + b2[i];
             for (int j = 0; j < n; j++)
             {
-                double pre = fcB[j], logit = 0;
+                double pre = openAi ? 0 : fcB[j], logit = 0;
                 for (int i = 0; i < d; i++)
                 {
                     pre += m[i] * fcW[(long)i * n + j];

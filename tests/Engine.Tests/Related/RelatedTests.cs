@@ -65,24 +65,32 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         return trades;
     }
 
+    /// <summary>
+    /// The `cpu` command over GPT-2's full vocabulary, every list of every neuron against the float64 brute force: OpenAI's
+    /// definition (the default, no --definition given) and the direct path with and without wpe[0].
+    /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void CpuCommandMatchesFloat64BruteForce(bool withWpe0)
+    [InlineData(null, false)]
+    [InlineData("direct-path", false)]
+    [InlineData("direct-path", true)]
+    public void CpuCommandMatchesFloat64BruteForce(string? definition, bool withWpe0)
     {
-        string dir = f.Dir[$"cpu-{withWpe0}"];
-        Assert.Equal(0, EngineCli.Run(["related", "--model", f.Model, "--out", dir, "--device", "cpu", "--top", "12", "--format", "both", .. withWpe0 ? new[] { "--with-wpe0" } : []]));
+        string dir = f.Dir[$"cpu-{definition ?? "default"}-{withWpe0}"];
+        Assert.Equal(0, EngineCli.Run(["related", "--model", f.Model, "--out", dir, "--device", "cpu", "--top", "12", "--format", "both",
+            .. definition is null ? Array.Empty<string>() : ["--definition", definition], .. withWpe0 ? new[] { "--with-wpe0" } : []]));
         using var weights = Gpt2Weights.Open(f.Model);
         var tokenizer = Gpt2Tokenizer.Load();
         var manifest = RelatedManifest.TryLoad(dir)!;
         Assert.True(manifest.Complete);
         Assert.Equal([0, 1], manifest.LayersDone);
         Assert.Equal(withWpe0, manifest.Settings.WithPositionZero);
+        Assert.Equal(definition ?? "openai", manifest.Settings.Definition);
+        var formulas = RelatedDefinitions.Parse(manifest.Settings.Definition);
         foreach (int layer in new[] { 0, 1 })
         {
             var packed = RelatedFiles.ReadPacked(Path.Combine(dir, RelatedFiles.PackedFileName(layer)));
             Assert.Equal((layer, 128, 12), (packed.Layer, packed.Neurons, packed.Top));
-            int trades = AssertMatches(new BruteForceRelated(weights, layer, withWpe0), packed, Enumerable.Range(0, 128).ToArray());
+            int trades = AssertMatches(new BruteForceRelated(weights, layer, formulas, withWpe0), packed, Enumerable.Range(0, 128).ToArray());
             output.WriteLine($"layer {layer}: {trades} near-tie trade(s) among 128 × 4 × 12 listed tokens");
             // The OpenAI layout holds the same lists, token ids decoded as records show them.
             foreach (int n in new[] { 0, 77, 127 })
@@ -99,29 +107,31 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
                 Assert.Contains("},\"input_negative\":{\"dataclass_name\":\"TokensAndWeights\",\"tokens\":[", json);
                 Assert.EndsWith("]}}", json);
                 Assert.Equal(RelatedFiles.Serialize(summary), json);
+                OpenAiStrictLoader.Load(path, "WeightBasedSummaryOfNeuron"); // OpenAI's loader reads it
             }
         }
     }
 
     [Theory]
-    [InlineData(false, 1)]
-    [InlineData(true, 3)]
-    public void IlgpuKernelsMatchFloat64BruteForce(bool withWpe0, int segments)
+    [InlineData(RelatedDefinition.OpenAi, false, 3)]
+    [InlineData(RelatedDefinition.DirectPath, false, 1)]
+    [InlineData(RelatedDefinition.DirectPath, true, 3)]
+    public void IlgpuKernelsMatchFloat64BruteForce(RelatedDefinition definition, bool withWpe0, int segments)
     {
         using var weights = Gpt2Weights.Open(f.SmallVocabModel);
         var (context, accelerator) = IlgpuContexts.CreateCpu();
         // Chunks of 350 rows: the last chunk is ragged, and keys from several chunks compete.
-        using var device = new IlgpuRelatedTokens("ilgpu-cpu", context, accelerator, weights, withWpe0, chunkRows: 350, segments: segments);
+        using var device = new IlgpuRelatedTokens("ilgpu-cpu", context, accelerator, weights, definition, withWpe0, chunkRows: 350, segments: segments);
         Assert.Equal(5, device.ChunksPerLayer);
         int chunks = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var layer = device.Compute(2, top: 9, () => chunks++);
         output.WriteLine($"ilgpu-cpu: one layer of 128 neurons × 1600 tokens in {clock.Elapsed.TotalSeconds:F1} s");
         Assert.Equal(5, chunks);
-        int trades = AssertMatches(new BruteForceRelated(weights, 2, withWpe0), layer, Enumerable.Range(0, 128).ToArray());
+        int trades = AssertMatches(new BruteForceRelated(weights, 2, definition, withWpe0), layer, Enumerable.Range(0, 128).ToArray());
         output.WriteLine($"{trades} near-tie trade(s)");
         // …and agrees with the cpu device's lists token for token.
-        using var cpu = new CpuRelatedTokens(weights, withWpe0, chunkRows: 512);
+        using var cpu = new CpuRelatedTokens(weights, definition, withWpe0, chunkRows: 512);
         var onCpu = cpu.Compute(2, top: 9);
         foreach (var list in Enum.GetValues<RelatedList>())
             Assert.Equal(onCpu.Tokens[(int)list], layer.Tokens[(int)list]);
@@ -139,7 +149,7 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         Assert.Equal(0, EngineCli.Run([.. args, "--out", fp32]));
         var run = EngineProcess.Run(null, [.. args, "--out", bf16, "--precision", "bf16"]);
         Assert.True(run.ExitCode == 0, run.StdErr);
-        Assert.Contains("top 6, on cpu (bf16)", run.StdErr);
+        Assert.Contains("top 6, definition openai, on cpu (bf16)", run.StdErr);
         Assert.Equal("fp32", RelatedManifest.TryLoad(fp32)!.Settings.Precision);
         Assert.Equal("bf16", RelatedManifest.TryLoad(bf16)!.Settings.Precision);
 
@@ -166,27 +176,29 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
 
     /// <summary>
     /// On `ilgpu-cpu` a tf32/bf16 run gets the 32-lane accelerator the tensor-core emulation needs, and its GEMM is the
-    /// cpu device's rounded GEMM bit for bit: the output side (raw embeddings × output directions) gives the same
-    /// lists and strengths; the input side passes through LayerNorm first (kernel vs host, last-bit differences before
-    /// the rounding), so its lists agree token for token with values within the precision's rounding.
+    /// cpu device's rounded GEMM bit for bit: a side that is one GEMM of the raw embeddings (both of OpenAI's, the
+    /// direct path's output side) gives the same lists and strengths; the direct path's input side passes through
+    /// LayerNorm first (kernel vs host, last-bit differences before the rounding), so its lists agree token for token
+    /// with values within the precision's rounding.
     /// </summary>
     [Theory]
-    [InlineData(MatMulPrecision.Tf32)]
-    [InlineData(MatMulPrecision.Bf16)]
-    public void IlgpuTensorCoreEmulationMatchesTheCpuDeviceInTheSamePrecision(MatMulPrecision precision)
+    [InlineData(MatMulPrecision.Tf32, RelatedDefinition.DirectPath)]
+    [InlineData(MatMulPrecision.Bf16, RelatedDefinition.OpenAi)]
+    public void IlgpuTensorCoreEmulationMatchesTheCpuDeviceInTheSamePrecision(MatMulPrecision precision, RelatedDefinition definition)
     {
         using var weights = Gpt2Weights.Open(f.SmallVocabModel);
-        using var device = RelatedDevices.Create("ilgpu-cpu", weights, withPositionZero: false, precision);
+        using var device = RelatedDevices.Create("ilgpu-cpu", weights, definition, withPositionZero: false, precision);
         var onIlgpu = device.Compute(1, top: 6);
-        using var cpu = new CpuRelatedTokens(weights, withPositionZero: false, chunkRows: 512, precision: precision);
+        using var cpu = new CpuRelatedTokens(weights, definition, withPositionZero: false, chunkRows: 512, precision: precision);
         var onCpu = cpu.Compute(1, top: 6);
-        foreach (var list in new[] { RelatedList.OutputPositive, RelatedList.OutputNegative })
+        var exact = definition == RelatedDefinition.OpenAi ? Enum.GetValues<RelatedList>() : [RelatedList.OutputPositive, RelatedList.OutputNegative];
+        foreach (var list in exact)
         {
             Assert.Equal(onCpu.Tokens[(int)list], onIlgpu.Tokens[(int)list]);
             Assert.Equal(onCpu.Strengths[(int)list], onIlgpu.Strengths[(int)list]);
         }
         float tolerance = precision == MatMulPrecision.Tf32 ? 1e-3f : 1e-2f;
-        foreach (var list in new[] { RelatedList.InputPositive, RelatedList.InputNegative })
+        foreach (var list in Enum.GetValues<RelatedList>().Except(exact))
             for (int i = 0; i < onCpu.Strengths[(int)list].Length; i++)
             {
                 float a = onIlgpu.Strengths[(int)list][i], e = onCpu.Strengths[(int)list][i];
@@ -224,7 +236,7 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         string dir = f.Dir["rerun"];
         var first = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "4");
         Assert.True(first.ExitCode == 0, first.StdErr);
-        Assert.Contains("related: layers 0,2 × 128 neurons × 1600 tokens, top 4, on cpu", first.StdErr);
+        Assert.Contains("related: layers 0,2 × 128 neurons × 1600 tokens, top 4, definition openai, on cpu", first.StdErr);
         var again = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0,2", "--top", "4");
         Assert.Equal(0, again.ExitCode);
         Assert.Contains("nothing to do", again.StdErr);
@@ -240,6 +252,42 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
         var badFormat = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["bad"], "--format", "csv");
         Assert.Equal(2, badFormat.ExitCode);
         Assert.Equal("error: --format: 'csv' is not one of packed, openai, both\nsee `engine related --help`", badFormat.StdErr.Trim());
+    }
+
+    /// <summary>
+    /// related.json records the definition; a manifest written before --definition existed reads as direct-path (what
+    /// those runs computed), so rerunning with the default (openai) into it is refused like any other setting; OpenAI's
+    /// definition has no place for wpe[0].
+    /// </summary>
+    [Fact]
+    public void TheDefinitionIsRecordedOlderManifestsAreDirectPathAndWpe0BelongsToTheDirectPath()
+    {
+        string dir = f.Dir["definition"];
+        string[] args = ["related", "--model", f.SmallVocabModel, "--out", dir, "--device", "cpu", "--layers", "0", "--top", "3"];
+        var direct = EngineProcess.Run(null, [.. args, "--definition", "direct-path"]);
+        Assert.True(direct.ExitCode == 0, direct.StdErr);
+        string path = RelatedManifest.PathIn(dir);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+        Assert.Equal("direct-path", (string)json["settings"]!["definition"]!);
+        json["settings"]!.AsObject().Remove("definition"); // as an older engine wrote it
+        File.WriteAllText(path, json.ToJsonString());
+        Assert.Equal("direct-path", RelatedManifest.TryLoad(dir)!.Settings.Definition);
+        using (var file = NeuronEngine.Format.SafeTensorsFile.Open(Path.Combine(dir, RelatedFiles.PackedFileName(0))))
+            Assert.Equal("direct-path", file.Metadata["definition"]);
+
+        var again = EngineProcess.Run(null, [.. args, "--definition", "direct-path"]);
+        Assert.True(again.ExitCode == 0 && again.StdErr.Contains("nothing to do"), again.StdErr);
+        var openAi = EngineProcess.Run(null, args);
+        Assert.Equal(2, openAi.ExitCode);
+        Assert.Equal($"error: {path}: this directory holds related tokens with a different definition (direct-path vs openai); use a new --out or delete it", openAi.StdErr.Trim());
+
+        var wpe = EngineProcess.Run(null, "related", "--model", f.SmallVocabModel, "--out", f.Dir["wpe-openai"], "--device", "cpu", "--with-wpe0");
+        Assert.Equal(2, wpe.ExitCode);
+        Assert.Equal("error: --with-wpe0 belongs to --definition direct-path: OpenAI's definition reads wte alone, no position embedding", wpe.StdErr.Trim());
+        Assert.False(Directory.Exists(f.Dir["wpe-openai"]));
+        var unknown = EngineProcess.Run(null, [.. args, "--definition", "logit-lens"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Equal("error: --definition: 'logit-lens' is not one of openai, direct-path\nsee `engine related --help`", unknown.StdErr.Trim());
     }
 
     [Fact]
@@ -268,8 +316,8 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
     public void CudaMatchesTheCpuDeviceOnGpt2SmallShape()
     {
         using var weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
-        using var cuda = RelatedDevices.Create("cuda", weights, withPositionZero: false);
-        using var cpu = new CpuRelatedTokens(weights, withPositionZero: false);
+        using var cuda = RelatedDevices.Create("cuda", weights, RelatedDefinition.OpenAi, withPositionZero: false);
+        using var cpu = new CpuRelatedTokens(weights, RelatedDefinition.OpenAi, withPositionZero: false);
         cuda.Compute(0, 10); // compiles the kernels
         foreach (int layer in new[] { 0, weights.Config.NLayer - 1 })
         {

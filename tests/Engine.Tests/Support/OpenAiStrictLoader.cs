@@ -9,6 +9,7 @@ namespace NeuronEngine.Tests.Support;
 /// its dataclass in "dataclass_name" and is built with cls(**fields), so a key that is not a field of that
 /// dataclass fails, and so does a field without a default that is missing. Stricter than OpenAI's in one
 /// way: an object without "dataclass_name" is refused (OpenAI's would guess the class from its keys).
+/// Also the dataclasses of activations/token_connections.py (related tokens).
 /// </summary>
 public static class OpenAiStrictLoader
 {
@@ -25,7 +26,18 @@ public static class OpenAiStrictLoader
             ["simulation", "true_activations", "ev_correlation_score"]),
         ["SequenceSimulation"] = new(["tokens", "expected_activations", "activation_scale", "distribution_values", "distribution_probabilities", "uncalibrated_simulation"],
             ["tokens", "expected_activations", "activation_scale", "distribution_values", "distribution_probabilities"]),
+        ["WeightBasedSummaryOfNeuron"] = new(["input_positive", "input_negative", "output_positive", "output_negative"],
+            ["input_positive", "input_negative", "output_positive", "output_negative"]),
+        ["TokensAndWeights"] = new(["tokens", "strengths"], ["tokens", "strengths"]),
     };
+
+    /// <summary>Loads a one-object JSON file (e.g. related tokens) as OpenAI's loads() would; its root must be <paramref name="dataclass"/>.</summary>
+    public static void Load(string path, string dataclass)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
+        string root = Check(document.RootElement, "$");
+        if (root != dataclass) throw new InvalidDataException($"{path}: the file holds a {root}, not a {dataclass}");
+    }
 
     /// <summary>Loads a results file as OpenAI's code would; throws <see cref="InvalidDataException"/> with the reason where it would fail.</summary>
     public static void LoadResultsFile(string path)

@@ -171,6 +171,10 @@ public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, 
         var chips = Browser.FindElements(By.CssSelector(".related-list[data-list='output_positive'] .chip"));
         Assert.Equal(related.OutputPositive.Tokens.Length, chips.Count);
         Assert.Equal(related.OutputPositive.Tokens[0] + related.OutputPositive.Strengths[0].ToString("F3"), chips[0].GetAttribute("textContent"));
+        // …and which definition they follow (the fixture's `engine related` ran with the default, OpenAI's).
+        var definition = Browser.FindElement(By.CssSelector("#related .note"));
+        Assert.Equal("openai", definition.GetAttribute("data-definition"));
+        Assert.StartsWith("OpenAI's definition: input = wte[t] · diag(ln_2.g) · c_fc[:, n]", definition.Text);
         // The activation-based list of `engine records --token-lookup`, highest average first.
         var lookup = TokenLookupFiles.TryRead(f.Records, layer, neuron)!;
         var lookupChips = Browser.FindElements(By.CssSelector("#token-lookup .chip"));

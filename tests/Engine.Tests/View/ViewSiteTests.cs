@@ -32,6 +32,7 @@ public class ViewSiteTests(ViewerSiteFixture f)
         Assert.Equal(2 * ViewerSiteFixture.NeuronsPerLayer, (int)site["neurons"]!);
         Assert.Equal(ViewerSiteFixture.Explained.Length, (int)site["explained"]!);
         Assert.Equal("all", (string)site["default_layer"]!);
+        Assert.Equal("openai", (string)site["related"]!["definition"]!);
         var layers = site["layers"]!.AsArray();
         Assert.Equal([0, 1], layers.Select(l => (int)l!["layer"]!));
         Assert.All(layers, l => Assert.Equal((0, 63, 64, 6), ((int)l!["first"]!, (int)l["last"]!, (int)l["neurons"]!, (int)l["explained"]!)));
@@ -125,6 +126,8 @@ public class ViewSiteTests(ViewerSiteFixture f)
             Assert.Equal(File.ReadAllText(SiteBuilder.NeuronScript(f.Site, layer, neuron)), File.ReadAllText(SiteBuilder.NeuronScript(dir["site"], layer, neuron)));
         for (int layer = 0; layer < 2; layer++)
             Assert.Equal(File.ReadAllText(Path.Combine(f.Site, "data", "index", $"{layer}.js")), File.ReadAllText(Path.Combine(dir["site"], "data", "index", $"{layer}.js")));
+        // Without related.json the definition is not known (the page says so).
+        Assert.Null(ReadScript(Path.Combine(dir["site"], "data", "site.js"), "NV.site")["related"]!["definition"]);
     }
 
     [Fact]
