@@ -21,6 +21,7 @@ public static class EngineCli
             MergeCommand.Create(),
             PtxCommand.Create(),
             RelatedCommand.Create(),
+            ConnectionsCommand.Create(),
             PrecisionEffectCommand.Create(),
             ExplainCommands.Explain(),
             ExplainCommands.Simulate(),

@@ -15,6 +15,8 @@ public sealed record SiteOptions
     public required string Records { get; init; }
     public string? Results { get; init; }
     public string? Related { get; init; }
+    /// <summary>`engine connections` output: each neuron page lists its connected neurons (ConnectionsPages).</summary>
+    public string? Connections { get; init; }
     public required string Out { get; init; }
     public string? Title { get; init; }
     /// <summary>Index rows of all layers are shown at first when the site has at most this many neurons; else the first layer's.</summary>
@@ -23,7 +25,11 @@ public sealed record SiteOptions
 
 /// <summary>What a build wrote.</summary>
 public sealed record SiteSummary(int Neurons, int Layers, int Explained, int WithRelated, long Files, long Bytes, TimeSpan Elapsed,
-    int ResultFailures, string? FirstResultFailure);
+    int ResultFailures, string? FirstResultFailure)
+{
+    /// <summary>Neurons with a connections file (null without --connections).</summary>
+    public int? WithConnections { get; init; }
+}
 
 /// <summary>
 /// Builds the static site of `engine view` (docs/viewer.md): the page assets (src/Engine.View/site/, embedded),
@@ -44,6 +50,9 @@ public sealed class SiteBuilder(SiteOptions options)
         using var records = RecordsSource.Open(options.Records);
         var results = options.Results is null ? null : new ResultsSource(options.Results);
         var related = options.Related is null ? null : new RelatedSource(options.Related);
+        var connections = options.Connections is null ? null : new ConnectionsSource(options.Connections);
+        // What a connected neuron's entry shows: its first explanation and score (kept only with --connections).
+        var explanations = new System.Collections.Concurrent.ConcurrentDictionary<(int Layer, int Neuron), (string Explanation, double? Score)>();
         string site = options.Out;
         PrepareOutput(site);
         long files = 0, bytes = 0;
@@ -79,6 +88,7 @@ public sealed class SiteBuilder(SiteOptions options)
                     var (row, written) = NeuronDataWriter.Write(NeuronScript(site, l, n), record, result, lists, records.ReadTokenLookup(l, n),
                         i > 0 ? neurons[i - 1] : null, i + 1 < neurons.Count ? neurons[i + 1] : null);
                     rows[i - first] = row;
+                    if (connections is not null && row.Explanation is not null) explanations[(l, n)] = (row.Explanation, row.Score);
                     Interlocked.Add(ref bytes, written);
                     long now = Interlocked.Increment(ref done);
                     if (progress is not null && (now % 64 == 0 || now == neurons.Count))
@@ -97,9 +107,16 @@ public sealed class SiteBuilder(SiteOptions options)
             files++;
             start = end;
         }
-        bytes += WriteScript(Path.Combine(site, DataFolder, SiteScript), "NV.site", w => WriteSite(w, records, results, related, layers, neurons.Count, explained));
+        int? withConnections = null;
+        if (connections is not null)
+        {
+            var (count, written) = ConnectionsPages.Write(site, connections, neurons, explanations);
+            (withConnections, files, bytes) = (count, files + count, bytes + written);
+        }
+        bytes += WriteScript(Path.Combine(site, DataFolder, SiteScript), "NV.site", w => WriteSite(w, records, results, related, connections, layers, neurons.Count, explained));
         files++;
-        return new SiteSummary(neurons.Count, layers.Count, explained, withRelated, files, bytes, clock.Elapsed, results?.Failures ?? 0, results?.FirstFailure);
+        return new SiteSummary(neurons.Count, layers.Count, explained, withRelated, files, bytes, clock.Elapsed, results?.Failures ?? 0, results?.FirstFailure)
+            { WithConnections = withConnections };
     }
 
     public static string NeuronScript(string site, int layer, int neuron) =>
@@ -169,7 +186,7 @@ public sealed class SiteBuilder(SiteOptions options)
         w.WriteEndObject();
     }
 
-    private void WriteSite(Utf8JsonWriter w, RecordsSource records, ResultsSource? results, RelatedSource? related,
+    private void WriteSite(Utf8JsonWriter w, RecordsSource records, ResultsSource? results, RelatedSource? related, ConnectionsSource? connections,
         List<LayerSummary> layers, int neurons, int explained)
     {
         var m = records.Manifest;
@@ -202,6 +219,14 @@ public sealed class SiteBuilder(SiteOptions options)
                 w.WriteBoolean("with_wpe0", rs.WithPositionZero);
             }
             else w.WriteNull("definition"); // OpenAI's layout without related.json (their published files: OpenAI's definition)
+            w.WriteEndObject();
+        }
+        if (connections is null) w.WriteNull("connections");
+        else
+        {
+            w.WriteStartObject("connections");
+            w.WriteNumber("top", connections.Settings.Top);
+            w.WriteNumber("model_layers", connections.Settings.ModelLayers);
             w.WriteEndObject();
         }
         w.WriteNumber("neurons", neurons);

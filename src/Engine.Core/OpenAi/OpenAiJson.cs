@@ -44,4 +44,5 @@ internal sealed class NanAsNullDoubleConverter : JsonConverter<double>
 [JsonSerializable(typeof(NeuronSimulationResults))]
 [JsonSerializable(typeof(WeightBasedSummaryOfNeuron))]
 [JsonSerializable(typeof(TokenLookupTableSummaryOfNeuron))]
+[JsonSerializable(typeof(WeightBasedConnectionsOfNeuron))]
 internal sealed partial class OpenAiJsonContext : JsonSerializerContext;

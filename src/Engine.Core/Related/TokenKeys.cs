@@ -85,26 +85,60 @@ public sealed class TokenTopK
     /// Offers every value of rows [0, rows) of y (row-major [rows, neurons]; row r is token firstToken + r) to the
     /// high and low lists of its neuron (group = neuron). NaN values are never selected. Parallel over neuron blocks.
     /// </summary>
-    public static unsafe void OfferRows(float* y, int rows, int neurons, int firstToken, TokenTopK high, TokenTopK low)
+    public static unsafe void OfferRows(float* y, int rows, int neurons, int firstToken, TokenTopK high, TokenTopK low) =>
+        OfferStrided(y, rows, neurons, neurons, 1, firstToken, 0, high, low);
+
+    /// <summary>
+    /// The general form of <see cref="OfferRows"/>: value (r, g) at y[r·rowStride + g·groupStride] for candidates
+    /// r ∈ [0, rows) (id firstId + r) and groups g ∈ [0, groups) (list group firstGroup + g). `engine related` offers a
+    /// [tokens, neurons] block by columns; `engine connections` offers a [N₁, N₂] block by columns (upstream lists of
+    /// the later layer's neurons) and by rows (downstream lists of the earlier layer's). Parallel over group blocks.
+    /// </summary>
+    public static unsafe void OfferStrided(float* y, int rows, int groups, long rowStride, long groupStride, int firstId, int firstGroup,
+        TokenTopK high, TokenTopK low)
     {
         const int block = 64;
         nint address = (nint)y;
-        Parallel.For(0, (neurons + block - 1) / block, b =>
+        Parallel.For(0, (groups + block - 1) / block, b =>
         {
             float* v = (float*)address;
-            int n0 = b * block, n1 = Math.Min(neurons, n0 + block);
+            int g0 = b * block, g1 = Math.Min(groups, g0 + block);
             for (int r = 0; r < rows; r++)
             {
-                float* row = v + (long)r * neurons;
-                int token = firstToken + r;
-                for (int n = n0; n < n1; n++)
+                float* row = v + r * rowStride;
+                int id = firstId + r;
+                for (int g = g0; g < g1; g++)
                 {
-                    float x = row[n];
+                    float x = row[g * groupStride];
                     if (float.IsNaN(x)) continue;
-                    high.Offer(n, TokenKeys.High(x, token));
-                    low.Offer(n, TokenKeys.Low(x, token));
+                    high.Offer(firstGroup + g, TokenKeys.High(x, id));
+                    low.Offer(firstGroup + g, TokenKeys.Low(x, id));
                 }
             }
         });
     }
+
+    /// <summary>
+    /// Merges lists kept per device segment — keys[(s·Groups + g)·Capacity + slot], s &lt; <paramref name="segments"/>,
+    /// as the device kernel leaves them — into this one's groups (the smallest keys of a union: exact, order-free).
+    /// </summary>
+    public void OfferSegments(ulong[] keys, int segments)
+    {
+        if (keys.LongLength != (long)segments * Groups * Capacity) throw new ArgumentException($"{keys.LongLength} keys is not {segments} segments × {Groups} groups × {Capacity}");
+        Parallel.For(0, Groups, g =>
+        {
+            for (int s = 0; s < segments; s++)
+            {
+                long start = ((long)s * Groups + g) * Capacity;
+                for (int slot = 0; slot < Capacity; slot++)
+                    if (keys[start + slot] != TokenKeys.Empty) Offer(g, keys[start + slot]);
+            }
+        });
+    }
+}
+
+/// <summary>A group's most positive (<see cref="High"/>) and most negative (<see cref="Low"/>) lists, side by side.</summary>
+public sealed record TopAndBottom(TokenTopK High, TokenTopK Low)
+{
+    public TopAndBottom(int groups, int capacity) : this(new TokenTopK(groups, capacity), new TokenTopK(groups, capacity)) { }
 }

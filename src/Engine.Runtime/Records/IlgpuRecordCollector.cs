@@ -139,12 +139,7 @@ public sealed class IlgpuRecordCollector : IDeviceActivationSink, IRecordCollect
 
     private static MemoryBuffer1D<T, Stride1D.Dense> Zeros<T>(Accelerator a, int count) where T : unmanaged => Upload(a, new T[Math.Max(1, count)]);
 
-    private static MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(Accelerator a, T[] host) where T : unmanaged
-    {
-        var buffer = a.Allocate1D<T>(Math.Max(1, host.Length));
-        if (host.Length > 0) buffer.View.SubView(0, host.Length).AsContiguous().CopyFromCPU(host);
-        return buffer;
-    }
+    private static MemoryBuffer1D<T, Stride1D.Dense> Upload<T>(Accelerator a, T[] host) where T : unmanaged => a.Upload<T>(host);
 
     private void Ensure(ref MemoryBuffer1D<float, Stride1D.Dense>? buffer, long length)
     {

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Forward;
@@ -95,7 +94,7 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
         {
             int rows = Math.Min(ChunkRows, vocab - t0);
             var ids = _tokenIds.View.SubView(t0, rows);
-            var chunk = new TokenChunk(rows, n, t0, top, Segments);
+            var chunk = TokenChunk.Columns(rows, n, t0, top, Segments);
             _embedding.Launch(stream, ids, _device.Wte.View, wpe, _device.EmbeddingFormat, _input.View, rows, seqLen: 1, d);
             if (openAi) _gemm.Launch(stream, _input.View, fcW.View, _zeroBias.View, _y.View, rows, d, n, gelu: false);
             else
@@ -123,12 +122,7 @@ public sealed class IlgpuRelatedTokens : IRelatedTokensDevice
         return result;
     }
 
-    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> host)
-    {
-        var buffer = _accelerator.Allocate1D<float>(host.Length);
-        buffer.View.CopyFromCPU(ref Unsafe.AsRef(in host[0]), host.Length);
-        return buffer;
-    }
+    private MemoryBuffer1D<float, Stride1D.Dense> Upload(ReadOnlySpan<float> host) => _accelerator.Upload(host);
 
     public void Dispose()
     {

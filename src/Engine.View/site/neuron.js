@@ -52,6 +52,8 @@
     const scaleNote = NV.el("p", { class: "note" }, `Colour: activation ÷ ${NV.num(max)} (the neuron's largest activation in these records); hover a token for its value.`);
     content.appendChild(section("top-records", `Top activations (${d.top.length} records)`, scaleNote, records(d, d.top, max)));
     if (d.related) content.appendChild(section("related", "Related tokens (from the weights)", related(d.related)));
+    const connections = NV.connectionsSection(layer, neuron);
+    if (connections) content.appendChild(connections);
     if (d.lookup) content.appendChild(section("token-lookup", "Tokens with the highest average activation (from the corpus)", lookup(d.lookup)));
     content.appendChild(section("stats", "Activation statistics", statistics(d)));
     content.appendChild(section("random-records", `Random sample (${d.random.length} records)`, records(d, d.random, max)));

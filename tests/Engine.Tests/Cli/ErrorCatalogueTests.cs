@@ -27,6 +27,7 @@ public static class Catalogue
         ["records", "--model", "{model}", "--corpus", "{corpus}", "--device", "cpu", "--seq-len", "8", .. more];
     private static string[] RecordsTo(params string[] more) => Records(["--out", "{out}", .. more]);
     private static string[] Related(params string[] more) => ["related", "--model", "{model}", "--out", "{out}", "--device", "cpu", .. more];
+    private static string[] Connections(params string[] more) => ["connections", "--model", "{model}", "--out", "{out}", "--device", "cpu", .. more];
     private static string[] Explain(params string[] more) => ["explain", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", .. more];
     private static string[] Run(params string[] more) => ["run", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", "--retry-delay", "0.01", .. more];
     private static string[] ExplainServer(params string[] more) => Explain(["--base-url", "{server}", "--explainer-model", "explainer-model", "--retry-delay", "0.01", .. more]);
@@ -217,6 +218,23 @@ public static class Catalogue
         new(Output, "related-other-definition", Related(), 2,
             "error: {out}/related.json: this directory holds related tokens with a different definition (direct-path vs openai); use a new --out or delete it")
             { Setup = c => Assert.Equal(0, c.Engine(Related("--definition", "direct-path", "--layers", "0", "--top", "2")).ExitCode) },
+        // neuron-to-neuron connections (docs/related.md)
+        new(Parse, "connections-top-0", Connections("--top", "0"), 2, "error: --top 0: must be at least 1", Help("connections")),
+        new(Parse, "connections-format-unknown", Connections("--format", "openai"), 2, "error: --format: 'openai' is not one of packed, json, both", Help("connections")),
+        new(Model, "connections-layers-outside", Connections("--layers", "0,5"), 2, "error: --layers: '5' is outside the model's layers 0-1"),
+        new(Model, "connections-model-without-ln-2", ["connections", "--model", "{case}/m", "--out", "{out}", "--device", "cpu"], 2,
+            "error: {case}/m/model.safetensors: missing tensor 'h.1.ln_2.weight'")
+            { Setup = c => c.ModelWithHeader("m", h => h.Replace("\"h.1.ln_2.weight\"", "\"h.1.ln_2.gain\"")) },
+        new(Output, "connections-strangers", Connections(), 2, "error: {out}: the directory holds other files (notes.txt) and no connections.json; use a new --out")
+            { Setup = c => c.Write("out/notes.txt", "mine") },
+        new(Output, "connections-other-settings", Connections("--top", "3", "--layers", "1"), 2,
+            "error: {out}/connections.json: this directory holds connections with a different top (2 vs 3); use a new --out or delete it")
+            { Setup = c => Assert.Equal(0, c.Engine(Connections("--top", "2", "--layers", "1")).ExitCode) },
+        new(Output, "connections-first-layer-only", Connections("--layers", "0", "--top", "2"), 0,
+            "connections: layer 0 has no earlier layer: its upstream lists are empty",
+            "connections: layers 0 × 128 neurons, top 2, 1 layer pair(s) of 128 × 32 × 128, on cpu (fp32): --format packed in {out}",
+            "connections: time: compute {any}")
+            { Then = c => Assert.True(File.Exists(Path.Combine(c.Out, "layer-0.safetensors"))) },
         new(Output, "lock-held", RecordsTo(), 2,
             "error: --out {out} is in use by another run (pid {n} on {any} since {any}: engine records {any}); wait for it to finish or use another --out")
         {

@@ -29,6 +29,10 @@ public static class OpenAiStrictLoader
         ["WeightBasedSummaryOfNeuron"] = new(["input_positive", "input_negative", "output_positive", "output_negative"],
             ["input_positive", "input_negative", "output_positive", "output_negative"]),
         ["TokensAndWeights"] = new(["tokens", "strengths"], ["tokens", "strengths"]),
+        // `engine connections`' own dataclasses (OpenAI published the files without theirs), as a user would register them.
+        ["WeightBasedConnectionsOfNeuron"] = new(["upstream_positive", "upstream_negative", "downstream_positive", "downstream_negative"],
+            ["upstream_positive", "upstream_negative", "downstream_positive", "downstream_negative"]),
+        ["NeuronConnection"] = new(["layer", "neuron", "weight"], ["layer", "neuron", "weight"]),
     };
 
     /// <summary>Loads a one-object JSON file (e.g. related tokens) as OpenAI's loads() would; its root must be <paramref name="dataclass"/>.</summary>

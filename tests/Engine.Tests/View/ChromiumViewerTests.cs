@@ -1,3 +1,4 @@
+using NeuronEngine.Connections;
 using NeuronEngine.Records;
 using NeuronEngine.Related;
 using NeuronEngine.Scoring;
@@ -213,6 +214,42 @@ public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, 
         Wait(d => Status().StartsWith("showing", StringComparison.Ordinal));
         Browser.FindElement(By.LinkText("0/3")).Click();
         Wait(d => d.FindElement(By.Id("title")).Text == "Layer 0, neuron 3");
+        AssertConsoleClean();
+    }
+
+    /// <summary>
+    /// `--connections`: a neuron page lists its connected neurons as links, with the explanation and score of those the
+    /// site explains, and a click walks to the connected neuron's page (whose upstream list leads back).
+    /// </summary>
+    [Fact]
+    public void ANeuronPageLinksItsConnectedNeuronsSoACircuitCanBeWalked()
+    {
+        var lists = ConnectionsFiles.ReadPacked(Path.Combine(f.Connections, ConnectionsFiles.PackedFileName(0)));
+        // A layer-0 neuron whose strongest downstream neuron the site explains (neurons 0–5 of each layer are explained).
+        int neuron = Enumerable.Range(0, ViewerSiteFixture.NeuronsPerLayer).First(n =>
+            lists.Of(ConnectionList.DownstreamPositive, n).First().Neuron < 6);
+        var target = lists.Of(ConnectionList.DownstreamPositive, neuron).First();
+        Open("neuron.html", $"layer=0&neuron={neuron}");
+        Wait(d => d.FindElements(By.CssSelector("#connections .connection")).Count > 0);
+        var down = Browser.FindElements(By.CssSelector("#connections .connection-list[data-list='downstream_positive'] .connection"));
+        Assert.Equal(lists.Of(ConnectionList.DownstreamPositive, neuron).Select(c => $"{c.Layer}/{c.Neuron}"),
+            down.Select(e => e.FindElement(By.TagName("a")).Text));
+        Assert.Equal(Format(target.Weight), down[0].FindElement(By.CssSelector(".weight")).Text);
+        var explanation = Results(target.Layer, target.Neuron)!.ScoredExplanations[0];
+        Assert.StartsWith(explanation.Explanation, down[0].FindElement(By.CssSelector(".connection-explanation")).Text);
+        Assert.Equal("none: layer 0 has no earlier layer",
+            Browser.FindElement(By.CssSelector("#connections .connection-list[data-list='upstream_positive'] .note")).Text);
+        ((IJavaScriptExecutor)Browser).ExecuteScript("document.getElementById('connections').scrollIntoView()");
+        Screenshot("neuron-connections");
+
+        down[0].FindElement(By.TagName("a")).Click();
+        Wait(d => d.FindElement(By.Id("title")).Text == $"Layer {target.Layer}, neuron {target.Neuron}");
+        Wait(d => d.FindElements(By.CssSelector("#connections .connection")).Count > 0);
+        var up = Browser.FindElements(By.CssSelector("#connections .connection-list[data-list='upstream_positive'] a")).Select(a => a.Text).ToList();
+        var expectedUp = ConnectionsFiles.ReadPacked(Path.Combine(f.Connections, ConnectionsFiles.PackedFileName(1))).Of(ConnectionList.UpstreamPositive, target.Neuron);
+        Assert.Equal(expectedUp.Select(c => $"{c.Layer}/{c.Neuron}"), up);
+        Assert.Equal("none: the last layer has no later layer",
+            Browser.FindElement(By.CssSelector("#connections .connection-list[data-list='downstream_negative'] .note")).Text);
         AssertConsoleClean();
     }
 

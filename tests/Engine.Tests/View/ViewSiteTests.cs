@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using NeuronEngine.Cli;
+using NeuronEngine.Connections;
 using NeuronEngine.Records;
 using NeuronEngine.Related;
 using NeuronEngine.Scoring;
@@ -106,6 +107,51 @@ public class ViewSiteTests(ViewerSiteFixture f)
         Assert.Equal(5, lookup.Tokens.Length);
         Assert.Equal(lookup.Tokens, d["lookup"]!["t"]!.AsArray().Select(t => (string)t!));
         Assert.Equal(lookup.AverageActivations.Select(v => double.Parse(v.ToString("G4"))), d["lookup"]!["a"]!.AsArray().Select(v => (double)v!));
+    }
+
+    /// <summary>
+    /// `--connections`: site.js says so, and each neuron's data/{layer}/{neuron}.connections.js holds its four lists as
+    /// `engine connections` wrote them, with the explanation and score of each connected neuron the site explains.
+    /// </summary>
+    [Fact]
+    public void ANeuronsConnectionsFileHoldsItsListsWithTheConnectedNeuronsExplanations()
+    {
+        var site = ReadScript(Path.Combine(f.Site, "data", "site.js"), "NV.site");
+        Assert.Equal(ViewerSiteFixture.ConnectionsTop, (int)site["connections"]!["top"]!);
+        Assert.Equal(2, (int)site["connections"]!["model_layers"]!);
+        var explained = ViewerSiteFixture.Explained.ToDictionary(x => x, x => SimulationResultsFile.Read(
+            SimulationResultsFile.PathFor(Path.Combine(f.Results, "explanations"), x.Layer, x.Neuron)).Results!.ScoredExplanations[0]);
+        int withExplanation = 0;
+        var (layer0, layer1) = (ConnectionsFiles.ReadPacked(Path.Combine(f.Connections, ConnectionsFiles.PackedFileName(0))),
+            ConnectionsFiles.ReadPacked(Path.Combine(f.Connections, ConnectionsFiles.PackedFileName(1))));
+        foreach (var (layer, neuron) in new[] { 0, 1 }.SelectMany(l => Enumerable.Range(0, ViewerSiteFixture.NeuronsPerLayer).Select(n => (l, n))))
+        {
+            var lists = layer == 0 ? layer0 : layer1;
+            var d = ReadScript(NeuronEngine.View.ConnectionsPages.PathFor(f.Site, layer, neuron), "NV.connections");
+            Assert.Equal((layer, neuron), ((int)d["layer"]!, (int)d["neuron"]!));
+            foreach (var list in Enum.GetValues<ConnectionList>())
+            {
+                var expected = lists.Of(list, neuron).ToArray();
+                var entries = d[ConnectionsLayer.ListNames[(int)list]]!.AsArray();
+                Assert.Equal(expected.Select(c => (c.Layer, c.Neuron, double.Parse(((double)c.Weight).ToString("G4")))),
+                    entries.Select(e => ((int)e!["l"]!, (int)e["n"]!, (double)e["w"]!)));
+                foreach (var e in entries)
+                {
+                    var key = ((int)e!["l"]!, (int)e["n"]!);
+                    if (explained.TryGetValue(key, out var x))
+                    {
+                        withExplanation++;
+                        Assert.Equal(x.Explanation, (string)e["e"]!);
+                        Assert.Equal(x.ScoredSimulation.EvCorrelationScore is double v && double.IsFinite(v) ? double.Parse(v.ToString("G4")) : null, (double?)e["s"]);
+                    }
+                    else Assert.Null(e["e"]);
+                }
+            }
+            // A 2-layer model: layer 0 has nothing upstream, layer 1 nothing downstream.
+            Assert.Equal(layer == 0 ? 0 : ViewerSiteFixture.ConnectionsTop, d["upstream_negative"]!.AsArray().Count);
+            Assert.Equal(layer == 1 ? 0 : ViewerSiteFixture.ConnectionsTop, d["downstream_positive"]!.AsArray().Count);
+        }
+        Assert.True(withExplanation > 0, "no connected neuron with an explanation: the test shows nothing");
     }
 
     [Fact]

@@ -9,8 +9,8 @@ namespace NeuronEngine.Tests.View;
 
 /// <summary>
 /// A site built the way a user builds one, from a tiny synthetic GPT-2 (2 layers, d = 16: 64 neurons per layer):
-/// `engine records` over a small corpus, `engine related`, `engine run` against the scripted LLM server for six
-/// neurons of each layer, then `engine view`. Built once for the viewer tests (site checks and Chromium).
+/// `engine records` over a small corpus, `engine related`, `engine connections`, `engine run` against the scripted LLM
+/// server for six neurons of each layer, then `engine view`. Built once for the viewer tests (site checks and Chromium).
 /// </summary>
 public sealed class ViewerSiteFixture : IDisposable
 {
@@ -22,6 +22,8 @@ public sealed class ViewerSiteFixture : IDisposable
     public string Records => Dir["records"];
     public string PackedRecords => Dir["records-packed"];
     public string Related => Dir["related"];
+    public string Connections => Dir["connections"];
+    public const int ConnectionsTop = 5;
     public string Results => Dir["run"];
     public string Site => Dir["site"];
 
@@ -35,6 +37,7 @@ public sealed class ViewerSiteFixture : IDisposable
         Run([.. records, "--out", Records]);
         Run([.. records, "--out", PackedRecords, "--format", "packed"]);
         Run("related", "--model", Model, "--out", Related, "--device", "cpu", "--top", "10", "--format", "both");
+        Run("connections", "--model", Model, "--out", Connections, "--device", "cpu", "--top", $"{ConnectionsTop}");
         var server = FakeLlmServer.StartAsync().GetAwaiter().GetResult();
         try
         {
@@ -46,7 +49,7 @@ public sealed class ViewerSiteFixture : IDisposable
         {
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
-        Run("view", "--records", Records, "--results", Results, "--related", Related, "--out", Site, "--title", "Tiny test model");
+        Run("view", "--records", Records, "--results", Results, "--related", Related, "--connections", Connections, "--out", Site, "--title", "Tiny test model");
     }
 
     private static void Run(params string[] args)
