@@ -34,7 +34,7 @@ public static class ConnectionsCommand
         cmd.SetAction(r =>
         {
             var gemm = p.GemmPrecision(r);
-            var (modelPath, modelName) = ModelSource.Resolve(r.GetValue(p.Model), r.GetValue(p.Preset), r.GetValue(p.ModelSeed));
+            var (modelPath, modelName) = p.ResolveModel(r);
             using var weights = Gpt2Weights.Open(modelPath);
             var c = weights.Config;
             var selected = LayerSelection.Parse(r.GetValue(p.Layers)!, c.NLayer);

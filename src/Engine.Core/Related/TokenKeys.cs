@@ -105,11 +105,11 @@ public sealed class TokenTopK
             int g0 = b * block, g1 = Math.Min(groups, g0 + block);
             for (int r = 0; r < rows; r++)
             {
-                float* row = v + r * rowStride;
+                float* at = v + r * rowStride + g0 * groupStride;
                 int id = firstId + r;
-                for (int g = g0; g < g1; g++)
+                for (int g = g0; g < g1; g++, at += groupStride)
                 {
-                    float x = row[g * groupStride];
+                    float x = *at;
                     if (float.IsNaN(x)) continue;
                     high.Offer(firstGroup + g, TokenKeys.High(x, id));
                     low.Offer(firstGroup + g, TokenKeys.Low(x, id));
