@@ -254,4 +254,35 @@ public class ConnectionsTests(ConnectionsFixture f, ITestOutputHelper output) : 
         Assert.All(layers, l => Assert.Equal(0, l)); // layer 1's only earlier layer
         Assert.All(file.Span<int>(file.Get("downstream_negative.layers")).ToArray(), l => Assert.Equal(2, l));
     }
+
+    /// <summary>
+    /// On a GPU (scripts/gpu-run.sh, `-trait device=cuda`): GPT-2 small's shape (cached synthetic preset), the row of
+    /// source layer 0 paired with layers 1 and 11 (both directions' top-k) on CUDA against the `cpu` device — weights
+    /// within 1e-4 relative, neurons identical except where the two weights at a rank agree to 1e-4 — and the time
+    /// per pair on each, in the test output.
+    /// </summary>
+    [CudaFact]
+    public void CudaMatchesTheCpuDeviceOnGpt2SmallShape()
+    {
+        using var weights = Gpt2Weights.Open(SyntheticModelCache.GetOrCreate("gpt2"));
+        int n = weights.Config.DMlp, top = 20;
+        int[] targets = [1, weights.Config.NLayer - 1];
+        using var cuda = ConnectionsDevices.Create("cuda", weights);
+        using var cpu = new CpuConnections(weights);
+        cuda.Row(0, [1], top, new TopAndBottom(n, top), _ => new TopAndBottom(n, top)); // compiles the kernels
+        ConnectionsLayer[] On(IConnectionsDevice device, out double seconds)
+        {
+            var down = new TopAndBottom(n, top);
+            var up = targets.ToDictionary(t => t, _ => new TopAndBottom(n, top));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            device.Row(0, targets, top, down, t => up[t]);
+            seconds = clock.Elapsed.TotalSeconds / targets.Length;
+            return [ConnectionsLayer.From(0, n, top, new TopAndBottom(n, top), down), .. targets.Select(t => ConnectionsLayer.From(t, n, top, up[t], new TopAndBottom(n, top)))];
+        }
+        var onCuda = On(cuda, out double cudaSeconds);
+        var onCpu = On(cpu, out double cpuSeconds);
+        output.WriteLine($"per layer pair of {n} × {weights.Config.NEmbd} × {n}: cuda {cudaSeconds:F3} s " +
+            $"({2.0 * n * weights.Config.NEmbd * n / cudaSeconds / 1e12:F2} TFLOP/s with the top-k and the host merge), cpu {cpuSeconds:F2} s");
+        for (int i = 0; i < onCpu.Length; i++) AssertSameLists(onCpu[i], onCuda[i], "cuda", tolerance: 1e-4);
+    }
 }
