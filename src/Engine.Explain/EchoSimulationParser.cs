@@ -21,12 +21,12 @@ public static class EchoSimulationParser
 {
     public static SimulationParse Parse(IReadOnlyList<string> tokens, LlmReply reply)
     {
-        if (reply.Logprobs is not { Count: > 0 } logprobs)
-            return SimulationParse.Fail("the /completions reply carries no prompt tokens with logprobs "
-                + "(the server must support echo with logprobs and max_tokens 0; else use --simulator-mode logprobs or json)");
         if (!reply.Text.Contains("<start>", StringComparison.Ordinal))
             return SimulationParse.Fail("the /completions reply does not echo the prompt (its text holds no <start>): the server ignores \"echo\" "
                 + "(Ollama's /v1/completions has no such field); use --simulator-mode logprobs or json");
+        if (reply.Logprobs is not { Count: > 0 } logprobs)
+            return SimulationParse.Fail("the /completions reply carries no prompt tokens with logprobs "
+                + "(the server must support echo with logprobs and max_tokens 0; else use --simulator-mode logprobs or json)");
         if (TokenAlignment.Align(reply.Text, logprobs, out string? failure) is not { } aligned)
         {
             string own = TokenAlignment.OwnText(logprobs);

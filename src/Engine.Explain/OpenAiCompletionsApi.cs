@@ -72,8 +72,8 @@ internal sealed class OpenAiCompletionsApi(ClientPipeline pipeline, string baseU
             }
             if (!choice.TryGetProperty("logprobs", out var logprobs) || logprobs.ValueKind != JsonValueKind.Object)
                 return new LlmReply(text, null, input, output);
-            // llama.cpp's and Ollama's /completions answer in the chat shape ({"content": [{token, logprob, bytes,
-            // top_logprobs}]}), for generated tokens only: neither echoes the prompt (the echo parser says so).
+            // llama.cpp's /completions answers in the chat shape ({"content": [{token, logprob, bytes, top_logprobs}]}),
+            // for generated tokens only: it does not echo the prompt (the echo parser says so).
             if (logprobs.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
                 return new LlmReply(text, content.EnumerateArray().Select(ChatShapeToken).ToArray(), input, output);
             var tokens = logprobs.GetProperty("tokens").EnumerateArray().Select(t => t.GetString() ?? "").ToArray();

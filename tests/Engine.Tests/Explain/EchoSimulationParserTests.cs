@@ -98,7 +98,8 @@ public class EchoSimulationParserTests
         var noEnd = Echo(("a", Nothing), ("<", Nothing), ("start", Nothing), (">\n", Nothing), (" cat", Nothing), ("\t", Nothing), ("unknown", [("1", 1.0)]),
             ("\n", Nothing), ("more", Nothing), ("text", Nothing));
         Assert.Contains("does not go on with \"<end>\"", EchoSimulationParser.Parse([" cat"], noEnd).Failure);
-        Assert.Contains("no prompt tokens with logprobs", EchoSimulationParser.Parse([" cat"], new LlmReply("text", null, 0, 0)).Failure);
+        Assert.Contains("no prompt tokens with logprobs", EchoSimulationParser.Parse([" cat"], new LlmReply("a\n<start>\n cat\tunknown\n<end>\n", null, 0, 0)).Failure);
+        Assert.Contains("does not echo the prompt", EchoSimulationParser.Parse([" cat"], new LlmReply(" The", null, 0, 0)).Failure);
         // A server that echoes the text but gives logprobs for the generated token only (llama.cpp's, ggml-org/llama.cpp#27174).
         var generatedOnly = new LlmReply("a\n<start>\n cat\tunknown\n<end>\nX", [new LlmTokenLogprob("X", -1, [new LlmTopLogprob("X", -1)])], 5, 1);
         Assert.Contains("returns logprobs for generated tokens only", EchoSimulationParser.Parse([" cat"], generatedOnly).Failure);

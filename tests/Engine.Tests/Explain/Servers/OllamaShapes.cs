@@ -6,9 +6,9 @@ namespace NeuronEngine.Tests.Explain.Servers;
 /// What Ollama sends through its OpenAI layer (ollama/ollama openai/openai.go, server/logprob.go,
 /// llm/llama_server.go, at fb30760):
 /// <list type="bullet">
-/// <item>/v1/completions: CompletionRequest has no "echo" field, so echo is ignored; "logprobs": N asks for the
-/// generated tokens' logprobs, answered in the chat shape {"content": [...]} on the choice beside "text" — the
-/// generated text, not the prompt;</item>
+/// <item>/v1/completions: CompletionRequest has no "echo" field, so echo is ignored; "logprobs": N asks the model
+/// for logprobs, but ToCompletion writes only "text" (the generated text, not the prompt), "index" and
+/// "finish_reason": no logprobs come back;</item>
 /// <item>chat logprobs: the token strings of the llama-server underneath (cut like llama.cpp's) with "bytes" made
 /// again from the string (stringToByteInts: left out for "", the UTF-8 of "�" otherwise): a piece's real
 /// bytes are lost; "top_logprobs" must be 0–20 (server/routes.go answers 400 otherwise);</item>
@@ -28,25 +28,15 @@ public static class OllamaShapes
         return reply;
     }
 
-    /// <summary>/v1/completions with echo: the echo ignored; a generated token and its logprobs in the chat shape.</summary>
-    public static JsonObject CompletionIgnoringEcho(FakeLlmRequest request)
+    /// <summary>/v1/completions with echo (ToCompletion): the echo ignored, the generated text alone, no logprobs.</summary>
+    public static JsonObject CompletionIgnoringEcho(FakeLlmRequest request) => new()
     {
-        var generated = new ChatLogprobEntry(" The", CompletionJson.Utf8(" The"), -0.7, [new(" The", CompletionJson.Utf8(" The"), -0.7, [])]);
-        return new JsonObject
-        {
-            ["id"] = $"cmpl-{request.Number}",
-            ["object"] = "text_completion",
-            ["created"] = 1700000000,
-            ["model"] = request.Model,
-            ["system_fingerprint"] = "fp_ollama",
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["text"] = " The",
-                ["index"] = 0,
-                ["finish_reason"] = "length",
-                ["logprobs"] = new JsonObject { ["content"] = new JsonArray(CompletionJson.Entry(generated, main: true)) },
-            }),
-            ["usage"] = CompletionJson.Usage(request.Prompt.Length / 4, 1),
-        };
-    }
+        ["id"] = $"cmpl-{request.Number}",
+        ["object"] = "text_completion",
+        ["created"] = 1700000000,
+        ["model"] = request.Model,
+        ["system_fingerprint"] = "fp_ollama",
+        ["choices"] = new JsonArray(new JsonObject { ["text"] = " The", ["index"] = 0, ["finish_reason"] = "length" }),
+        ["usage"] = CompletionJson.Usage(request.Prompt.Length / 4, 1),
+    };
 }
