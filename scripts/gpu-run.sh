@@ -17,7 +17,8 @@
 # binaries come from the bundle.
 # Environment: OUT (results; default ./out/gpu-run), STEPS (comma list, run in that order; default below), DEADLINE
 # (seconds for the whole run; default 480, 1500 in --dry-run), WORK (scratch kept between calls on a warm machine:
-# unpacked bundle, synthetic weights, JIT cache; default /tmp/engine-gpu-run), PRECISIONS (a filter on every step's
+# unpacked bundle, synthetic weights, JIT cache; default /tmp/engine-gpu-run, refused while another run uses it; in
+# --dry-run a fresh folder, removed at the end unless KEEP_WORK=1), PRECISIONS (a filter on every step's
 # precisions; default fp32,tf32,bf16), and the steps' own (RECORDS_WINDOWS, SCORE_FILES, GEMM_CASES, CANARY_TIMEOUT).
 # A step is not started when less than its minimum time is left before the deadline ("skipped: deadline").
 # Exit code: 0 when every selected step passed or was skipped for a stated reason, 1 otherwise; in --dry-run a step
@@ -72,9 +73,13 @@ if [ "$MODE" = list ]; then
   exit 0
 fi
 
-WORK=${WORK:-/tmp/engine-gpu-run}
-OUT=${OUT:-$PWD/out/gpu-run}
 DRY=0; [ "$MODE" = dry ] && DRY=1
+# A dry run (CI, a shared machine) gets a WORK of its own, removed at the end; the GPU run keeps one WORK per machine,
+# which a warm machine's next call reuses.
+if [ -z "${WORK:-}" ] && [ "$DRY" = 1 ]; then WORK=$(mktemp -d "${TMPDIR:-/tmp}/engine-gpu-dry-run.XXXXXX"); OWN_WORK=1; fi
+WORK=${WORK:-/tmp/engine-gpu-run}
+OWN_WORK=${OWN_WORK:-0}
+OUT=${OUT:-$PWD/out/gpu-run}
 if [ "$DRY" = 1 ]; then DEADLINE=${DEADLINE:-1500}; STEPS=${STEPS:-$DEFAULT_STEPS,rehearse}
 else DEADLINE=${DEADLINE:-480}; STEPS=${STEPS:-$DEFAULT_STEPS}; fi
 PRECISIONS=${PRECISIONS:-fp32,tf32,bf16}
@@ -83,10 +88,17 @@ OUT=$(cd "$OUT" && pwd)
 WORK=$(cd "$WORK" && pwd)
 LOG=$OUT/run.log
 CUDA_BROKEN=$WORK/fig/cuda-broken
-# A previous call on this (still warm) machine that was killed may have left its step running: end it by its id.
+# step.pid: "RUNNER_PID STEP_GROUP" while a step runs. A runner still alive uses this WORK: refuse rather than clobber
+# it. A dead one (a call that was killed, on a still-warm machine) may have left its step running: end it by its id.
 if [ -f "$WORK/step.pid" ]; then
-  old=$(cat "$WORK/step.pid"); rm -f "$WORK/step.pid"
-  kill -0 -- "-$old" 2>/dev/null && { echo "[gpu-run] ending the step a killed earlier run left (process group $old)"; kill -KILL -- "-$old" 2>/dev/null; }
+  read -r old_runner old_group < "$WORK/step.pid"
+  if [ -n "${old_runner:-}" ] && kill -0 "$old_runner" 2>/dev/null; then
+    echo "gpu-run: $WORK is in use by the run with PID $old_runner; set WORK to another folder" >&2; exit 2
+  fi
+  rm -f "$WORK/step.pid"
+  if [ -n "${old_group:-}" ] && kill -0 -- "-$old_group" 2>/dev/null; then
+    echo "[gpu-run] ending the step a killed earlier run left (process group $old_group)"; kill -KILL -- "-$old_group" 2>/dev/null
+  fi
 fi
 rm -rf "$OUT"/{summary.txt,figures.json,run.log,tests.log,nvidia-smi.txt,benchmarks.md,ptx-report.md,steps.tar.gz}{,.tmp} \
   "$WORK"/fig/* "$WORK"/bdn-*
@@ -149,7 +161,7 @@ record() { # NAME STATUS SECONDS NOTE
   report
 }
 # Ends the running step's process group when this runner is stopped (a TERM from the caller's timeout, Ctrl+C).
-trap '[ -f "$WORK/step.pid" ] && kill -TERM -- "-$(cat "$WORK/step.pid")" 2>/dev/null; exit 143' TERM INT
+trap '[ -f "$WORK/step.pid" ] && kill -TERM -- "-$(cut -d" " -f2 "$WORK/step.pid")" 2>/dev/null; exit 143' TERM INT
 
 failed=0
 for STEP in ${STEPS//,/ }; do
@@ -170,7 +182,7 @@ for STEP in ${STEPS//,/ }; do
   echo "===== $STEP =====" >> "$LOG"
   t=$SECONDS
   STEP=$STEP timeout --kill-after=10 "$limit" bash -c '. "$SRC/scripts/lib/gpu-step-lib.sh"; . "$1"; set -o pipefail; step' _ "$(step_file "$STEP")" >> "$LOG" 2>&1 &
-  echo $! > "$WORK/step.pid"
+  echo "$$ $!" > "$WORK/step.pid"
   wait $!
   rc=$?
   rm -f "$WORK/step.pid"
@@ -193,4 +205,5 @@ n=$(ls -A "$OUT" | wc -l)
 (( n <= 8 )) || { say "OUT holds $n files, over the 8 the device tool brings back: $(ls -A "$OUT" | paste -sd' ' -)"; failed=1; }
 cat "$OUT/summary.txt" 2>/dev/null
 say "done in $((SECONDS - T0))s; results in $OUT"
+[ "$OWN_WORK" = 1 ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
 exit $failed

@@ -74,7 +74,7 @@ step() {
   runner=$!
   for ((i = 0; i < 120; i++)); do grep -q "canary: running" "$k/out/summary.txt" 2>/dev/null && break; sleep 1; done
   local step_group
-  step_group=$(cat "$k/work/step.pid" 2>/dev/null)
+  step_group=$(cut -d" " -f2 "$k/work/step.pid" 2>/dev/null)
   kill -KILL -- "-$runner" 2>/dev/null
   [ -n "$step_group" ] && kill -KILL -- "-$step_group" 2>/dev/null
   wait "$runner" 2>/dev/null
