@@ -14,7 +14,8 @@ check() { local what=$1; shift; if "$@"; then echo "rehearse: ok      $what"; el
 status_of() { awk -F'\t' -v s="$2" '$1 == s { print $2 }' "$1/fig/steps.tsv" 2>/dev/null; }
 note_of() { awk -F'\t' -v s="$2" '$1 == s { print $4 }' "$1/fig/steps.tsv" 2>/dev/null; }
 order_of() { cut -f1 "$1/fig/steps.tsv" 2>/dev/null | paste -sd, -; }
-in_archive() { tar -tzf "$1/steps.tar.gz" 2>/dev/null | grep -qx "$2"; }
+# (grep reads the whole listing: with -q it could exit first, and tar's SIGPIPE would fail the pipe under pipefail.)
+in_archive() { tar -tzf "$1/steps.tar.gz" 2>/dev/null | grep -x "$2" >/dev/null; }
 
 # One nested dry run: NAME, then VAR=value settings; its exit code in $WORK/rehearse/NAME/rc.
 nested() {
