@@ -56,7 +56,7 @@ step() {
   check "canary: the evidence is in steps.tar.gz" in_archive "$d/canary/out" fig/canary-evidence.txt
   check "canary: summary.txt names the reason" grep -q "canary failed: error: " "$d/canary/out/summary.txt"
 
-  nested hang GPU_RUN_FAKE_CANARY=hang CANARY_TIMEOUT=5 STEPS=canary,bench
+  nested hang GPU_RUN_FAKE_CANARY=hang CANARY_TIMEOUT=5 GPU_RUN_LIMIT_FACTOR=1 STEPS=canary,bench
   check "hang: the canary timed out and bench was skipped for it" \
     bash -c '[ "$1 $2" = "failed skipped" ] && [[ "$3" == "canary failed: timed out"* ]]' _ \
     "$(status_of "$d/hang/work" canary)" "$(status_of "$d/hang/work" bench)" "$(note_of "$d/hang/work" bench)"
@@ -70,7 +70,7 @@ step() {
   local k=$d/killed runner i
   rm -rf "$k"; mkdir -p "$k/work" "$k/out"
   echo "rehearse: --- killed: STEPS=facts,canary with a hanging canary, SIGKILL while it runs"
-  GPU_RUN_FAKE_CANARY=hang STEPS=facts,canary WORK="$k/work" OUT="$k/out" GPU_RUN_BUNDLE="$B" GPU_RUN_SRC="$SRC" ENGINE_CACHE="$ENGINE_CACHE" \
+  GPU_RUN_FAKE_CANARY=hang GPU_RUN_LIMIT_FACTOR=1 STEPS=facts,canary WORK="$k/work" OUT="$k/out" GPU_RUN_BUNDLE="$B" GPU_RUN_SRC="$SRC" ENGINE_CACHE="$ENGINE_CACHE" \
     setsid bash "$SRC/scripts/gpu-run.sh" --dry-run > "$k/console.txt" 2>&1 &
   runner=$!
   for ((i = 0; i < 120; i++)); do grep -q "canary: running" "$k/out/summary.txt" 2>/dev/null && break; sleep 1; done
