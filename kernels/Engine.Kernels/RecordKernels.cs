@@ -15,7 +15,7 @@ namespace NeuronEngine.Kernels;
 public readonly record struct RecordBatch(int Windows, int SeqLen, int Neurons, long FirstWindow, int Layer, ulong Seed, int Capacity);
 
 /// <summary>
-/// Device half of the record collector (DESIGN §4); CPU reference: CpuRecordCollector (Engine.Core). The same state,
+/// Device half of the record collector (docs/design.md §4); CPU reference: CpuRecordCollector (Engine.Core). The same state,
 /// the same keys (<see cref="RecordKeys"/>) and the same moment arithmetic (<see cref="MomentSums"/>), one source in
 /// Shared/, so selections agree exactly and moments to double rounding (summed per window, then merged). One thread per neuron (per
 /// neuron·band for the quantile samples) walks the batch's windows in corpus order; lanes are adjacent neurons, so

@@ -3,7 +3,7 @@ using ILGPU;
 namespace NeuronEngine.Kernels;
 
 /// <summary>
-/// Device half of the batched scorer (DESIGN §5): per neuron, the sufficient statistics of OpenAI's three scores
+/// Device half of the batched scorer (docs/design.md §5): per neuron, the sufficient statistics of OpenAI's three scores
 /// for its top range and its random range; the host turns them into scores (the top-and-random variant is the
 /// pairwise merge of the two ranges).
 /// </summary>

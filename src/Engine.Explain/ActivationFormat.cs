@@ -7,7 +7,7 @@ namespace NeuronEngine.Explain;
 
 /// <summary>
 /// OpenAI's token-activation-pair text (neuron_explainer/activations/activation_records.py), which both
-/// prompts are built from (DESIGN §5): records between "&lt;start&gt;" and "&lt;end&gt;", one "token\tvalue"
+/// prompts are built from (docs/design.md §5): records between "&lt;start&gt;" and "&lt;end&gt;", one "token\tvalue"
 /// line per token, values normalised to integers 0–10. Tokens are written raw, as OpenAI does: a newline
 /// token is a newline, a tab token a tab.
 /// </summary>

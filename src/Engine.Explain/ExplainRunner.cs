@@ -9,7 +9,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.Explain;
 
 /// <summary>
-/// Runs the explain and simulate stages over many neurons (DESIGN §5–6). Each neuron's result is written
+/// Runs the explain and simulate stages over many neurons (docs/design.md §5–6). Each neuron's result is written
 /// atomically when it is complete, and a neuron whose result is already on disk is skipped, so a run that
 /// died or ran out of budget continues where it stopped; the call cache makes the calls of a half-done
 /// neuron free. A neuron that fails is recorded and the run goes on; a spent budget stops the run cleanly.

@@ -8,7 +8,7 @@ public sealed record ExplainerPromptBuild(IReadOnlyList<LlmMessage> Messages, in
 
 /// <summary>
 /// OpenAI's TokenActivationPairExplainer prompt (explanations/explainer.py) in its chat-messages format
-/// (PromptFormat.HARMONY_V4, DESIGN §5): OpenAI's system message; per few-shot neuron a user message
+/// (PromptFormat.HARMONY_V4, docs/design.md §5): OpenAI's system message; per few-shot neuron a user message
 /// "\n\nNeuron i\nActivations:" + the records block (+ the zero-filtered repeat when under 20% of values are
 /// non-zero) + "\nExplanation of neuron i behavior: the main thing this neuron does is find", answered by
 /// the assistant with " {explanation}."; the real neuron last, for the model to complete. The few-shot

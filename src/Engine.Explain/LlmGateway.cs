@@ -294,7 +294,8 @@ public sealed class LlmGateway : IDisposable
         if (request.JsonSchema is { } schema)
             options.ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse(schema).RootElement, "simulated_activations");
         if (request.TopLogprobs is int top)
-            // Logprobs are not part of ChatOptions: they travel in the SDK's own options (LLM-NOTES).
+            // Logprobs are not part of ChatOptions: they travel in the OpenAI SDK's own ChatCompletionOptions, which
+            // Microsoft.Extensions.AI's OpenAI client takes through RawRepresentationFactory.
             options.RawRepresentationFactory = _ => new ChatCompletionOptions { IncludeLogProbabilities = true, TopLogProbabilityCount = top };
         return options;
     }

@@ -4,7 +4,7 @@ using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Explain;
 
-/// <summary>How the simulator's predictions are obtained and read (DESIGN §5; README "Simulator modes").</summary>
+/// <summary>How the simulator's predictions are obtained and read (docs/design.md §5; README "Simulator modes").</summary>
 public enum SimulatorMode
 {
     /// <summary>Chat: the model rewrites the block with values; the expected value comes from the top logprobs at each value.</summary>

@@ -10,7 +10,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.View;
 
 /// <summary>
-/// The neuron records a site is built from: `engine records` output in either layout (DESIGN §4), or any directory
+/// The neuron records a site is built from: `engine records` output in either layout (docs/design.md §4), or any directory
 /// in OpenAI's layout (their published collated-activations included). Neurons are read one at a time, so memory
 /// does not grow with the number of neurons.
 /// </summary>

@@ -4,7 +4,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.View;
 
 /// <summary>
-/// Simulation results (OpenAI's NeuronSimulationResults, DESIGN §5) read through <see cref="SimulationResultsFile"/>:
+/// Simulation results (OpenAI's NeuronSimulationResults, docs/design.md §5) read through <see cref="SimulationResultsFile"/>:
 /// `--results` is either an `engine run`/`simulate` output (its explanations/ folder is used) or a {layer}/{neuron}.jsonl
 /// directory itself (`engine score`'s explanations/, OpenAI's published files).
 /// </summary>

@@ -9,7 +9,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.Cli.Commands;
 
 /// <summary>
-/// The options commands share (DESIGN §6), made in one place so that one name has one meaning, one description and
+/// The options commands share (docs/design.md §6), made in one place so that one name has one meaning, one description and
 /// one check everywhere. Values are checked while parsing (validators), so a bad value is a parse error: exit code 2,
 /// one `error:` line and one hint line, before anything is opened or written. Renamed options keep their old name as
 /// a hidden alias that warns (<see cref="Deprecated{T}"/>).

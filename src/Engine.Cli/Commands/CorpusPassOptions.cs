@@ -5,7 +5,7 @@ using NeuronEngine.Runtime;
 namespace NeuronEngine.Cli.Commands;
 
 /// <summary>
-/// The options of a forward pass over a corpus (DESIGN §6) — model, preset, model seed, corpus, layers, window length,
+/// The options of a forward pass over a corpus (docs/design.md §6) — model, preset, model seed, corpus, layers, window length,
 /// window cap, batch, device, precision — made (with their checks and defaults, <see cref="CommonOptions"/>) and read in
 /// one place. dump, records, bench and precision-effect take them, each listing them in its own, stable help order;
 /// a command adds the ones it uses (bench has no corpus, precision-effect compares precisions instead of taking one).

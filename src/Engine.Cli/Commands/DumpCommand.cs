@@ -12,7 +12,7 @@ using NeuronEngine.Pass;
 
 namespace NeuronEngine.Cli.Commands;
 
-/// <summary>`engine dump`: activation shards of the requested layers over a corpus (DESIGN §3).</summary>
+/// <summary>`engine dump`: activation shards of the requested layers over a corpus (docs/design.md §3).</summary>
 public static class DumpCommand
 {
     public static Command Create(IPassHooks hooks)

@@ -9,7 +9,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.Cli.Commands;
 
 /// <summary>
-/// `engine explain`, `engine simulate` and `engine run` (DESIGN §5–6): neuron records → explanations →
+/// `engine explain`, `engine simulate` and `engine run` (docs/design.md §5–6): neuron records → explanations →
 /// simulations → scores through any OpenAI-compatible endpoint. Exit codes: 0 done, 1 some neurons
 /// failed (listed in failures.jsonl), 2 bad input or configuration, 3 a budget stopped the run (rerun
 /// the same command to continue; cached calls are free), 130 cancelled (rerun to resume).

@@ -15,7 +15,7 @@ using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.Cli.Commands;
 
-/// <summary>`engine records`: per-neuron top-k, random and quantile-band records plus moments (DESIGN §4, §6).</summary>
+/// <summary>`engine records`: per-neuron top-k, random and quantile-band records plus moments (docs/design.md §4, §6).</summary>
 public static class RecordsCommand
 {
     public static Command Create(IPassHooks hooks)

@@ -12,7 +12,7 @@ namespace NeuronEngine.Cli.Commands;
 
 /// <summary>
 /// `engine score --explanations DIR --out OUT`: re-scores precomputed simulations in OpenAI's layout
-/// (DESIGN §5–6): OUT/scores.jsonl, the rescored files under OUT/explanations/, OUT/failures.jsonl for files
+/// (docs/design.md §5–6): OUT/scores.jsonl, the rescored files under OUT/explanations/, OUT/failures.jsonl for files
 /// that could not be scored, OUT/score-histogram.png, and a summary on the terminal.
 /// </summary>
 public static class ScoreCommand

@@ -5,7 +5,7 @@ using NeuronEngine.Text;
 namespace NeuronEngine.Corpus;
 
 /// <summary>
-/// Opens a corpus as T-token windows (DESIGN.md §1, §6), choosing the format by extension:
+/// Opens a corpus as T-token windows (docs/design.md §1, §6), choosing the format by extension:
 /// .txt (tokenised whole, then cut), .jsonl (a "text" field per line, each document cut separately)
 /// or .bin (llm.c uint16 token file, memory-mapped). Tails shorter than a window are dropped.
 /// Every problem with the input is a <see cref="CorpusException"/> naming the file.

@@ -4,7 +4,7 @@ using NeuronEngine.Pass;
 namespace NeuronEngine.Dump;
 
 /// <summary>
-/// `engine dump` as a sink of the corpus pass (DESIGN §3): the requested layers' neurons streamed into safetensors shards.
+/// `engine dump` as a sink of the corpus pass (docs/design.md §3): the requested layers' neurons streamed into safetensors shards.
 /// Shards are written one at a time — the pass breaks batches at shard ends — each committed (flushed, renamed) before it
 /// is listed in the manifest, so a run killed at any moment resumes from the first missing shard: that is what it tells
 /// the pass it still needs.

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace NeuronEngine.OpenAi;
 
 // OpenAI's neuron_explainer activation dataclasses (activations/activations.py), as in their public
-// collated-activations/{layer}/{neuron}.json files (DESIGN §4). Unlike the results dataclasses, these keep keys they do
+// collated-activations/{layer}/{neuron}.json files (docs/design.md §4). Unlike the results dataclasses, these keep keys they do
 // not know (ExtraFields), so a record of a newer OpenAI release round-trips whole.
 
 /// <summary>OpenAI's ActivationRecord: one text window's tokens and the neuron's activation on each.</summary>

@@ -1,7 +1,7 @@
 namespace NeuronEngine.OpenAi;
 
 /// <summary>
-/// OpenAI's NeuronRecord files (DESIGN §4): RECORDS/{layer}/{neuron}.json, compact JSON, no trailing newline. Written by
+/// OpenAI's NeuronRecord files (docs/design.md §4): RECORDS/{layer}/{neuron}.json, compact JSON, no trailing newline. Written by
 /// `engine records` and `engine merge`, read by explain, simulate and the viewer.
 /// </summary>
 public static class NeuronRecordFile

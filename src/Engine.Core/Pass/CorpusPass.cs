@@ -13,7 +13,7 @@ public sealed record PassLane(IForwardDevice Device, IReadOnlyList<IPassSink> Si
 public sealed record PassResult(long StartWindow, long WindowsRun, TimeSpan Elapsed, IReadOnlyList<TimeSpan> LaneTimes, int Commits, int Checkpoints);
 
 /// <summary>
-/// The one corpus pass (DESIGN §1): windows → device forward → any number of sinks. `engine dump`, `records` (its pilot
+/// The one corpus pass (docs/design.md §1): windows → device forward → any number of sinks. `engine dump`, `records` (its pilot
 /// and main pass, with or without `--dump-out`) and `precision-effect` are this loop with different sinks. It starts at
 /// the earliest window a sink still needs (a sink that is further along joins when the pass reaches its resume point),
 /// cuts batches at the sinks' boundaries, reports progress, checkpoints every sink when

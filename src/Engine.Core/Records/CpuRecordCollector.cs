@@ -4,7 +4,7 @@ using NeuronEngine.Numerics;
 namespace NeuronEngine.Records;
 
 /// <summary>
-/// The managed record collector (DESIGN §4), a sink of the forward pass: per neuron of every requested layer it
+/// The managed record collector (docs/design.md §4), a sink of the forward pass: per neuron of every requested layer it
 /// keeps the top-k windows by window maximum, a seeded uniform sample of windows, samples within the quantile bands
 /// of the window-max distribution (bands fixed beforehand by <see cref="QuantileBoundaries"/>) and the moments of
 /// all its activations. Batches must arrive in ascending window order per layer (the moments are summed in corpus

@@ -6,7 +6,7 @@ using NeuronEngine.OpenAi;
 namespace NeuronEngine.Records;
 
 /// <summary>
-/// Turns a layer's collected state into OpenAI's NeuronRecord objects (DESIGN §4): token strings as the tokenizer
+/// Turns a layer's collected state into OpenAI's NeuronRecord objects (docs/design.md §4): token strings as the tokenizer
 /// displays them, activations widened to double, quantile_boundaries = the four interior band boundaries, empty
 /// slots left out, statistics NaN (→ null) where undefined.
 /// </summary>

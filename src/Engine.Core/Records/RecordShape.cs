@@ -6,7 +6,7 @@ namespace NeuronEngine.Records;
 /// What is kept per neuron: <see cref="TopK"/> top windows, <see cref="RandomCount"/> random windows,
 /// <see cref="PerBand"/> windows in each of the <see cref="Bands"/> quantile bands, each with its
 /// <see cref="SeqLen"/> activations, plus the moments. OpenAI's bands of the window-max distribution are
-/// [0,.5], [.5,.9], [.9,.99], [.99,.999], [.999,1] (DESIGN §4), i.e. the interior boundaries
+/// [0,.5], [.5,.9], [.9,.99], [.99,.999], [.999,1] (docs/design.md §4), i.e. the interior boundaries
 /// <see cref="BandQuantiles"/>.
 /// </summary>
 public sealed record RecordShape(

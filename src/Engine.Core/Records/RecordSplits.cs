@@ -32,7 +32,7 @@ public sealed record SplitRecord(ActivationRecord Record, RecordSource Source, i
 }
 
 /// <summary>
-/// OpenAI's splits (neuron_explainer/activations/activations.py, DESIGN §4). Top records interleave into
+/// OpenAI's splits (neuron_explainer/activations/activations.py, docs/design.md §4). Top records interleave into
 /// [train, calibration, valid, test] with stride 4, random records into [calibration, valid, test] with
 /// stride 3, <c>perSplit</c> records each. With 5 per split: train = top 0,4,8,12,16; calibration = top
 /// 1,5,9,13,17 + random 0,3,6,9,12; valid = top 2,6,10,14,18 + random 1,4,7,10,13; test = top 3,7,… +

@@ -7,7 +7,7 @@ using NeuronEngine.Pass;
 namespace NeuronEngine.Records;
 
 /// <summary>
-/// `engine records` (DESIGN §4, §6) on the corpus pass: a pilot pass over evenly spaced windows fixes the quantile
+/// `engine records` (docs/design.md §4, §6) on the corpus pass: a pilot pass over evenly spaced windows fixes the quantile
 /// boundaries (<see cref="QuantileBoundaries"/>), the main pass feeds the shard's windows in corpus order to a record
 /// collector — and to any other sinks of the same pass (<see cref="AlsoInPass"/>: `--dump-out`'s shards) — and the
 /// records are written by <see cref="RecordsOutput"/>. The collector's state lives in memory or on the device and is

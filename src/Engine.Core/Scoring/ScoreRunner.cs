@@ -15,7 +15,7 @@ public sealed record ScoreRunOptions
 }
 
 /// <summary>
-/// Re-scores precomputed simulations in OpenAI's layout (DESIGN §6, `engine score`): reads
+/// Re-scores precomputed simulations in OpenAI's layout (docs/design.md §6, `engine score`): reads
 /// DIR/{layer}/{neuron}.jsonl and its sidecar when there is one, recomputes every scored explanation's
 /// scores (overall and per sequence) with an <see cref="IBatchScorer"/> over the split
 /// <see cref="SimulationScoring"/> decides, writes OUT/explanations/{layer}/{neuron}.jsonl (and the

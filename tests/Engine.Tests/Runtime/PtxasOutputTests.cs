@@ -76,8 +76,8 @@ public class PtxasOutputTests
 
     private static (int ExitCode, string StdOut, string StdErr) Run(string ptxasOutput)
     {
-        string? python = Environment.GetEnvironmentVariable("PATH")?.Split(':').Select(p => Path.Combine(p, "python3")).FirstOrDefault(File.Exists);
-        if (python is null) Assert.Skip("python3 is not on PATH: scripts/lib/ptx_report.py cannot run here");
+        string? python = RequiredTool.OnPath("python3");
+        if (python is null) RequiredTool.Missing("python3", "python3 is not on PATH: scripts/lib/ptx_report.py cannot run here");
         var psi = new ProcessStartInfo(python)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,

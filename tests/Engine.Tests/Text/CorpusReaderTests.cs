@@ -5,7 +5,7 @@ using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Text;
 
-/// <summary>Each corpus format read into the windows DESIGN.md §1/§6 describe.</summary>
+/// <summary>Each corpus format read into the windows docs/design.md §1/§6 describe.</summary>
 public sealed class CorpusReaderTests : IDisposable
 {
     private const int NPositions = 1024;
