@@ -16,6 +16,7 @@ public static class EngineCli
             InfoCommand.Create(),
             DumpCommand.Create(hooks),
             BenchCommand.Create(),
+            EvalCommand.Create(),
             ScoreCommand.Create(),
             RecordsCommand.Create(hooks),
             MergeCommand.Create(),

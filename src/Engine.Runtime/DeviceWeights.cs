@@ -29,6 +29,12 @@ public sealed unsafe class DeviceWeights : IDisposable
     private readonly ElementwiseOps _elementwise;
     private readonly List<MemoryBuffer> _owned = [];
     private readonly Layer?[] _layers;
+    private Unembedding? _head;
+
+    /// <summary>The LM head: ln_f and the tied embedding transposed to the GEMM's Conv1D layout [d, V], with a zero bias.</summary>
+    public sealed record Unembedding(
+        MemoryBuffer1D<float, Stride1D.Dense> LnFW, MemoryBuffer1D<float, Stride1D.Dense> LnFB,
+        MemoryBuffer1D<float, Stride1D.Dense> WteT, MemoryBuffer1D<float, Stride1D.Dense> ZeroBias);
 
     public MemoryBuffer1D<byte, Stride1D.Dense> Wte { get; }
     public MemoryBuffer1D<byte, Stride1D.Dense> Wpe { get; }
@@ -65,6 +71,26 @@ public sealed unsafe class DeviceWeights : IDisposable
             Float(p + "mlp.c_fc.weight"), Float(p + "mlp.c_fc.bias"), Float(p + "mlp.c_proj.weight"), Float(p + "mlp.c_proj.bias"));
         _accelerator.Synchronize();
         return _layers[layer] = loaded;
+    }
+
+    /// <summary>
+    /// The LM head, uploaded on first use (only commands that need logits pay for it): wteᵀ as float32 [d, V] (4·d·V
+    /// bytes: 322 MB for gpt2-xl), transposed on the host (<see cref="Gpt2Weights.UnembeddingMatrix"/>).
+    /// </summary>
+    public Unembedding Head()
+    {
+        if (_head is { } cached) return cached;
+        var c = _weights.Config;
+        int v = c.VocabSize;
+        var transposed = _weights.UnembeddingMatrix();
+        var wteT = _accelerator.Allocate1D<float>(transposed.LongLength);
+        _owned.Add(wteT);
+        wteT.View.CopyFromCPU(transposed);
+        var zeros = _accelerator.Allocate1D<float>(v);
+        _owned.Add(zeros);
+        zeros.MemSetToZero();
+        _accelerator.Synchronize();
+        return _head = new Unembedding(Float("ln_f.weight"), Float("ln_f.bias"), wteT, zeros);
     }
 
     private MemoryBuffer1D<byte, Stride1D.Dense> Raw(string name)

@@ -12,7 +12,8 @@ namespace NeuronEngine.Runtime;
 /// GPT-2's forward pass as our own ILGPU kernels (cuda, opencl, ilgpu-cpu). Weights are uploaded once;
 /// activation buffers grow to the largest batch and are reused. After each requested layer's GELU the
 /// neurons are handed to the sink — a device sink gets the device view, a host sink a copy — and the pass
-/// stops after the last requested layer. The four GEMMs run in the device's precision (fp32 on CUDA cores, or tf32/bf16
+/// stops after the last requested layer, unless log-probabilities are asked for (final LayerNorm, the tied unembedding
+/// as a device GEMM, log-softmax on the host). The four GEMMs run in the device's precision (fp32 on CUDA cores, or tf32/bf16
 /// on tensor cores: <see cref="GemmOp"/>); everything else is float32.
 /// </summary>
 public sealed class IlgpuForwardDevice : IForwardDevice
@@ -28,7 +29,8 @@ public sealed class IlgpuForwardDevice : IForwardDevice
     private readonly DeviceWeights _weights;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tokens;
     private MemoryBuffer1D<float, Stride1D.Dense>? _x, _ln, _qkv, _att, _proj, _h;
-    private float[] _hostNeurons = [];
+    private MemoryBuffer1D<float, Stride1D.Dense>? _logits;
+    private float[] _hostNeurons = [], _hostLogits = [];
     private int _capacityTokens;
 
     public string Name { get; }
@@ -52,17 +54,30 @@ public sealed class IlgpuForwardDevice : IForwardDevice
         _weights = new DeviceWeights(accelerator, weights, _elementwise);
     }
 
-    public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow)
+    public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow) =>
+        Run(tokens, windows, seqLen, new ForwardRequest { Layers = layers, Sink = sink, FirstWindow = firstWindow });
+
+    public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, ForwardRequest request)
     {
-        int m = windows * seqLen, d = _c.NEmbd, last = layers.Count == 0 ? -1 : layers.Max();
+        int m = windows * seqLen, d = _c.NEmbd, last = request.LastLayer(_c.NLayer);
         _c.ValidateBatch(tokens, windows, seqLen, last);
         EnsureCapacity(m);
         var s = _accelerator.DefaultStream;
         _tokens!.View.SubView(0, m).AsContiguous().CopyFromCPU(tokens);
+        _embedding.Launch(s, _tokens.View, _weights.Wte.View, _weights.Wpe.View, _weights.EmbeddingFormat, _x!.View, m, seqLen, d);  // x = wte[tok] + wpe[pos]
+        RunLayers(0, last, windows, seqLen, request, fullLastLayer: request.LogProbs is not null);
+        if (request.LogProbs is { } logProbs) UnembedLogSoftmax(m, logProbs);
+        s.Synchronize();
+    }
+
+    /// <summary>Layers [first, last] on the residual stream in _x; the last stops after its GELU unless <paramref name="fullLastLayer"/>.</summary>
+    private void RunLayers(int first, int last, int windows, int seqLen, ForwardRequest request, bool fullLastLayer)
+    {
+        int m = windows * seqLen, d = _c.NEmbd;
+        var s = _accelerator.DefaultStream;
         var x = _x!.View; var ln = _ln!.View; var qkv = _qkv!.View; var att = _att!.View; var proj = _proj!.View; var h = _h!.View;
         var clock = Stopwatch.StartNew();
-        _embedding.Launch(s, _tokens.View, _weights.Wte.View, _weights.Wpe.View, _weights.EmbeddingFormat, x, m, seqLen, d);  // x = wte[tok] + wpe[pos]
-        for (int l = 0; l <= last; l++)
+        for (int l = first; l <= last; l++)
         {
             var w = _weights.Get(l);
             _layerNorm.Launch(s, x, ln, w.Ln1W.View, w.Ln1B.View, m, d, _c.LayerNormEpsilon);
@@ -72,8 +87,8 @@ public sealed class IlgpuForwardDevice : IForwardDevice
             _elementwise.AddInPlace(s, x, proj, m * d);                                         // x += attn
             _layerNorm.Launch(s, x, ln, w.Ln2W.View, w.Ln2B.View, m, d, _c.LayerNormEpsilon);
             _gemm.Launch(s, ln, w.FcW.View, w.FcB.View, h, m, d, 4 * d, gelu: true);            // h = GELU(LN2(x)·Wfc + b): the neurons
-            if (layers.Contains(l)) Deliver(sink, l, firstWindow, windows, seqLen, h.SubView(0, (long)m * 4 * d));
-            if (l < last)
+            if (request.Layers.Contains(l)) Deliver(request.Sink, l, request.FirstWindow, windows, seqLen, h.SubView(0, (long)m * 4 * d));
+            if (l < last || fullLastLayer)
             {
                 _gemm.Launch(s, h, w.FcProjW.View, w.FcProjB.View, proj, m, 4 * d, d, gelu: false);
                 _elementwise.AddInPlace(s, x, proj, m * d);                                     // x += mlp
@@ -85,7 +100,34 @@ public sealed class IlgpuForwardDevice : IForwardDevice
                 clock.Restart();
             }
         }
-        s.Synchronize();
+    }
+
+    /// <summary>
+    /// logits = LN_f(x)·wteᵀ on the device (the op's GEMM, in its precision; wteᵀ uploaded once as float32), a block of
+    /// rows at a time; each block is copied back and turned into log-probabilities on the host (<see cref="LogSoftmax"/>).
+    /// </summary>
+    private void UnembedLogSoftmax(int m, ILogProbSink sink)
+    {
+        int d = _c.NEmbd, v = _c.VocabSize, block = LogSoftmax.RowsPerBlock(v, m);
+        var s = _accelerator.DefaultStream;
+        var head = _weights.Head();
+        if (_logits is null || _logits.Length < (long)block * v)
+        {
+            _logits?.Dispose();
+            _logits = _accelerator.Allocate1D<float>((long)block * v);
+        }
+        if (_hostLogits.Length < (long)block * v) _hostLogits = GC.AllocateUninitializedArray<float>(block * v, pinned: true);
+        _layerNorm.Launch(s, _x!.View, _ln!.View, head.LnFW.View, head.LnFB.View, m, d, _c.LayerNormEpsilon);
+        for (int r0 = 0; r0 < m; r0 += block)
+        {
+            int rows = Math.Min(block, m - r0);
+            _gemm.Launch(s, _ln.View.SubView((long)r0 * d, (long)rows * d), head.WteT.View, head.ZeroBias.View, _logits.View, rows, d, v, gelu: false);
+            var host = _hostLogits.AsSpan(0, rows * v);
+            _logits.View.SubView(0, (long)rows * v).CopyToCPU(s, host);
+            s.Synchronize();
+            LogSoftmax.InPlace(host, v);
+            sink.OnLogProbs(r0, rows, v, host);
+        }
     }
 
     /// <summary>
@@ -138,6 +180,7 @@ public sealed class IlgpuForwardDevice : IForwardDevice
     public void Dispose()
     {
         DisposeActivations();
+        _logits?.Dispose();
         _weights.Dispose();
         _accelerator.Dispose();
         _context.Dispose();

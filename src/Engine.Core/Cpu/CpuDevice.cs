@@ -23,5 +23,8 @@ public sealed class CpuDevice(Gpt2Weights weights, MatMulPrecision precision = M
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow) =>
         _forward.Run(tokens, windows, seqLen, layers, sink, firstWindow);
 
+    public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, ForwardRequest request) =>
+        _forward.Run(tokens, windows, seqLen, request);
+
     public void Dispose() { }
 }

@@ -20,4 +20,14 @@ public interface IForwardDevice : IDisposable
 
     /// <summary>Runs windows·seqLen token ids; calls the sink once per requested layer, in ascending layer order.</summary>
     void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, IReadOnlyCollection<int> layers, IMlpActivationSink sink, long firstWindow);
+
+    /// <summary>
+    /// Runs a batch for a <see cref="ForwardRequest"/>: the neurons of its layers and, if asked, the log-probabilities
+    /// of every position. Devices without an LM head (test doubles) serve activation-only requests.
+    /// </summary>
+    void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, ForwardRequest request)
+    {
+        if (request.LogProbs is not null) throw new NotSupportedException($"device {Name} computes no logits");
+        Run(tokens, windows, seqLen, request.Layers, request.Sink, request.FirstWindow);
+    }
 }

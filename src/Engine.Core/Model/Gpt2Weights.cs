@@ -149,5 +149,22 @@ public sealed unsafe class Gpt2Weights : IDisposable
         fixed (float* p = Floats(name)) return p;
     }
 
+    /// <summary>
+    /// The tied unembedding in the GEMMs' Conv1D layout: wteᵀ as a new pinned float32 array [d, V] (logits = LN_f(x)·wteᵀ).
+    /// 4·d·V bytes (322 MB for gpt2-xl); callers keep it as long as they need it.
+    /// </summary>
+    public float[] UnembeddingMatrix()
+    {
+        int d = Config.NEmbd, v = Config.VocabSize;
+        var t = GC.AllocateUninitializedArray<float>(checked(d * v), pinned: true);
+        float* wte = FloatPointer("wte.weight");
+        fixed (float* pt = t)
+        {
+            float* q = pt;
+            Parallel.For(0, d, i => { for (int j = 0; j < v; j++) q[(long)i * v + j] = wte[(long)j * d + i]; });
+        }
+        return t;
+    }
+
     public void Dispose() => File.Dispose();
 }

@@ -159,6 +159,8 @@ public static class Catalogue
             "error: corpus {case}/c.csv has unsupported extension '.csv'; supported: .txt, .jsonl or .bin (llm.c tokens)") { Setup = c => c.Write("c.csv", "a,b") },
         new(Corpus, "corpus-too-short", ["dump", "--model", "{model}", "--corpus", "{case}/c.txt", "--out", "{out}"], 2, "error: corpus {case}/c.txt has 2 tokens, fewer than one window of 64")
             { Setup = c => c.Write("c.txt", "Hello world") },
+        new(Corpus, "eval-corpus-too-short", ["eval", "--model", "{model}", "--corpus", "{case}/c.txt", "--device", "cpu"], 2, "error: corpus {case}/c.txt has 2 tokens, fewer than one window of 64")
+            { Setup = c => c.Write("c.txt", "Hello world") },
         new(Corpus, "jsonl-not-json", ["dump", "--model", "{model}", "--corpus", "{case}/c.jsonl", "--out", "{out}", "--seq-len", "4"], 2,
             "error: corpus {case}/c.jsonl line 2 is not valid JSON (at byte 9): {any}") { Setup = c => c.Write("c.jsonl", "{\"text\": \"one two three four five\"}\n{\"text\": oops}\n") },
         new(Corpus, "jsonl-no-text", ["dump", "--model", "{model}", "--corpus", "{case}/c.jsonl", "--out", "{out}", "--seq-len", "4"], 2,
