@@ -15,6 +15,7 @@ public static class EngineCli
         {
             InfoCommand.Create(),
             DumpCommand.Create(hooks),
+            ProbeCommand.Create(),
             BenchCommand.Create(),
             EvalCommand.Create(),
             ScoreCommand.Create(),

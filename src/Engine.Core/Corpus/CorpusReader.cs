@@ -186,8 +186,9 @@ public static class CorpusReader
         }
     }
 
-    /// <summary>The string "text" field of one JSONL line, or a CorpusException naming the line.</summary>
-    private static string ReadTextField(string path, long lineNumber, string line)
+    /// <summary>The string "text" field of one JSONL line, or a CorpusException naming the line (and the file as
+    /// "<paramref name="what"/> PATH": a corpus, or probe's --texts).</summary>
+    internal static string ReadTextField(string path, long lineNumber, string line, string what = "corpus")
     {
         JsonDocument document;
         try
@@ -197,7 +198,7 @@ public static class CorpusReader
         catch (JsonException e)
         {
             throw new CorpusException(
-                $"corpus {path} line {lineNumber} is not valid JSON (at byte {e.BytePositionInLine ?? 0}): " +
+                $"{what} {path} line {lineNumber} is not valid JSON (at byte {e.BytePositionInLine ?? 0}): " +
                 WithoutJsonPosition(e.Message), e);
         }
 
@@ -207,16 +208,16 @@ public static class CorpusReader
             if (root.ValueKind != JsonValueKind.Object)
             {
                 throw new CorpusException(
-                    $"corpus {path} line {lineNumber} is {Describe(root.ValueKind)}, not an object with a \"text\" field");
+                    $"{what} {path} line {lineNumber} is {Describe(root.ValueKind)}, not an object with a \"text\" field");
             }
             if (!root.TryGetProperty("text", out var text))
             {
-                throw new CorpusException($"corpus {path} line {lineNumber} has no \"text\" field");
+                throw new CorpusException($"{what} {path} line {lineNumber} has no \"text\" field");
             }
             if (text.ValueKind != JsonValueKind.String)
             {
                 throw new CorpusException(
-                    $"corpus {path} line {lineNumber}: \"text\" is {Describe(text.ValueKind)}, not a string");
+                    $"{what} {path} line {lineNumber}: \"text\" is {Describe(text.ValueKind)}, not a string");
             }
             return text.GetString()!;
         }

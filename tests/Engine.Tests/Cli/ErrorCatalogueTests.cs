@@ -32,6 +32,7 @@ public static class Catalogue
     private static string[] Run(params string[] more) => ["run", "--records", "{records}", "--out", "{out}", "--no-cache", "--examples-per-split", "2", "--retry-delay", "0.01", .. more];
     private static string[] ExplainServer(params string[] more) => Explain(["--base-url", "{server}", "--explainer-model", "explainer-model", "--retry-delay", "0.01", .. more]);
 
+    private static string[] Probe(params string[] more) => ["probe", "--model", "{model}", "--device", "cpu", .. more];
     private static string Help(string command) => command.Length == 0 ? "see `engine --help`" : $"see `engine {command} --help`";
 
     private static byte[] Utf8(string s) => System.Text.Encoding.UTF8.GetBytes(s);
@@ -176,6 +177,23 @@ public static class Catalogue
             "warning: corpus {case}/c.txt: 2 byte(s) are not valid UTF-8 and were read as U+FFFD",
             "dump: {n} windows × 8 tokens, layers 0-1 on cpu (fp32): 1 shard(s) in {out} (1 written now, 0 kept from an earlier run)")
             { Setup = c => c.WriteBytes("c.txt", [.. Utf8("The herons "), 0xFF, .. Utf8("watched the boats "), 0xC3, 0x28, .. Utf8(" and the river ran on and on past the quiet town.")]) },
+
+        // ── engine probe: neurons, texts ──────────────────────────────────────────────────────────────────────
+        new(Corpus, "probe-neuron-out-of-range", Probe("--text", "hi", "--neurons", "1:3,1:128"), 2, "error: --neurons: '1:128': neuron 128 is outside the layer's neurons 0-127"),
+        new(Corpus, "probe-neuron-unknown-layer", Probe("--text", "hi", "--neurons", "2:0"), 2, "error: --neurons: '2:0': layer 2 is outside the model's layers 0-1"),
+        new(Corpus, "probe-neuron-malformed", Probe("--text", "hi", "--neurons", "5-131"), 2, "error: --neurons: '5-131' is not layer:neuron (expected e.g. 5:131,5:2080)"),
+        new(Corpus, "probe-layers-unknown", Probe("--text", "hi", "--layers", "3"), 2, "error: --layers: '3' is outside the model's layers 0-1"),
+        new(Corpus, "probe-no-neurons", Probe("--text", "hi"), 2, "error: give --neurons (e.g. 5:131,5:2080) or --layers (every neuron of those layers)"),
+        new(Corpus, "probe-no-text", Probe("--neurons", "0:1"), 2, "error: give --text \"…\" or --texts FILE (.txt or .jsonl)"),
+        new(Corpus, "probe-empty-text", Probe("--text", "fine", "--text", "", "--neurons", "0:1"), 2, "error: --text 2: empty text (no tokens)"),
+        new(Corpus, "probe-texts-missing", Probe("--texts", "{case}/none.txt", "--neurons", "0:1"), 2, "error: --texts {case}/none.txt: no such file"),
+        new(Corpus, "probe-texts-blank", Probe("--texts", "{case}/t.txt", "--neurons", "0:1"), 2, "error: --texts {case}/t.txt: no texts (every line is blank)")
+            { Setup = c => c.Write("t.txt", "\n  \n\n") },
+        new(Corpus, "probe-texts-bad-line", Probe("--texts", "{case}/t.jsonl", "--neurons", "0:1"), 2, "error: --texts {case}/t.jsonl line 2 is not valid JSON (at byte 9): {any}")
+            { Setup = c => c.Write("t.jsonl", "{\"text\": \"one two\"}\n{\"text\": oops}\n") },
+        new(Corpus, "probe-texts-empty-text", Probe("--texts", "{case}/t.jsonl", "--neurons", "0:1"), 2, "error: --texts {case}/t.jsonl line 1: \"text\" is empty")
+            { Setup = c => c.Write("t.jsonl", "{\"text\": \"\"}\n") },
+        new(Parse, "probe-format-unknown", Probe("--text", "hi", "--neurons", "0:1", "--format", "csv"), 2, "error: --format: 'csv' is not one of json, table", Help("probe")),
 
         // ── the output location, concurrent runs, full disks, cancellation ─────────────────────────────────────
         new(Output, "out-is-a-file", DumpTo(), 2, "error: --out {out} is a file, not a directory") { Setup = c => c.Write("out", "x") },
