@@ -32,9 +32,14 @@ public sealed record CatalogueCase(string Group, string Name, string[] Args, int
     public override string ToString() => Name;
 }
 
-/// <summary>What a case sees: the shared fixture and its own folder.</summary>
-public sealed class CatalogueContext(CatalogueFixture fixture, CatalogueCase c)
+/// <summary>
+/// What a case sees: the shared fixture and its own folder. Disposing it ends every process the case started that is
+/// still running (a lock holder whose Then never ran because an assertion failed first), so no case leaves one behind.
+/// </summary>
+public sealed class CatalogueContext(CatalogueFixture fixture, CatalogueCase c) : IDisposable
 {
+    private readonly List<Process> _started = [];
+
     public CatalogueFixture Fixture => fixture;
     public CatalogueCase Case => c;
     /// <summary>This case's own folder (fresh).</summary>
@@ -81,7 +86,23 @@ public sealed class CatalogueContext(CatalogueFixture fixture, CatalogueCase c)
         var psi = new ProcessStartInfo(EngineProcess.AppHost) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(Expand(a));
         foreach (var (k, v) in Environment().Concat(environment)) psi.Environment[k] = v;
-        return Process.Start(psi)!;
+        var p = Process.Start(psi)!;
+        _started.Add(p);
+        return p;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _started)
+        {
+            try
+            {
+                if (!p.HasExited) { p.Kill(entireProcessTree: true); p.WaitForExit(TimeSpan.FromSeconds(30)); }
+            }
+            catch (InvalidOperationException) { } // it ended between the check and the kill
+            p.Dispose();
+        }
+        _started.Clear();
     }
 
     public string Write(string relative, string text)

@@ -276,7 +276,7 @@ public static class Catalogue
             // Ctrl+C (SIGINT) during a run: exit code 130, one line, and the rerun resumes.
             Run = c =>
             {
-                using var p = StartHolder(c);
+                var p = StartHolder(c); // ended by the context whatever happens below
                 Assert.True(CatalogueFixture.Run("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], out string? error), error);
                 var stdout = p.StandardOutput.ReadToEndAsync();
                 var stderr = p.StandardError.ReadToEndAsync();
@@ -416,7 +416,10 @@ public static class Catalogue
         if (c.Fixture.ReadOnlyMount is null) RequiredTool.Missing("tmpfs", c.Fixture.ReadOnlyReason ?? "no read-only tmpfs");
     }
 
-    /// <summary>A records run into {out} that stops after its first checkpoint and waits (holding the lock) until killed or cancelled.</summary>
+    /// <summary>
+    /// A records run into {out} that stops after its first checkpoint and waits (holding the lock) until killed or
+    /// cancelled. The context owns the process: it is killed when the case ends, passed or failed.
+    /// </summary>
     private static Process StartHolder(CatalogueContext c)
     {
         var p = c.StartWith(new() { [EnvironmentHooks.HoldAfterCheckpointsVariable] = "1" }, RecordsTo("--checkpoint-windows", "4", "--batch", "4"));
@@ -424,7 +427,7 @@ public static class Catalogue
         while (!File.Exists(Path.Combine(c.Out, RecordsCheckpoint.FileName)))
         {
             if (p.HasExited) Assert.Fail($"the holding run ended: {p.StandardError.ReadToEnd()}");
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) { p.Kill(); Assert.Fail("the holding run wrote no checkpoint in 60 s"); }
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) Assert.Fail("the holding run wrote no checkpoint in 60 s");
             Thread.Sleep(50);
         }
         return p;
@@ -437,7 +440,7 @@ public static class Catalogue
         var c = All.Single(x => x.Name == name);
         if (c.NeedsRoot && CatalogueFixture.RootSkipReason is { } reason) RequiredTool.Missing("tmpfs", reason);
         if (c.NeedsServer) fixture.EnsureServer();
-        var context = new CatalogueContext(fixture, c);
+        using var context = new CatalogueContext(fixture, c);
         Directory.CreateDirectory(context.Dir);
         c.Setup?.Invoke(context);
         var (exitCode, stdout, stderr) = c.Run is { } run ? run(context) : context.Engine(c.Args);
@@ -510,12 +513,26 @@ public sealed class OutputErrorCatalogueTests(CatalogueFixture fixture) : IClass
         foreach (var (k, v) in env) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var lines = new List<string>();
-        var clock = Stopwatch.StartNew();
-        while (lines.Count < 3 && clock.Elapsed < TimeSpan.FromSeconds(60) && p.StandardError.ReadLine() is { } line) lines.Add(line);
-        p.Kill();
-        p.WaitForExit();
+        try
+        {
+            // Reads bounded by the deadline (a run that prints nothing must not block the test forever).
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (lines.Count < 3 && ReadLine(p.StandardError, deadline.Token) is { } line) lines.Add(line);
+        }
+        finally
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
         Assert.True(lines.Count == 3, string.Join("\n", lines));
         Assert.All(lines, l => Assert.Matches(@"^records: [0-9,]+/[0-9,]+ windows \([0-9.]+%\), [0-9.,]+ windows/s(, ETA [0-9]+:[0-9]{2}:[0-9]{2})?$", l));
+    }
+
+    /// <summary>The next line, or null at the end of the stream or when <paramref name="cancel"/> fires first.</summary>
+    private static string? ReadLine(StreamReader reader, CancellationToken cancel)
+    {
+        try { return reader.ReadLineAsync(cancel).AsTask().GetAwaiter().GetResult(); }
+        catch (OperationCanceledException) { return null; }
     }
 }
 
