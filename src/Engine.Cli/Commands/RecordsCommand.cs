@@ -77,6 +77,11 @@ public static class RecordsCommand
                 TokenLookupMinCount = r.GetValue(tokenLookup) > 0 ? r.GetValue(tokenLookupMin) : null,
             };
             settings.Shape.Validate();
+            // Allowed (the samples and moments alone are useful, e.g. with --token-lookup), but said: nothing downstream
+            // can explain a neuron without its top windows.
+            if (settings.TopK == 0)
+                Console.Error.WriteLine("warning: --top-k 0: the records will hold no top windows (most_positive_activation_records empty), " +
+                    "which explain, simulate and run need; only the random and quantile-band samples and the moments are collected");
             string dir = r.GetValue(outDir)!;
             using var dev = p.OpenDevice(r, inputs.Weights, gemm);
             settings = settings with { Device = dev.Name };

@@ -218,6 +218,18 @@ public static class Catalogue
             "error: --token-lookup cannot be combined with --shard (engine merge does not merge the token-lookup sums); run the token lookup unsharded"),
         new(Parse, "records-token-lookup-min-count-0", RecordsTo("--token-lookup", "5", "--token-lookup-min-count", "0"), 2,
             "error: --token-lookup-min-count 0: must be at least 1", Help("records")),
+        new(Output, "records-top-k-0", RecordsTo("--top-k", "0", "--max-windows", "4", "--layers", "0"), 0,
+            "warning: --top-k 0: the records will hold no top windows (most_positive_activation_records empty), which explain, simulate and run need; only the random and quantile-band samples and the moments are collected",
+            "records: windows 0-3 of 4 × 8 tokens, layers 0 on cpu (fp32): --format openai in {out}",
+            "records: time: {any}")
+        {
+            Then = c =>
+            {
+                var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(c.Out, "0", "0.json")))!;
+                Assert.Empty(record["most_positive_activation_records"]!.AsArray());
+                Assert.Equal(4, record["random_sample"]!.AsArray().Count); // --random 20 of the 4 windows: all of them
+            },
+        },
         new(Output, "records-top-k-limit", RecordsTo("--top-k", "1001"), 2, "error: --top-k, --random and --quantile-samples are limited to 1000 windows each"),
         new(Output, "merge-openai-input", ["merge", "--inputs", "{case}/a", "--out", "{out}"], 2, "error: {case}/a: holds --format openai records; merge needs --format packed inputs")
             { Setup = c => Assert.Equal(0, c.Engine(Records("--out", "{case}/a", "--max-windows", "4", "--layers", "0")).ExitCode) },
