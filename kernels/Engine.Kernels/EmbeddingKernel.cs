@@ -19,12 +19,12 @@ public static class EmbeddingKernel
         x[index] = wte[te] + wpe[pe];
     }
 
-    /// <summary>IEEE half tables (raw 16-bit patterns).</summary>
-    public static void EmbedF16(Index1D index, ArrayView<int> tokens, ArrayView<ushort> wte, ArrayView<ushort> wpe,
-        ArrayView<float> x, int seqLen, int d)
+    /// <summary>IEEE half tables (raw 16-bit patterns), decoded by <typeparamref name="THalf"/>.</summary>
+    public static void EmbedF16<THalf>(Index1D index, ArrayView<int> tokens, ArrayView<ushort> wte, ArrayView<ushort> wpe,
+        ArrayView<float> x, int seqLen, int d) where THalf : struct, IHalfDecode
     {
         (long te, long pe) = Offsets(index, tokens, seqLen, d);
-        x[index] = Decode.F16(wte[te]) + Decode.F16(wpe[pe]);
+        x[index] = default(THalf).ToFloat(wte[te]) + default(THalf).ToFloat(wpe[pe]);
     }
 
     /// <summary>bfloat16 tables (raw 16-bit patterns).</summary>

@@ -15,19 +15,22 @@ namespace NeuronEngine.Kernels;
 /// </summary>
 public static class LayerNormKernel
 {
-    /// <summary>Explicitly grouped: grid = rows, group = a multiple of the warp size (≤ 64 warps).</summary>
-    public static void Forward(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
-        int d, float eps)
+    /// <summary>
+    /// Explicitly grouped: grid = rows; the group as <typeparamref name="TSum"/> allows (whole warps with shuffles, up to
+    /// 256 threads with the shared-memory tree). Both sum in the same order (<see cref="IGroupSum"/>).
+    /// </summary>
+    public static void Forward<TSum>(ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
+        int d, float eps) where TSum : struct, IGroupSum
     {
-        // Two scratch arrays, so the second reduction cannot overwrite warp sums a slow warp is still reading.
-        var meanScratch = SharedMemory.Allocate<float>(GroupReductions.MaxWarpsPerGroup);
-        var varScratch = SharedMemory.Allocate<float>(GroupReductions.MaxWarpsPerGroup);
+        // Two scratch arrays, so the second reduction cannot overwrite partial sums a slow thread is still reading.
+        var meanScratch = SharedMemory.Allocate<float>(default(TSum).ScratchFloats);
+        var varScratch = SharedMemory.Allocate<float>(default(TSum).ScratchFloats);
         long row = (long)Grid.IdxX * d;
         int tid = Group.IdxX, stride = Group.DimX;
 
         float sum = 0;
         for (int i = tid; i < d; i += stride) sum += x[row + i];
-        float mean = GroupReductions.GroupSum(sum, meanScratch) / d;
+        float mean = default(TSum).Sum(sum, meanScratch) / d;
 
         float sq = 0;
         for (int i = tid; i < d; i += stride)
@@ -35,7 +38,7 @@ public static class LayerNormKernel
             float c = x[row + i] - mean;
             sq = DeviceMath.MulAdd(c, c, sq);
         }
-        float variance = GroupReductions.GroupSum(sq, varScratch) / d;
+        float variance = default(TSum).Sum(sq, varScratch) / d;
         // Correctly rounded sqrt and division (sqrt.rn / div.rn in PTX), not rsqrt.approx: the result must match the
         // CPU to ~1e-6 relative.
         float rstd = 1f / MathF.Sqrt(variance + eps);

@@ -24,7 +24,8 @@ namespace NeuronEngine.Kernels;
 /// The ratio scores use plain sums (Σ(t−p)², Σt², Σ|t−p|, Σ|t|) exactly as the CPU reference does, and min/max of
 /// t and p per range make the "constant side" test exact (min == max), as in the reference.
 ///
-/// Layout: one warp per neuron (lanes stride over the tokens, so loads are coalesced), several warps per group.
+/// Layout: one warp per neuron (lanes stride over the tokens, so loads are coalesced), several warps per group; on devices
+/// without warp operations (<see cref="SharedTreeSum"/>) 32 threads take a warp's place and the barrier is the group's.
 /// Each lane keeps its 2 × 13 partial statistics in registers, writes them to its row of dynamic shared memory,
 /// and after one warp barrier lane j reduces statistic j (j, j + warp, …) over the warp's rows and stores it:
 /// one barrier instead of a shuffle tree per statistic (cheap on the CPU emulator too).
@@ -59,25 +60,29 @@ public static class ScoringKernel
     /// the first topCounts[i] of them are its top range, the rest its random range. Writes
     /// stats[i·<see cref="StatsPerNeuron"/> + r·<see cref="StatsPerRange"/> + k].
     /// </summary>
-    public static void Statistics(
+    public static void Statistics<TLanes>(
         ArrayView<float> trueActs, ArrayView<float> expected, ArrayView<int> offsets, ArrayView<int> topCounts,
-        ArrayView<double> stats, int neuronCount)
+        ArrayView<double> stats, int neuronCount) where TLanes : struct, IGroupSum
     {
-        int warpSize = Warp.WarpSize;
-        int lane = Warp.LaneIdx;
+        int warpSize = default(TLanes).Lanes;
+        int lane = default(TLanes).LaneIndex;
         int warpInGroup = Group.IdxX / warpSize;
         int neuron = Grid.IdxX * (Group.DimX / warpSize) + warpInGroup;
-        if (neuron >= neuronCount) return; // uniform over the warp: all its lanes share the neuron
-
-        int start = offsets[neuron];
-        int split = start + topCounts[neuron];
-        int end = offsets[neuron + 1];
+        // Lanes past the last neuron do no work but still reach the barrier: on devices without warps it is the group's.
+        bool active = neuron < neuronCount;
 
         var shared = SharedMemory.GetDynamic<double>();
         int row = (warpInGroup * warpSize + lane) * SharedRowStride;
-        AccumulateRange(trueActs, expected, start, split, lane, warpSize, shared, row);
-        AccumulateRange(trueActs, expected, split, end, lane, warpSize, shared, row + StatsPerRange);
-        Warp.Barrier();
+        if (active)
+        {
+            int start = offsets[neuron];
+            int split = start + topCounts[neuron];
+            int end = offsets[neuron + 1];
+            AccumulateRange(trueActs, expected, start, split, lane, warpSize, shared, row);
+            AccumulateRange(trueActs, expected, split, end, lane, warpSize, shared, row + StatsPerRange);
+        }
+        default(TLanes).LaneBarrier();
+        if (!active) return;
 
         int rows = warpInGroup * warpSize * SharedRowStride;
         long output = (long)neuron * StatsPerNeuron;

@@ -34,6 +34,7 @@ public static class DeviceCatalog
             using var context = Context.Create(b => b.AllAccelerators());
             foreach (var d in context.Devices)
             {
+                if (d is CLDevice) continue;   // OpenClDevices below: accepted and refused ones, with sub-group size and fp16
                 string kind = d switch { CudaDevice => "cuda", CLDevice => "opencl", CPUDevice => "ilgpu-cpu", _ => d.AcceleratorType.ToString() };
                 string memory = d is CPUDevice ? "host memory" : $"{d.MemorySize / (1 << 20):N0} MiB";
                 string note = d is CPUDevice ? " — ILGPU's CPU emulator, for tests" : "";
@@ -45,7 +46,15 @@ public static class DeviceCatalog
             lines.Add($"(ILGPU could not enumerate devices: {e.Message})");
         }
         if (!lines.Any(l => l.StartsWith("cuda"))) lines.Add($"cuda       none found: {CudaDriverProbe.Explain()}");
-        if (!lines.Any(l => l.StartsWith("opencl"))) lines.Add("opencl     none found (needs OpenCL C 2.0+)");
+        try
+        {
+            lines.AddRange(OpenClDevices.Describe());
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException)
+        {
+            lines.Add($"opencl     (ILGPU could not enumerate OpenCL devices: {e.Message})");
+        }
+        if (!lines.Any(l => l.StartsWith("opencl"))) lines.Add("opencl     none found (no OpenCL platform; ILGPU needs OpenCL C 2.0+ with generic address space)");
         lines.Add($"cpu        managed forward pass, {Environment.ProcessorCount} threads");
         return lines;
     }

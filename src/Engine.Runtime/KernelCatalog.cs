@@ -17,9 +17,15 @@ public static class KernelCatalog
 {
     // ---- Explicitly grouped ---------------------------------------------------------------------------------------
 
+    /// <summary>LayerNorm with warp-shuffle group sums (CUDA, the CPU accelerator: <see cref="AcceleratorPlan"/>).</summary>
     public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>
         LayerNorm = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(
-            LayerNormKernel.Forward, KernelSpecialization.Empty, new(LayerNormOp.PreferredGroupSize));
+            LayerNormKernel.Forward<WarpShuffleSum>, KernelSpecialization.Empty, new(LayerNormOp.PreferredGroupSize));
+
+    /// <summary>LayerNorm with shared-memory tree sums (OpenCL); the same order of additions.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>>
+        LayerNormTree = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float>(
+            LayerNormKernel.Forward<SharedTreeSum>, KernelSpecialization.Empty, new(LayerNormOp.PreferredGroupSize));
 
     /// <summary>Reported at GPT-2's head size 64 with the largest tile (32): 37.5 KB of dynamic shared memory.</summary>
     public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, AttentionShape>>
@@ -29,7 +35,13 @@ public static class KernelCatalog
 
     public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>>
         ScoringStatistics = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>(
-            ScoringKernel.Statistics, KernelSpecialization.Empty,
+            ScoringKernel.Statistics<WarpShuffleSum>, KernelSpecialization.Empty,
+            new(ScoringKernel.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(ScoringKernel.DefaultThreadsPerGroup) * sizeof(double)));
+
+    /// <summary>The scorer on devices without warp operations: 32 threads per neuron, group barriers.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>>
+        ScoringStatisticsTree = Explicit<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<double>, int>(
+            ScoringKernel.Statistics<SharedTreeSum>, KernelSpecialization.Empty,
             new(ScoringKernel.DefaultThreadsPerGroup, ScoringKernel.SharedDoubles(ScoringKernel.DefaultThreadsPerGroup) * sizeof(double)));
 
     /// <summary>
@@ -72,7 +84,11 @@ public static class KernelCatalog
         AddInPlace = Auto<ArrayView<float>, ArrayView<float>>(ElementwiseKernels.AddInPlace);
 
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>>
-        WidenF16 = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenF16);
+        WidenF16 = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenF16<HardwareHalf>);
+
+    /// <summary>F16 widening by integer operations, for devices without fp16 (<see cref="AcceleratorPlan.HardwareHalf"/>).</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>>
+        WidenF16Bits = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenF16<IntegerHalf>);
 
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>>
         WidenBF16 = Auto<ArrayView<ushort>, ArrayView<float>>(ElementwiseKernels.WidenBF16);
@@ -81,7 +97,10 @@ public static class KernelCatalog
         EmbedF32 = Auto<ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF32);
 
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>>
-        EmbedF16 = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16);
+        EmbedF16 = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16<HardwareHalf>);
+
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>>
+        EmbedF16Bits = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedF16<IntegerHalf>);
 
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>>
         EmbedBF16 = Auto<ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>(EmbeddingKernel.EmbedBF16);
@@ -111,9 +130,9 @@ public static class KernelCatalog
     /// <summary>Every entry above, in this order.</summary>
     public static IReadOnlyList<CatalogKernel> All { get; } =
     [
-        LayerNorm, Attention, ScoringStatistics, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
+        LayerNorm, LayerNormTree, Attention, ScoringStatistics, ScoringStatisticsTree, Gemm128Vec4, Gemm128Scalar, Gemm64Vec4, Gemm64Scalar,
         GemmTf32Vec4, GemmTf32Scalar, GemmBf16Vec4, GemmBf16Scalar,
-        AddInPlace, WidenF16, WidenBF16, EmbedF32, EmbedF16, EmbedBF16,
+        AddInPlace, WidenF16, WidenF16Bits, WidenBF16, EmbedF32, EmbedF16, EmbedF16Bits, EmbedBF16,
         WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile, SelectTokens,
     ];
 

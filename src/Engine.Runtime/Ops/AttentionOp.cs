@@ -20,11 +20,13 @@ public sealed class AttentionOp
     private const int MaxDynamicSharedBytes = 48 * 1024;
 
     private readonly Accelerator _accelerator;
+    private readonly AcceleratorPlan _plan;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, AttentionShape> _kernel;
 
     public AttentionOp(Accelerator a)
     {
         _accelerator = a;
+        _plan = AcceleratorPlan.For(a);
         _kernel = KernelCatalog.Attention.Load(a);
     }
 
@@ -47,12 +49,7 @@ public sealed class AttentionOp
     }
 
     /// <summary>Up to <see cref="PreferredGroupSize"/> threads, no more than one per output element of the tile.</summary>
-    internal int DefaultGroupSize(int tile, int headDim)
-    {
-        int warp = _accelerator.WarpSize;
-        int cap = Math.Min(PreferredGroupSize, _accelerator.MaxNumThreadsPerGroup) / warp * warp;
-        return Math.Max(warp, Math.Min(cap, (tile * headDim + warp - 1) / warp * warp));
-    }
+    internal int DefaultGroupSize(int tile, int headDim) => Math.Min(_plan.Cap(PreferredGroupSize), _plan.RoundUp(tile * headDim));
 
     /// <summary>Launch with an explicit tile and group size (tests use small ones so T is ragged against the tile).</summary>
     internal void Launch(AcceleratorStream s, ArrayView<float> qkv, ArrayView<float> output, int batch, int seqLen, int d, int heads,
@@ -64,9 +61,8 @@ public sealed class AttentionOp
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tile);
         if (d % heads != 0) throw new ArgumentException($"d = {d} is not a multiple of heads = {heads}");
-        int warp = _accelerator.WarpSize;
-        if (groupSize <= 0 || groupSize % warp != 0 || groupSize > _accelerator.MaxNumThreadsPerGroup)
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"must be a multiple of the warp size {warp} and at most {_accelerator.MaxNumThreadsPerGroup}");
+        if (groupSize <= 0 || groupSize > _accelerator.MaxNumThreadsPerGroup)
+            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, $"attention: a group of {groupSize} threads cannot run here (at most {_accelerator.MaxNumThreadsPerGroup})");
         int headDim = d / heads;
         int sharedFloats = AttentionShape.SharedFloats(tile, headDim);
         if ((long)sharedFloats * sizeof(float) > Math.Min(_accelerator.MaxSharedMemoryPerGroup, MaxDynamicSharedBytes))

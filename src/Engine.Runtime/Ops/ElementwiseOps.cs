@@ -4,12 +4,15 @@ using NeuronEngine.Kernels;
 
 namespace NeuronEngine.Runtime.Ops;
 
-/// <summary>Host side of <see cref="ElementwiseKernels"/>: loads them once per accelerator, launches on a stream.</summary>
+/// <summary>
+/// Host side of <see cref="ElementwiseKernels"/>: launches on a stream. The widening kernels are compiled on first use,
+/// so a model stored in F32 never compiles F16 code (a device without fp16 would refuse ILGPU's Half), and F16 is
+/// decoded as the accelerator's plan says (<see cref="AcceleratorPlan.HardwareHalf"/>).
+/// </summary>
 public sealed class ElementwiseOps(Accelerator accelerator)
 {
     private readonly Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>> _add = KernelCatalog.AddInPlace.Load(accelerator);
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenF16 = KernelCatalog.WidenF16.Load(accelerator);
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>> _widenBF16 = KernelCatalog.WidenBF16.Load(accelerator);
+    private Action<AcceleratorStream, Index1D, ArrayView<ushort>, ArrayView<float>>? _widenF16, _widenBF16;
 
     /// <summary>x += y over the first <paramref name="count"/> elements.</summary>
     public void AddInPlace(AcceleratorStream stream, ArrayView<float> x, ArrayView<float> y, int count) =>
@@ -18,8 +21,12 @@ public sealed class ElementwiseOps(Accelerator accelerator)
     /// <summary>Widens raw 16-bit weights to float32 on the device (no host copy of the converted tensor).</summary>
     public void Widen(AcceleratorStream stream, ArrayView<ushort> source, WeightFormat format, ArrayView<float> destination)
     {
-        if (format == WeightFormat.F16) _widenF16(stream, (int)source.Length, source, destination);
-        else if (format == WeightFormat.BF16) _widenBF16(stream, (int)source.Length, source, destination);
-        else throw new ArgumentException($"cannot widen {format}");
+        var widen = format switch
+        {
+            WeightFormat.F16 => _widenF16 ??= (AcceleratorPlan.For(accelerator).HardwareHalf ? KernelCatalog.WidenF16 : KernelCatalog.WidenF16Bits).Load(accelerator),
+            WeightFormat.BF16 => _widenBF16 ??= KernelCatalog.WidenBF16.Load(accelerator),
+            _ => throw new ArgumentException($"cannot widen {format}"),
+        };
+        widen(stream, (int)source.Length, source, destination);
     }
 }

@@ -7,20 +7,14 @@ namespace NeuronEngine.Runtime.Ops;
 /// <summary>
 /// Host side of <see cref="EmbeddingKernel"/>: x[t, i] = wte[token[t], i] + wpe[t mod seqLen, i] for t &lt; tokenCount.
 /// The tables arrive as raw bytes in their storage format and are reinterpreted here (no conversion, no copy).
-/// Token ids must already be validated against the vocabulary (the kernel does not check them).
+/// Token ids must already be validated against the vocabulary (the kernel does not check them). Each format's kernel is
+/// compiled on first use (an F32 model never compiles F16 code), F16 decoded as the accelerator's plan says.
 /// </summary>
-public sealed class EmbeddingOp
+public sealed class EmbeddingOp(Accelerator a)
 {
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _f32;
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int> _f16;
-    private readonly Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int> _bf16;
-
-    public EmbeddingOp(Accelerator a)
-    {
-        _f32 = KernelCatalog.EmbedF32.Load(a);
-        _f16 = KernelCatalog.EmbedF16.Load(a);
-        _bf16 = KernelCatalog.EmbedBF16.Load(a);
-    }
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>? _f32;
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>? _f16;
+    private Action<AcceleratorStream, Index1D, ArrayView<int>, ArrayView<ushort>, ArrayView<ushort>, ArrayView<float>, int, int>? _bf16;
 
     /// <summary>Launches asynchronously on <paramref name="s"/>; views may be longer than needed.</summary>
     public void Launch(AcceleratorStream s, ArrayView<int> tokens, ArrayView<byte> wte, ArrayView<byte> wpe, WeightFormat format,
@@ -44,13 +38,13 @@ public sealed class EmbeddingOp
         switch (format)
         {
             case WeightFormat.F32:
-                _f32(s, (int)elements, t, As<float>(wte, size), As<float>(wpe, size), output, seqLen, d);
+                (_f32 ??= KernelCatalog.EmbedF32.Load(a))(s, (int)elements, t, As<float>(wte, size), As<float>(wpe, size), output, seqLen, d);
                 break;
             case WeightFormat.F16:
-                _f16(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
+                (_f16 ??= (AcceleratorPlan.For(a).HardwareHalf ? KernelCatalog.EmbedF16 : KernelCatalog.EmbedF16Bits).Load(a))(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
                 break;
             case WeightFormat.BF16:
-                _bf16(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
+                (_bf16 ??= KernelCatalog.EmbedBF16.Load(a))(s, (int)elements, t, As<ushort>(wte, size), As<ushort>(wpe, size), output, seqLen, d);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(format), format, null);

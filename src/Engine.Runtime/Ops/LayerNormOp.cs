@@ -13,13 +13,16 @@ public sealed class LayerNormOp
     /// </summary>
     internal const int PreferredGroupSize = 128;
 
-    private readonly Accelerator _accelerator;
+    private readonly AcceleratorPlan _plan;
     private readonly Action<AcceleratorStream, KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, float> _kernel;
 
-    public LayerNormOp(Accelerator a)
+    public LayerNormOp(Accelerator a) : this(a, AcceleratorPlan.For(a)) { }
+
+    /// <summary>With an explicit plan: tests run the shared-memory tree on the CPU accelerator too.</summary>
+    internal LayerNormOp(Accelerator a, AcceleratorPlan plan)
     {
-        _accelerator = a;
-        _kernel = KernelCatalog.LayerNorm.Load(a);
+        _plan = plan;
+        _kernel = (plan.Shuffles ? KernelCatalog.LayerNorm : KernelCatalog.LayerNormTree).Load(a);
     }
 
     /// <summary>Launches asynchronously on <paramref name="s"/>; x and y may be longer than rows·d (y must not alias x).</summary>
@@ -28,12 +31,7 @@ public sealed class LayerNormOp
         Launch(s, x, y, gamma, beta, rows, d, eps, DefaultGroupSize(d));
 
     /// <summary>The group size the public launch uses: up to <see cref="PreferredGroupSize"/>, no wider than the row needs.</summary>
-    internal int DefaultGroupSize(int d)
-    {
-        int warp = _accelerator.WarpSize;
-        int cap = Math.Min(Math.Min(PreferredGroupSize, _accelerator.MaxNumThreadsPerGroup), GroupReductions.MaxWarpsPerGroup * warp) / warp * warp;
-        return Math.Max(warp, Math.Min(cap, (d + warp - 1) / warp * warp));
-    }
+    internal int DefaultGroupSize(int d) => Math.Min(_plan.Cap(PreferredGroupSize), _plan.RoundUp(d));
 
     /// <summary>Launch with an explicit group size (tests use it to make rows ragged against the group).</summary>
     internal void Launch(AcceleratorStream s, ArrayView<float> x, ArrayView<float> y, ArrayView<float> gamma, ArrayView<float> beta,
@@ -41,10 +39,7 @@ public sealed class LayerNormOp
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(d);
-        int warp = _accelerator.WarpSize;
-        if (groupSize <= 0 || groupSize % warp != 0 || groupSize > _accelerator.MaxNumThreadsPerGroup || groupSize / warp > GroupReductions.MaxWarpsPerGroup)
-            throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize,
-                $"must be a multiple of the warp size {warp}, at most {_accelerator.MaxNumThreadsPerGroup} and {GroupReductions.MaxWarpsPerGroup} warps");
+        _plan.CheckGroup(groupSize, "LayerNorm");
         long elements = (long)rows * d;
         if (x.Length < elements || y.Length < elements) throw new ArgumentException($"x and y need {elements} floats");
         if (gamma.Length < d || beta.Length < d) throw new ArgumentException($"gamma and beta need {d} floats");

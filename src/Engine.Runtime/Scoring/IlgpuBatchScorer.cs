@@ -49,12 +49,16 @@ public sealed class IlgpuBatchScorer : IBatchScorer, IDisposable
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentOutOfRangeException.ThrowIfLessThan(threadsPerGroup, 1);
         _accelerator = accelerator;
-        int warp = accelerator.WarpSize;
+        // A neuron's lanes: a warp where the device has warp operations, else SharedTreeSum's fixed 32 (AcceleratorPlan).
+        var plan = AcceleratorPlan.For(accelerator);
+        int lanes = plan.Shuffles ? accelerator.WarpSize : SharedTreeSum.LanesPerItem;
         int maxThreads = Math.Min(accelerator.MaxNumThreadsPerGroup, MaxSharedBytes / (ScoringKernel.SharedRowStride * sizeof(double)));
-        int warps = Math.Max(1, Math.Min(threadsPerGroup, maxThreads) / warp);
-        _threadsPerGroup = warps * warp;
+        if (lanes > maxThreads)
+            throw new NotSupportedException($"{accelerator.Name}: the scorer gives a neuron {lanes} threads; this device allows {maxThreads} per group");
+        int warps = Math.Max(1, Math.Min(threadsPerGroup, maxThreads) / lanes);
+        _threadsPerGroup = warps * lanes;
         _neuronsPerGroup = warps;
-        _kernel = KernelCatalog.ScoringStatistics.Load(accelerator);
+        _kernel = (plan.Shuffles ? KernelCatalog.ScoringStatistics : KernelCatalog.ScoringStatisticsTree).Load(accelerator);
     }
 
     public Accelerator Accelerator => _accelerator;

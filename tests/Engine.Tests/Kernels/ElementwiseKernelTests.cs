@@ -2,7 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Format;
 using NeuronEngine.Kernels;
+using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Tests.Runtime;
 using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
@@ -41,15 +43,34 @@ public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<Cp
         Assert.Equal(expected, dst.GetAsArray1D());
     }
 
+    /// <summary>The integer F16 decode (devices without fp16) on the device, on every 16-bit pattern, against System.Half.</summary>
+    [Fact]
+    public void IntegerF16WideningIsExactOnEveryPattern()
+    {
+        ushort[] bits = Enumerable.Range(0, 1 << 16).Select(b => (ushort)b).ToArray();
+        using var src = fx.Accelerator.Allocate1D(bits);
+        using var dst = fx.Accelerator.Allocate1D<float>(bits.Length);
+        KernelCatalog.WidenF16Bits.Load(fx.Accelerator)(fx.Accelerator.DefaultStream, bits.Length, src.View, dst.View);
+        float[] actual = dst.GetAsArray1D();
+        for (int b = 0; b < bits.Length; b++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf(bits[b]);
+            Assert.True(float.IsNaN(expected) ? float.IsNaN(actual[b]) : expected.Equals(actual[b]) && float.IsNegative(expected) == float.IsNegative(actual[b]),
+                $"0x{b:X4}: {expected:R} expected, got {actual[b]:R}");
+        }
+    }
+
     [Theory]
-    [InlineData(nameof(ElementwiseKernels.AddInPlace))]
-    [InlineData(nameof(ElementwiseKernels.WidenF16))]
-    [InlineData(nameof(ElementwiseKernels.WidenBF16))]
-    public void CompilesToPtx(string kernel)
+    [InlineData(nameof(KernelCatalog.AddInPlace))]
+    [InlineData(nameof(KernelCatalog.WidenF16))]
+    [InlineData(nameof(KernelCatalog.WidenF16Bits))]
+    [InlineData(nameof(KernelCatalog.WidenBF16))]
+    public void CompilesToPtx(string entry)
     {
         using var ptx = new PtxCompiler();
-        var asm = ptx.CompileImplicit(PtxCompiler.Method(typeof(ElementwiseKernels), kernel));
+        var asm = ptx.Compile(KernelCatalogTests.Entry(entry));
         Assert.Contains(".entry", asm);
-        if (kernel == nameof(ElementwiseKernels.WidenF16)) Assert.Contains("cvt.f32.f16", asm);
+        if (entry == nameof(KernelCatalog.WidenF16)) Assert.Contains("cvt.f32.f16", asm);   // the device's half type
+        if (entry == nameof(KernelCatalog.WidenF16Bits)) Assert.DoesNotContain("f16", asm); // integer operations only
     }
 }

@@ -2,7 +2,9 @@ using ILGPU;
 using ILGPU.Runtime;
 using NeuronEngine.Format;
 using NeuronEngine.Kernels;
+using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Ops;
+using NeuronEngine.Tests.Runtime;
 using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
@@ -63,18 +65,20 @@ public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuA
     }
 
     [Theory]
-    [InlineData(nameof(EmbeddingKernel.EmbedF32))]
-    [InlineData(nameof(EmbeddingKernel.EmbedF16))]
-    [InlineData(nameof(EmbeddingKernel.EmbedBF16))]
+    [InlineData(nameof(KernelCatalog.EmbedF32))]
+    [InlineData(nameof(KernelCatalog.EmbedF16))]
+    [InlineData(nameof(KernelCatalog.EmbedF16Bits))]
+    [InlineData(nameof(KernelCatalog.EmbedBF16))]
     public void CompilesToPtx(string kernel)
     {
         using var ptx = new PtxCompiler();
-        var asm = ptx.CompileImplicit(PtxCompiler.Method(typeof(EmbeddingKernel), kernel));
+        var asm = ptx.Compile(KernelCatalogTests.Entry(kernel));
         Assert.Contains(".entry", asm);
         Assert.DoesNotContain("tanh.approx", asm);
         Assert.DoesNotContain(".extern .func", asm); // e.g. MathF.FusedMultiplyAdd: an undefined function the driver cannot link
         Assert.DoesNotContain("call", asm);
-        if (kernel == nameof(EmbeddingKernel.EmbedF16)) Assert.Contains("cvt.f32.f16", asm);
+        if (kernel == nameof(KernelCatalog.EmbedF16)) Assert.Contains("cvt.f32.f16", asm);
+        if (kernel == nameof(KernelCatalog.EmbedF16Bits)) Assert.DoesNotContain("f16", asm);
     }
 
     private static float[] Values(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (rng.NextSingle() - 0.5f) * 8).ToArray();

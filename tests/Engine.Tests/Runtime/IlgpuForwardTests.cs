@@ -19,7 +19,11 @@ public class IlgpuForwardTests
     [InlineData(36, 3, 7, "F32", false)]
     [InlineData(20, 4, 1, "F16", true)]
     [InlineData(44, 2, 33, "BF16", false)]
-    public void MatchesTheCpuDevice(int d, int heads, int seqLen, string dtype, bool prefix)
+    public void MatchesTheCpuDevice(int d, int heads, int seqLen, string dtype, bool prefix) =>
+        CheckAgainstTheCpuDevice("ilgpu-cpu", d, heads, seqLen, dtype, prefix);
+
+    /// <summary>Two layers of a synthetic model on <paramref name="deviceName"/> against `cpu`, 1e-4 absolute.</summary>
+    internal static void CheckAgainstTheCpuDevice(string deviceName, int d, int heads, int seqLen, string dtype, bool prefix)
     {
         using var dir = new TempDir();
         var config = new Gpt2Config(2, heads, d, 40, 97);
@@ -30,7 +34,7 @@ public class IlgpuForwardTests
         var expected = new CpuForwardTests.CollectingSink();
         new CpuDevice(weights).Run(tokens, windows, seqLen, [0, 1], expected, 3);
         var actual = new CpuForwardTests.CollectingSink();
-        using (var device = DeviceCatalog.Create("ilgpu-cpu", weights))
+        using (var device = DeviceCatalog.Create(deviceName, weights))
             device.Run(tokens, windows, seqLen, [0, 1], actual, 3);
 
         Assert.Equal(expected.Calls, actual.Calls);
@@ -41,7 +45,7 @@ public class IlgpuForwardTests
             Assert.Equal(e.Length, a.Length);
             double worst = 0;
             for (int i = 0; i < e.Length; i++) worst = Math.Max(worst, Math.Abs(e[i] - a[i]));
-            Assert.True(worst <= Tolerance, $"layer {layer}: max |ilgpu − cpu| = {worst}");
+            Assert.True(worst <= Tolerance, $"layer {layer}: max |{deviceName} − cpu| = {worst}");
         }
     }
 

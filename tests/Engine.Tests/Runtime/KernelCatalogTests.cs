@@ -13,6 +13,10 @@ namespace NeuronEngine.Tests.Runtime;
 /// </summary>
 public class KernelCatalogTests
 {
+    /// <summary>The catalogue entry named <paramref name="field"/> (a static field of <see cref="KernelCatalog"/>).</summary>
+    internal static CatalogKernel Entry(string field) =>
+        (CatalogKernel)(typeof(KernelCatalog).GetField(field)?.GetValue(null) ?? throw new ArgumentException($"KernelCatalog.{field} not found"));
+
     [Fact]
     public void EveryKernelMethodAndInstantiationIsCatalogued()
     {

@@ -205,9 +205,12 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
     public void KernelCompilesToPtx()
     {
         using var ptx = new PtxCompiler();
-        var asm = ptx.CompileExplicit(PtxCompiler.Method(typeof(ScoringKernel), nameof(ScoringKernel.Statistics)), 128);
-        Assert.Contains(".entry", asm);
-        Assert.Contains(".f64", asm); // double-precision accumulation on the device
+        foreach (var kernel in new[] { KernelCatalog.ScoringStatistics, KernelCatalog.ScoringStatisticsTree })
+        {
+            var asm = ptx.Compile(kernel);
+            Assert.Contains(".entry", asm);
+            Assert.Contains(".f64", asm); // double-precision accumulation on the device
+        }
     }
 
     /// <summary>Compares every score with the CPU scorer; returns how many correlations are defined.</summary>

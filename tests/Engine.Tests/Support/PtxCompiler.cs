@@ -49,8 +49,10 @@ public sealed class PtxCompiler : IDisposable
 }
 
 /// <summary>One ILGPU CPU accelerator per test class (xunit runs classes in parallel; contexts must not be shared).</summary>
-public sealed class CpuAcceleratorFixture : IDisposable
+public sealed class CpuAcceleratorFixture : IAcceleratorFixture, IDisposable
 {
+    public string DeviceName => "ilgpu-cpu";
+
     public Context Context { get; }
     public Accelerator Accelerator { get; }
 

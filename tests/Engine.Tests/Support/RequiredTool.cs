@@ -3,7 +3,9 @@ namespace NeuronEngine.Tests.Support;
 /// <summary>
 /// Tests that need something a machine may lack (Chromium, Slurm, python3, a tmpfs mount) skip with the reason — never a
 /// silent return, never a crash — unless the environment says the tool must be there (`ENGINE_REQUIRE_CHROMIUM=1`,
-/// `ENGINE_REQUIRE_SLURM=1`, …; .ci/run sets them), where its absence fails the test instead. CUDA is the exception: its
+/// `ENGINE_REQUIRE_SLURM=1`, …; .ci/run sets them), where its absence fails the test instead. An OpenCL device is such a
+/// tool (<see cref="OpenClDevice"/>, ENGINE_REQUIRE_OPENCL=1 inside the pocl chroot of scripts/opencl-tests.sh, which
+/// .ci/run also runs with it, so a machine where that chroot cannot be built fails CI). CUDA is the exception: its
 /// tests carry <see cref="CudaFactAttribute"/> and skip wherever there is no GPU.
 /// </summary>
 public static class RequiredTool
