@@ -19,7 +19,7 @@ public sealed record EvalResult(double Loss, long Tokens, long Windows, int SeqL
 /// Sums −log p(target) over a batch's predicted positions: row r = window·seqLen + t predicts the batch's token r + 1
 /// when t &lt; seqLen − 1 (windows are independent sequences, as in every corpus pass). Sums are in double.
 /// </summary>
-public sealed class NextTokenLoss(int seqLen) : ILogProbSink
+internal sealed class NextTokenLoss(int seqLen) : ILogProbSink
 {
     private int[] _tokens = [];
 
