@@ -12,8 +12,9 @@ namespace NeuronEngine.Cli.Commands;
 
 /// <summary>
 /// `engine score --explanations DIR --out OUT`: re-scores precomputed simulations in OpenAI's layout
-/// (docs/design.md §5–6): OUT/scores.jsonl, the rescored files under OUT/explanations/, OUT/failures.jsonl for files
-/// that could not be scored, OUT/score-histogram.png, and a summary on the terminal.
+/// (docs/design.md §5–6): OUT/scores.jsonl, OUT/failures.jsonl for files that could not be scored,
+/// OUT/score-histogram.png, a summary on the terminal, and with --write-results the rescored files under
+/// OUT/explanations/.
 /// </summary>
 public static class ScoreCommand
 {
@@ -25,9 +26,13 @@ public static class ScoreCommand
         var explanations = CommonOptions.Explanations();
         var outDir = CommonOptions.Out();
         var device = CommonOptions.Device();
+        var writeResults = new Option<bool>("--write-results")
+        {
+            Description = "also write a rescored copy of every file (and its sidecar) under OUT/explanations (off: scores.jsonl only)",
+        };
         var cmd = new Command("score", "re-score simulations (OpenAI's NeuronSimulationResults layout) and summarise the scores")
         {
-            explanations, outDir, device,
+            explanations, outDir, device, writeResults,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
@@ -37,7 +42,7 @@ public static class ScoreCommand
                 throw new DirectoryNotFoundException(File.Exists(input) ? $"--explanations {input} is a file, not a directory" : $"--explanations {input}: no such directory");
             using var scorer = ScorerCatalog.Create(r.GetValue(device)!);
             var summary = ConsoleProgress.Run("score", "files", p =>
-                new ScoreRunner(scorer.Scorer).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct));
+                new ScoreRunner(scorer.Scorer, new ScoreRunOptions { WriteResults = r.GetValue(writeResults) }).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct));
             string failuresPath = Path.Combine(output, FailuresFileName);
             WriteFailures(failuresPath, summary.Failures);
             if (summary.NeuronCount == 0 && summary.Failures.Count > 0)

@@ -7,7 +7,17 @@ namespace NeuronEngine.IO;
 /// </summary>
 public static class AtomicFile
 {
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
+    public static void WriteAllBytes(string path, ReadOnlySpan<byte> content) =>
+        Write(path, content, static (stream, bytes) => stream.Write(bytes));
+
+    /// <summary>
+    /// The same promise for content written piece by piece (e.g. a line per neuron of a long run) without holding
+    /// it all in memory: <paramref name="write"/> fills a buffered stream over the temporary file.
+    /// </summary>
+    public static void Write(string path, Action<Stream> write) =>
+        Write(path, write, static (stream, writeTo) => writeTo(stream));
+
+    private static void Write<TState>(string path, TState state, Action<Stream, TState> write) where TState : allows ref struct
     {
         string fullPath = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(fullPath)
@@ -16,9 +26,9 @@ public static class AtomicFile
         string temp = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
-                stream.Write(content);
+                write(stream, state);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, fullPath, overwrite: true);

@@ -27,18 +27,28 @@ public static class NeuronFileLayout
     /// files are ignored (as OpenAI's get_numerical_subdirs does, and so sidecars such as 3-sidecar.json are not
     /// neurons). The directory must exist.
     /// </summary>
-    public static List<NeuronFile> Enumerate(string directory, string extension)
+    public static List<NeuronFile> Enumerate(string directory, string extension) =>
+        EnumerateByLayer(directory, extension).SelectMany(layer => layer).ToList();
+
+    /// <summary>
+    /// The files of <see cref="Enumerate"/> one layer at a time (lowest layer first, each sorted by neuron), listed only
+    /// when that layer is reached: what a pass over hundreds of thousands of files holds is one layer's listing.
+    /// </summary>
+    public static IEnumerable<List<NeuronFile>> EnumerateByLayer(string directory, string extension)
     {
-        var found = new List<NeuronFile>();
+        var layers = new List<(int Layer, string Path)>();
         foreach (string layerDir in Directory.EnumerateDirectories(directory))
+            if (TryParseIndex(Path.GetFileName(layerDir), out int layer)) layers.Add((layer, layerDir));
+        foreach (var group in layers.GroupBy(l => l.Layer).OrderBy(g => g.Key))
         {
-            if (!TryParseIndex(Path.GetFileName(layerDir), out int layer)) continue;
-            foreach (string file in Directory.EnumerateFiles(layerDir, "*" + extension))
-                if (Path.GetExtension(file) == extension && TryParseIndex(Path.GetFileNameWithoutExtension(file), out int neuron))
-                    found.Add(new NeuronFile(layer, neuron, file));
+            var found = new List<NeuronFile>();
+            foreach (var (layer, layerDir) in group)
+                foreach (string file in Directory.EnumerateFiles(layerDir, "*" + extension))
+                    if (Path.GetExtension(file) == extension && TryParseIndex(Path.GetFileNameWithoutExtension(file), out int neuron))
+                        found.Add(new NeuronFile(layer, neuron, file));
+            found.Sort((a, b) => a.Neuron.CompareTo(b.Neuron));
+            if (found.Count > 0) yield return found;
         }
-        found.Sort((a, b) => a.Layer != b.Layer ? a.Layer.CompareTo(b.Layer) : a.Neuron.CompareTo(b.Neuron));
-        return found;
     }
 
     /// <summary>

@@ -40,16 +40,46 @@ public sealed record ScoreRunSummary(
 {
     internal static ScoreRunSummary From(IReadOnlyList<NeuronScoreLine> lines, IReadOnlyList<ScoreFailure> failures, string scoresPath)
     {
-        var scores = lines.Where(l => l.EvCorrelationScore.HasValue).Select(l => l.EvCorrelationScore!.Value).ToArray();
-        var layerMeans = lines
-            .GroupBy(l => l.Layer)
-            .OrderBy(g => g.Key)
-            .Select(g => new LayerScoreMean(g.Key, g.Count(), Mean(g.Where(l => l.EvCorrelationScore.HasValue)
-                .Select(l => l.EvCorrelationScore!.Value).ToArray())))
-            .ToArray();
-        return new ScoreRunSummary(
-            lines.Count, scores.Length, Mean(scores), Median(scores), scores.Count(s => s >= 0.8),
-            layerMeans, failures, scores, scoresPath);
+        var builder = new Builder();
+        foreach (var line in lines) builder.Add(line);
+        return builder.Build(failures, scoresPath);
+    }
+
+    /// <summary>
+    /// The summary of lines seen one at a time (sorted by layer, as a run writes them), keeping 8 bytes per defined
+    /// score (the histogram's data) and a few per layer, not the lines.
+    /// </summary>
+    internal sealed class Builder
+    {
+        private readonly List<double> _scores = [];
+        private readonly List<(int Layer, int Neurons, int FirstScore)> _layers = [];
+        private int _neurons;
+
+        public void Add(NeuronScoreLine line)
+        {
+            if (_layers.Count == 0 || _layers[^1].Layer != line.Layer)
+            {
+                if (_layers.Count > 0 && _layers[^1].Layer > line.Layer)
+                    throw new ArgumentException($"lines must come sorted by layer: layer {line.Layer} after {_layers[^1].Layer}", nameof(line));
+                _layers.Add((line.Layer, 0, _scores.Count));
+            }
+            _layers[^1] = _layers[^1] with { Neurons = _layers[^1].Neurons + 1 };
+            _neurons++;
+            if (line.EvCorrelationScore is double score) _scores.Add(score);
+        }
+
+        public ScoreRunSummary Build(IReadOnlyList<ScoreFailure> failures, string scoresPath)
+        {
+            var scores = _scores.ToArray();
+            var layerMeans = _layers.Select((l, i) =>
+            {
+                int end = i + 1 < _layers.Count ? _layers[i + 1].FirstScore : scores.Length;
+                return new LayerScoreMean(l.Layer, l.Neurons, Mean(scores[l.FirstScore..end]));
+            }).ToArray();
+            return new ScoreRunSummary(
+                _neurons, scores.Length, Mean(scores), Median(scores), scores.Count(s => s >= 0.8),
+                layerMeans, failures, scores, scoresPath);
+        }
     }
 
     internal static double? Mean(double[] values) => values.Length == 0 ? null : values.Average();

@@ -8,7 +8,13 @@ public sealed record ScoreRunOptions
     /// Files loaded, scored and written per step. Bounds memory (a GPT-2 XL run has 307,200 files of tens
     /// of kB each) while keeping batches large enough for a device scorer.
     /// </summary>
-    public int FilesPerChunk { get; init; } = 4096;
+    public int FilesPerChunk { get; init; } = 2048;
+
+    /// <summary>
+    /// Write a rescored copy of every file (and its sidecar) under OUT/explanations. The CLI leaves it off unless
+    /// asked (`--write-results`): scores.jsonl is what most runs want, and the copies cost as much disk as the input.
+    /// </summary>
+    public bool WriteResults { get; init; } = true;
 
     /// <summary>Threads for loading and writing files; -1 lets the thread pool decide.</summary>
     public int MaxDegreeOfParallelism { get; init; } = -1;
@@ -41,10 +47,18 @@ public sealed class ScoreRunner
         IProgress<ScoreRunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var failures = new List<ScoreFailure>();
-        var lines = Score(explanationsDirectory, Path.Combine(outputDirectory, ExplanationsFolderName), failures, progress, cancellationToken);
+        var summary = new ScoreRunSummary.Builder();
         string scoresPath = Path.Combine(outputDirectory, ScoresFileName);
-        ScoresJsonl.Write(scoresPath, lines); // files are sorted by layer then neuron, so lines are too
-        return ScoreRunSummary.From(lines, failures, scoresPath);
+        string? rescoredDirectory = _options.WriteResults ? Path.Combine(outputDirectory, ExplanationsFolderName) : null;
+        // Lines are written as their chunk is scored (files come sorted by layer then neuron, so lines do too): memory
+        // stays one chunk's whatever the number of files.
+        ScoresJsonl.Write(scoresPath, Score(explanationsDirectory, rescoredDirectory, failures, progress, cancellationToken)
+            .Select(line =>
+            {
+                summary.Add(line);
+                return line;
+            }));
+        return summary.Build(failures, scoresPath);
     }
 
     /// <summary>
@@ -56,75 +70,95 @@ public sealed class ScoreRunner
         CancellationToken cancellationToken = default)
     {
         var found = new List<ScoreFailure>();
-        var lines = Score(explanationsDirectory, null, found, null, cancellationToken);
+        var lines = Score(explanationsDirectory, null, found, null, cancellationToken).ToList();
         foreach (var f in found) failures.Add(f);
         return lines;
     }
 
-    private List<NeuronScoreLine> Score(string explanationsDirectory, string? rescoredDirectory, List<ScoreFailure> failures,
+    /// <summary>Scores the files chunk by chunk, lazily: each chunk is read, scored (and written) when its lines are asked for.</summary>
+    private IEnumerable<NeuronScoreLine> Score(string explanationsDirectory, string? rescoredDirectory, List<ScoreFailure> failures,
         IProgress<ScoreRunProgress>? progress, CancellationToken cancellationToken)
     {
-        var files = SimulationResultsFile.Enumerate(explanationsDirectory, failures);
-        var lines = new List<NeuronScoreLine>(files.Count);
+        var layers = SimulationResultsFile.EnumerateByLayer(explanationsDirectory, failures, out int total);
         var parallel = new ParallelOptions
         {
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
             CancellationToken = cancellationToken,
         };
-        for (int first = 0; first < files.Count; first += _options.FilesPerChunk)
+        int done = 0;
+        foreach (var chunk in layers.SelectMany(layer => layer).Chunk(_options.FilesPerChunk))
         {
-            var chunk = files.Skip(first).Take(_options.FilesPerChunk).ToArray();
             var (chunkLines, chunkFailures) = RunChunk(chunk, rescoredDirectory, parallel);
-            lines.AddRange(chunkLines);
             failures.AddRange(chunkFailures);
-            progress?.Report(new ScoreRunProgress(first + chunk.Length, files.Count));
+            foreach (var line in chunkLines) yield return line;
+            done += chunk.Length;
+            progress?.Report(new ScoreRunProgress(done, total));
         }
-        return lines;
     }
 
     private (IEnumerable<NeuronScoreLine> Lines, IEnumerable<ScoreFailure> Failures) RunChunk(
         NeuronFile[] chunk, string? rescoredDirectory, ParallelOptions parallel)
     {
+        // Files without a sidecar, when no rescored copy is wanted, take the direct path: their bytes scanned into the
+        // arrays the scorer needs. The rest (and any file the scan does not accept) are read into OpenAI's objects.
+        var scans = new SimulationResultsScan?[chunk.Length];
         var loaded = new LoadedResults[chunk.Length];
-        Parallel.For(0, chunk.Length, parallel, i => loaded[i] = Load(chunk[i]));
-
-        var rescoring = new NeuronRescoring();
-        var slots = new NeuronRescoring.Slots[chunk.Length];
-        for (int i = 0; i < chunk.Length; i++)
-            if (loaded[i].Results is { } results) slots[i] = rescoring.Add(results, loaded[i].Sidecar);
-        rescoring.Score(_scorer);
-
-        var lines = new NeuronScoreLine?[chunk.Length];
-        var failures = new ScoreFailure?[chunk.Length];
-        Parallel.For(0, chunk.Length, parallel, i =>
+        try
         {
-            if (loaded[i].Results is not { } results)
+            Parallel.For(0, chunk.Length, parallel, i =>
             {
-                failures[i] = loaded[i].Failure;
-                return;
-            }
-            var (rescored, line) = rescoring.Apply(results, loaded[i].Sidecar, slots[i], chunk[i].Layer, chunk[i].Neuron);
-            if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
-            if (rescoredDirectory is null)
+                if (rescoredDirectory is null) scans[i] = FirstExplanationScan.TryRead(chunk[i]);
+                if (scans[i] is null) loaded[i] = Load(chunk[i]);
+            });
+            var scanScores = FirstExplanationScan.Score(scans, _scorer);
+
+            var rescoring = new NeuronRescoring();
+            var slots = new NeuronRescoring.Slots[chunk.Length];
+            for (int i = 0; i < chunk.Length; i++)
+                if (loaded[i].Results is { } results) slots[i] = rescoring.Add(results, loaded[i].Sidecar);
+            rescoring.Score(_scorer);
+
+            var lines = new NeuronScoreLine?[chunk.Length];
+            var failures = new ScoreFailure?[chunk.Length];
+            Parallel.For(0, chunk.Length, parallel, i =>
             {
-                lines[i] = line;
-                return;
-            }
-            string outPath = SimulationResultsFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron);
-            try
-            {
-                // The sidecar first: the results file is what marks the pair complete.
-                if (loaded[i].Sidecar is { } sidecar)
-                    SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron), sidecar);
-                SimulationResultsFile.Write(outPath, rescored);
-                lines[i] = line;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                failures[i] = new ScoreFailure(outPath, $"cannot write rescored file: {e.Message}");
-            }
-        });
-        return (lines.OfType<NeuronScoreLine>(), failures.OfType<ScoreFailure>());
+                if (scans[i] is { } scan)
+                {
+                    lines[i] = FirstExplanationScan.Line(scan, scanScores, i, chunk[i]);
+                    return;
+                }
+                if (loaded[i].Results is not { } results)
+                {
+                    failures[i] = loaded[i].Failure;
+                    return;
+                }
+                var (rescored, line) = rescoring.Apply(results, loaded[i].Sidecar, slots[i], chunk[i].Layer, chunk[i].Neuron);
+                if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
+                if (rescoredDirectory is null)
+                {
+                    lines[i] = line;
+                    return;
+                }
+                string outPath = SimulationResultsFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron);
+                try
+                {
+                    // The sidecar first: the results file is what marks the pair complete.
+                    if (loaded[i].Sidecar is { } sidecar)
+                        SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron), sidecar);
+                    SimulationResultsFile.Write(outPath, rescored);
+                    lines[i] = line;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    failures[i] = new ScoreFailure(outPath, $"cannot write rescored file: {e.Message}");
+                }
+            });
+            return (lines.OfType<NeuronScoreLine>(), failures.OfType<ScoreFailure>());
+        }
+        finally
+        {
+            foreach (var scan in scans) scan?.Dispose();
+        }
     }
 
     /// <summary>One input: the results and their sidecar, or why they cannot be scored.</summary>

@@ -13,13 +13,14 @@ public static class ScoresJsonl
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static void Write(string path, IEnumerable<NeuronScoreLine> lines)
-    {
-        using var buffer = new MemoryStream();
-        foreach (var line in lines)
+    /// <summary>Writes the lines as they come (the sequence may be computed while it is written), then commits the file.</summary>
+    public static void Write(string path, IEnumerable<NeuronScoreLine> lines) =>
+        AtomicFile.Write(path, stream =>
         {
-            using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+            using var writer = new Utf8JsonWriter(stream, WriterOptions);
+            foreach (var line in lines)
             {
+                writer.Reset();
                 writer.WriteStartObject();
                 writer.WriteNumber("layer", line.Layer);
                 writer.WriteNumber("neuron", line.Neuron);
@@ -32,11 +33,10 @@ public static class ScoresJsonl
                 WriteScore(writer, "top_only_ev_correlation_score", line.TopOnlyEvCorrelationScore);
                 WriteScore(writer, "random_only_ev_correlation_score", line.RandomOnlyEvCorrelationScore);
                 writer.WriteEndObject();
+                writer.Flush();
+                stream.WriteByte((byte)'\n');
             }
-            buffer.WriteByte((byte)'\n');
-        }
-        AtomicFile.WriteAllBytes(path, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-    }
+        });
 
     private static void WriteScore(Utf8JsonWriter writer, string name, double? score)
     {

@@ -40,16 +40,24 @@ public static class SimulationResultsFile
     /// Every {layer}/{neuron}.jsonl of an explanations directory, sorted by layer then neuron. A missing or empty
     /// directory is reported through <paramref name="failures"/>.
     /// </summary>
-    public static IReadOnlyList<NeuronFile> Enumerate(string directory, ICollection<ScoreFailure> failures)
+    public static IReadOnlyList<NeuronFile> Enumerate(string directory, ICollection<ScoreFailure> failures) =>
+        EnumerateByLayer(directory, failures, out _).SelectMany(layer => layer).ToList();
+
+    /// <summary>
+    /// The files of <see cref="Enumerate"/> one layer at a time, each layer listed only when it is reached (memory: one
+    /// layer's listing); <paramref name="count"/> is the number of files (counted by listing the folders once here).
+    /// </summary>
+    public static IEnumerable<List<NeuronFile>> EnumerateByLayer(string directory, ICollection<ScoreFailure> failures, out int count)
     {
+        count = 0;
         if (!Directory.Exists(directory))
         {
             failures.Add(new ScoreFailure(directory, "explanations directory not found"));
             return [];
         }
-        var files = NeuronFileLayout.Enumerate(directory, Json.Extension);
-        if (files.Count == 0) failures.Add(new ScoreFailure(directory, "no {layer}/{neuron}.jsonl files found"));
-        return files;
+        foreach (var layer in NeuronFileLayout.EnumerateByLayer(directory, Json.Extension)) count += layer.Count;
+        if (count == 0) failures.Add(new ScoreFailure(directory, "no {layer}/{neuron}.jsonl files found"));
+        return NeuronFileLayout.EnumerateByLayer(directory, Json.Extension);
     }
 
     /// <summary>

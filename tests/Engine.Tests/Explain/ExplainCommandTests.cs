@@ -97,7 +97,7 @@ public class ExplainCommandTests
         Assert.Contains("1 sequence(s) failed to simulate", run.StdOut);
         Assert.All(server.Requests.Where(r => !r.IsExplainer), r => Assert.True(r.IsCompletion));
 
-        var score = await Engine(Environment(dir["cache"]), "score", "--explanations", dir["out/explanations"], "--out", dir["rescored"], "--device", "cpu");
+        var score = await Engine(Environment(dir["cache"]), "score", "--explanations", dir["out/explanations"], "--out", dir["rescored"], "--device", "cpu", "--write-results");
         Assert.True(score.ExitCode == 0, score.StdErr);
         Assert.Equal(File.ReadAllText(dir["out/scores.jsonl"]), File.ReadAllText(dir["rescored/scores.jsonl"]));
         foreach (string file in Directory.EnumerateFiles(dir.Path, "*.jsonl", SearchOption.AllDirectories).Where(f => f.Contains("explanations")))

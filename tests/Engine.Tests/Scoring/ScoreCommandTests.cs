@@ -9,9 +9,10 @@ namespace NeuronEngine.Tests.Scoring;
 public class ScoreCommandTests
 {
     [Theory]
-    [InlineData("cpu")]
-    [InlineData("ilgpu-cpu")]
-    public void RescoresSummarisesAndListsFailures(string device)
+    [InlineData("cpu", true)]
+    [InlineData("ilgpu-cpu", true)]
+    [InlineData("cpu", false)] // the direct scan of the files: the same hand values
+    public void RescoresSummarisesAndListsFailures(string device, bool writeResults)
     {
         using var dir = new TempDir();
         string input = dir["explanations"], output = dir["out"];
@@ -21,7 +22,8 @@ public class ScoreCommandTests
         Directory.CreateDirectory(Path.Combine(input, "2"));
         File.WriteAllText(Path.Combine(input, "2", "7.jsonl"), "{not json\n");
 
-        var r = EngineProcess.Run(null, "score", "--explanations", input, "--out", output, "--device", device);
+        string[] args = ["score", "--explanations", input, "--out", output, "--device", device];
+        var r = EngineProcess.Run(null, writeResults ? [.. args, "--write-results"] : args);
         Assert.True(r.ExitCode == 1, r.StdErr); // one file failed: exit code 1, the rest still scored
         var lines = File.ReadAllLines(Path.Combine(output, "scores.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
         Assert.Equal([(0, 5), (2, 1)], lines.Select(l => ((int)l["layer"]!, (int)l["neuron"]!)));
@@ -31,8 +33,12 @@ public class ScoreCommandTests
         Assert.Null(lines[0]["random_only_ev_correlation_score"]); // the random record's simulation is constant
         Assert.Equal(1.0, (double)lines[1]["ev_correlation_score"]!, 9);
 
-        var rescored = SimulationResultsFile.Read(SimulationResultsFile.PathFor(Path.Combine(output, "explanations"), 0, 5)).Results!;
-        Assert.Equal(0.99014, rescored.ScoredExplanations[0].ScoredSimulation.EvCorrelationScore!.Value, 5);
+        if (writeResults)
+        {
+            var rescored = SimulationResultsFile.Read(SimulationResultsFile.PathFor(Path.Combine(output, "explanations"), 0, 5)).Results!;
+            Assert.Equal(0.99014, rescored.ScoredExplanations[0].ScoredSimulation.EvCorrelationScore!.Value, 5);
+        }
+        else Assert.False(Directory.Exists(Path.Combine(output, "explanations")));
         Assert.Contains("scored 2 neurons", r.StdOut);
         Assert.Contains("≥ 0.8: 2", r.StdOut);
         Assert.Contains("layer   2", r.StdOut);
