@@ -96,69 +96,92 @@ public sealed class ScoreRunner
         }
     }
 
+    // Files read into OpenAI's objects at once: each holds its per-token distributions as arrays (≈ 1 MB of objects for
+    // a GPT-2 XL file), so a few hundred keep the object path's memory bounded too.
+    private const int ObjectFilesPerBatch = 128;
+
     private (IEnumerable<NeuronScoreLine> Lines, IEnumerable<ScoreFailure> Failures) RunChunk(
         NeuronFile[] chunk, string? rescoredDirectory, ParallelOptions parallel)
     {
-        // Files without a sidecar, when no rescored copy is wanted, take the direct path: their bytes scanned into the
-        // arrays the scorer needs. The rest (and any file the scan does not accept) are read into OpenAI's objects.
+        // Files without a sidecar take the direct path: their bytes scanned into the arrays the scorer needs (and, for a
+        // rescored copy, where each stored score sits). The rest, and any file the scan does not accept, are read into
+        // OpenAI's objects.
+        var lines = new NeuronScoreLine?[chunk.Length];
+        var failures = new ScoreFailure?[chunk.Length];
         var scans = new SimulationResultsScan?[chunk.Length];
-        var loaded = new LoadedResults[chunk.Length];
+        bool copies = rescoredDirectory is not null;
+        // Writes end with a flush to disk each: more writers than cores, as they mostly wait (NeuronFileLayout.WriteEachNeuron).
+        var writing = copies ? new ParallelOptions
+        {
+            MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism > 0 ? _options.MaxDegreeOfParallelism : Math.Max(8, 2 * Environment.ProcessorCount),
+            CancellationToken = parallel.CancellationToken,
+        } : parallel;
         try
         {
-            Parallel.For(0, chunk.Length, parallel, i =>
+            Parallel.For(0, chunk.Length, parallel, i => scans[i] = ScannedFiles.TryRead(chunk[i], forCopy: copies));
+            var scores = ScannedFiles.Score(scans, _scorer, perSequence: copies);
+            Parallel.For(0, chunk.Length, writing, i =>
             {
-                if (rescoredDirectory is null) scans[i] = FirstExplanationScan.TryRead(chunk[i]);
-                if (scans[i] is null) loaded[i] = Load(chunk[i]);
+                if (scans[i] is not { } scan) return;
+                var line = ScannedFiles.Line(scan, scores, i, chunk[i]);
+                string? problem = copies ? ScannedFiles.WriteCopy(scan, scores, i, chunk[i], SimulationResultsFile.PathFor(rescoredDirectory!, chunk[i].Layer, chunk[i].Neuron)) : null;
+                if (problem is null) lines[i] = line;
+                else failures[i] = new ScoreFailure(SimulationResultsFile.PathFor(rescoredDirectory!, chunk[i].Layer, chunk[i].Neuron), problem);
             });
-            var scanScores = FirstExplanationScan.Score(scans, _scorer);
-
-            var rescoring = new NeuronRescoring();
-            var slots = new NeuronRescoring.Slots[chunk.Length];
-            for (int i = 0; i < chunk.Length; i++)
-                if (loaded[i].Results is { } results) slots[i] = rescoring.Add(results, loaded[i].Sidecar);
-            rescoring.Score(_scorer);
-
-            var lines = new NeuronScoreLine?[chunk.Length];
-            var failures = new ScoreFailure?[chunk.Length];
-            Parallel.For(0, chunk.Length, parallel, i =>
-            {
-                if (scans[i] is { } scan)
-                {
-                    lines[i] = FirstExplanationScan.Line(scan, scanScores, i, chunk[i]);
-                    return;
-                }
-                if (loaded[i].Results is not { } results)
-                {
-                    failures[i] = loaded[i].Failure;
-                    return;
-                }
-                var (rescored, line) = rescoring.Apply(results, loaded[i].Sidecar, slots[i], chunk[i].Layer, chunk[i].Neuron);
-                if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
-                if (rescoredDirectory is null)
-                {
-                    lines[i] = line;
-                    return;
-                }
-                string outPath = SimulationResultsFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron);
-                try
-                {
-                    // The sidecar first: the results file is what marks the pair complete.
-                    if (loaded[i].Sidecar is { } sidecar)
-                        SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron), sidecar);
-                    SimulationResultsFile.Write(outPath, rescored);
-                    lines[i] = line;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    failures[i] = new ScoreFailure(outPath, $"cannot write rescored file: {e.Message}");
-                }
-            });
-            return (lines.OfType<NeuronScoreLine>(), failures.OfType<ScoreFailure>());
         }
         finally
         {
             foreach (var scan in scans) scan?.Dispose();
         }
+
+        var objectFiles = Enumerable.Range(0, chunk.Length).Where(i => scans[i] is null).ToArray();
+        foreach (var batch in objectFiles.Chunk(ObjectFilesPerBatch))
+            RunObjectBatch(chunk, batch, rescoredDirectory, parallel, writing, lines, failures);
+        return (lines.OfType<NeuronScoreLine>(), failures.OfType<ScoreFailure>());
+    }
+
+    /// <summary>The object path for the chunk's files <paramref name="indices"/>: OpenAI's records, rescored and written.</summary>
+    private void RunObjectBatch(NeuronFile[] chunk, int[] indices, string? rescoredDirectory, ParallelOptions parallel,
+        ParallelOptions writing, NeuronScoreLine?[] lines, ScoreFailure?[] failures)
+    {
+        var loaded = new LoadedResults[indices.Length];
+        Parallel.For(0, indices.Length, parallel, k => loaded[k] = Load(chunk[indices[k]]));
+
+        var rescoring = new NeuronRescoring();
+        var slots = new NeuronRescoring.Slots[indices.Length];
+        for (int k = 0; k < indices.Length; k++)
+            if (loaded[k].Results is { } results) slots[k] = rescoring.Add(results, loaded[k].Sidecar);
+        rescoring.Score(_scorer);
+
+        Parallel.For(0, indices.Length, rescoredDirectory is null ? parallel : writing, k =>
+        {
+            int i = indices[k];
+            if (loaded[k].Results is not { } results)
+            {
+                failures[i] = loaded[k].Failure;
+                return;
+            }
+            var (rescored, line) = rescoring.Apply(results, loaded[k].Sidecar, slots[k], chunk[i].Layer, chunk[i].Neuron);
+            if (line is null) failures[i] = new ScoreFailure(chunk[i].Path, "no scored explanations");
+            if (rescoredDirectory is null)
+            {
+                lines[i] = line;
+                return;
+            }
+            string outPath = SimulationResultsFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron);
+            try
+            {
+                // The sidecar first: the results file is what marks the pair complete.
+                if (loaded[k].Sidecar is { } sidecar)
+                    SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(rescoredDirectory, chunk[i].Layer, chunk[i].Neuron), sidecar);
+                SimulationResultsFile.Write(outPath, rescored);
+                lines[i] = line;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failures[i] = new ScoreFailure(outPath, $"cannot write rescored file: {e.Message}");
+            }
+        });
     }
 
     /// <summary>One input: the results and their sidecar, or why they cannot be scored.</summary>

@@ -33,6 +33,29 @@ internal sealed class SimulationResultsScan : IDisposable
     private unsafe byte* _json;
     private int _jsonLength, _readerStart;
 
+    private int _lineStart, _explanation, _sequence;
+
+    /// <summary>
+    /// Keep every explanation's values (not only the first) and where each stored score sits in the bytes
+    /// (<see cref="ScoreSpans"/>): what a rescored copy of the file needs (`--write-results`).
+    /// </summary>
+    public bool KeepAllExplanations { get; init; }
+
+    /// <summary>Per kept explanation, its number of scored sequences (their lengths are in <see cref="SequenceLengths"/>).</summary>
+    public List<int> ExplanationSequenceCounts { get; } = [];
+
+    /// <summary>With <see cref="KeepAllExplanations"/>: every stored score's bytes, in the file's order.</summary>
+    public List<ScoreSpan> ScoreSpans { get; } = [];
+
+    /// <summary>
+    /// Every object holds exactly the fields of OpenAI's dataclass (all present, nothing else): a copy of the bytes with
+    /// new scores is then what the typed writer would write, up to the spelling of numbers and the order of keys.
+    /// </summary>
+    public bool Verbatim { get; private set; }
+
+    /// <summary>The scanned file's length in bytes (set by the reader of the file; a copy checks it is unchanged).</summary>
+    public int SourceLength { get; set; }
+
     public int Layer { get; private set; }
     public int Neuron { get; private set; }
     public int ExplanationCount { get; private set; }
@@ -40,10 +63,10 @@ internal sealed class SimulationResultsScan : IDisposable
     /// <summary>The first scored explanation's text (null when there is none).</summary>
     public string? FirstExplanation { get; private set; }
 
-    /// <summary>The first explanation's sequence lengths, in the file's order.</summary>
+    /// <summary>The kept explanations' sequence lengths, in the file's order (the first explanation's first).</summary>
     public List<int> SequenceLengths { get; } = [];
 
-    /// <summary>The first explanation's true activations, its sequences end to end (the first <see cref="TokenCount"/>).</summary>
+    /// <summary>The kept explanations' true activations, their sequences end to end (the first <see cref="TokenCount"/>).</summary>
     public double[] TrueActivations => _true;
 
     /// <summary>The first explanation's expected activations, aligned with <see cref="TrueActivations"/>.</summary>
@@ -51,15 +74,26 @@ internal sealed class SimulationResultsScan : IDisposable
 
     public int TokenCount { get; private set; }
 
-    /// <summary>Tokens of the first explanation's top sequences: OpenAI's layout, the first half (a middle one counted as top).</summary>
-    public int TopTokenCount
+    /// <summary>The first explanation's tokens (the first of <see cref="TrueActivations"/>).</summary>
+    public int FirstExplanationTokenCount => ExplanationTokens(0, out _);
+
+    /// <summary>
+    /// Kept explanation <paramref name="explanation"/>'s tokens; <paramref name="topTokens"/>: those of its top sequences
+    /// (OpenAI's layout, the first half, a middle one counted as top). Its sequences start at the sum of the earlier
+    /// explanations' counts.
+    /// </summary>
+    public int ExplanationTokens(int explanation, out int topTokens)
     {
-        get
+        int first = 0;
+        for (int e = 0; e < explanation; e++) first += ExplanationSequenceCounts[e];
+        int count = ExplanationSequenceCounts[explanation], top = SimulationScoring.TopSequenceCount(count), tokens = 0;
+        topTokens = 0;
+        for (int s = 0; s < count; s++)
         {
-            int top = SimulationScoring.TopSequenceCount(SequenceLengths.Count), tokens = 0;
-            for (int s = 0; s < top; s++) tokens += SequenceLengths[s];
-            return tokens;
+            tokens += SequenceLengths[first + s];
+            if (s < top) topTokens += SequenceLengths[first + s];
         }
+        return tokens;
     }
 
     public void Dispose()
@@ -79,12 +113,16 @@ internal sealed class SimulationResultsScan : IDisposable
         Layer = Neuron = ExplanationCount = TokenCount = 0;
         FirstExplanation = null;
         SequenceLengths.Clear();
+        ExplanationSequenceCounts.Clear();
+        ScoreSpans.Clear();
+        Verbatim = true;
         // OpenAI's reader wants exactly one line: no newline between the first and last non-blank byte.
         int first = 0, last = utf8.Length - 1;
         while (first <= last && IsJsonWhitespace(utf8[first])) first++;
         while (last >= first && IsJsonWhitespace(utf8[last])) last--;
         if (first > last || utf8[first..(last + 1)].Contains((byte)'\n')) return false;
         var line = utf8[first..(last + 1)];
+        _lineStart = first;
         unsafe
         {
             fixed (byte* json = line)
@@ -124,6 +162,7 @@ internal sealed class SimulationResultsScan : IDisposable
             else if (r.ValueTextEquals("scored_explanations"u8)) { if (!Once(ref explanations) || !r.Read() || !ReadExplanations(ref r)) return false; }
             else SkipValue(ref r);
         }
+        Verbatim &= name;
         return r.TokenType == JsonTokenType.EndObject && id && explanations;
     }
 
@@ -147,6 +186,7 @@ internal sealed class SimulationResultsScan : IDisposable
             }
             else SkipValue(ref r);
         }
+        Verbatim &= name;
         return layer && neuron;
     }
 
@@ -155,7 +195,10 @@ internal sealed class SimulationResultsScan : IDisposable
     {
         if (r.TokenType != JsonTokenType.StartArray) return false;
         while (r.Read() && r.TokenType != JsonTokenType.EndArray)
-            if (!ReadExplanation(ref r, ExplanationCount++ == 0)) return false;
+        {
+            _explanation = ExplanationCount++;
+            if (!ReadExplanation(ref r, _explanation == 0 || KeepAllExplanations)) return false;
+        }
         return true;
     }
 
@@ -170,11 +213,12 @@ internal sealed class SimulationResultsScan : IDisposable
             else if (r.ValueTextEquals("explanation"u8))
             {
                 if (!Once(ref explanation) || !r.Read() || r.TokenType != JsonTokenType.String) return false;
-                if (keep) FirstExplanation = r.GetString();
+                if (_explanation == 0) FirstExplanation = r.GetString();
             }
             else if (r.ValueTextEquals("scored_simulation"u8)) { if (!Once(ref simulation) || !r.Read() || !ReadScoredSimulation(ref r, keep)) return false; }
             else SkipValue(ref r);
         }
+        Verbatim &= name;
         return explanation && simulation;
     }
 
@@ -183,6 +227,8 @@ internal sealed class SimulationResultsScan : IDisposable
     {
         if (r.TokenType != JsonTokenType.StartObject) return false;
         bool name = false, sequences = false, correlation = false, rsquared = false, absolute = false;
+        int count = 0;
+        _sequence = -1;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
             if (r.ValueTextEquals("dataclass_name"u8)) { if (!Once(ref name) || !ReadDataclassName(ref r)) return false; }
@@ -190,11 +236,17 @@ internal sealed class SimulationResultsScan : IDisposable
             {
                 if (!Once(ref sequences) || !r.Read() || r.TokenType != JsonTokenType.StartArray) return false;
                 while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+                {
+                    _sequence = count++;
                     if (!ReadScoredSequence(ref r, keep)) return false;
+                }
+                _sequence = -1;
             }
             else if (!ReadScoreField(ref r, ref correlation, ref rsquared, ref absolute, out bool known)) return false;
             else if (!known) SkipValue(ref r);
         }
+        if (keep) ExplanationSequenceCounts.Add(count);
+        Verbatim &= name && correlation && rsquared && absolute;
         return sequences;
     }
 
@@ -218,6 +270,7 @@ internal sealed class SimulationResultsScan : IDisposable
             else if (!ReadScoreField(ref r, ref correlation, ref rsquared, ref absolute, out bool known)) return false;
             else if (!known) SkipValue(ref r);
         }
+        Verbatim &= name && correlation && rsquared && absolute;
         // Both required, and of one length (the typed reader's Validate).
         if (!simulation || actual < 0 || tokens != expected || tokens != actual) return false;
         if (keep)
@@ -265,23 +318,28 @@ internal sealed class SimulationResultsScan : IDisposable
             }
             else SkipValue(ref r);
         }
+        Verbatim &= name && scale && values && probabilities && uncalibrated;
         return tokens >= 0 && expected >= 0;
     }
 
     /// <summary>The three optional scores of OpenAI's scored objects: a number or null (the stored value is not used).</summary>
     [MethodImpl(Hot)]
-    private static bool ReadScoreField(ref Utf8JsonReader r, ref bool correlation, ref bool rsquared, ref bool absolute, out bool known)
+    private bool ReadScoreField(ref Utf8JsonReader r, ref bool correlation, ref bool rsquared, ref bool absolute, out bool known)
     {
         known = true;
-        if (r.ValueTextEquals("ev_correlation_score"u8)) { if (!Once(ref correlation)) return false; }
-        else if (r.ValueTextEquals("rsquared_score"u8)) { if (!Once(ref rsquared)) return false; }
-        else if (r.ValueTextEquals("absolute_dev_explained_score"u8)) { if (!Once(ref absolute)) return false; }
+        ScoreField field;
+        if (r.ValueTextEquals("ev_correlation_score"u8)) { if (!Once(ref correlation)) return false; field = ScoreField.EvCorrelation; }
+        else if (r.ValueTextEquals("rsquared_score"u8)) { if (!Once(ref rsquared)) return false; field = ScoreField.RSquared; }
+        else if (r.ValueTextEquals("absolute_dev_explained_score"u8)) { if (!Once(ref absolute)) return false; field = ScoreField.AbsoluteDevExplained; }
         else
         {
             known = false;
             return true;
         }
-        return r.Read() && IsNumberOrNull(ref r);
+        if (!r.Read() || !IsNumberOrNull(ref r)) return false;
+        if (KeepAllExplanations)
+            ScoreSpans.Add(new ScoreSpan(_lineStart + _readerStart + (int)r.TokenStartIndex, r.ValueSpan.Length, _explanation, _sequence, field));
+        return true;
     }
 
     /// <summary>An array of numbers (null read as NaN), stored from <paramref name="keepAt"/> on unless it is -1.</summary>
@@ -442,8 +500,9 @@ internal sealed class SimulationResultsScan : IDisposable
     private static bool ReadDataclassName(ref Utf8JsonReader r) => r.Read() && r.TokenType == JsonTokenType.String;
 
     [MethodImpl(Hot)]
-    private static void SkipValue(ref Utf8JsonReader r)
+    private void SkipValue(ref Utf8JsonReader r)
     {
+        Verbatim = false; // a key OpenAI's dataclasses do not have: the typed writer would drop it
         r.Read();
         r.Skip();
     }
@@ -469,3 +528,12 @@ internal sealed class SimulationResultsScan : IDisposable
         values[index] = value;
     }
 }
+
+/// <summary>Which of the three stored scores a <see cref="ScoreSpan"/> holds.</summary>
+internal enum ScoreField { EvCorrelation, RSquared, AbsoluteDevExplained }
+
+/// <summary>
+/// Where one stored score's value (a number or null) sits in a results file's bytes: of explanation
+/// <paramref name="Explanation"/>, of its sequence <paramref name="Sequence"/> (-1: the explanation's own scores).
+/// </summary>
+internal readonly record struct ScoreSpan(int Start, int Length, int Explanation, int Sequence, ScoreField Field);

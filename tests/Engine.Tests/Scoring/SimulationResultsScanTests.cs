@@ -28,7 +28,9 @@ public sealed class SimulationResultsScanTests
         Assert.Equal([3], scan.SequenceLengths);
         Assert.Equal([0.0, 0.5, 2.0], scan.TrueActivations[..3]);
         Assert.Equal([0.0, 1.25, double.NaN], scan.ExpectedActivations[..3]); // null is NaN, as the typed reader reads it
-        Assert.Equal(3, scan.TopTokenCount); // one sequence: the middle one counts as top
+        Assert.Equal(3, scan.ExplanationTokens(0, out int top));
+        Assert.Equal(3, top); // one sequence: the middle one counts as top
+        Assert.True(scan.Verbatim); // every field of OpenAI's dataclasses, nothing else
     }
 
     [Fact]
@@ -45,7 +47,9 @@ public sealed class SimulationResultsScanTests
         var sequences = typed.ScoredExplanations[0].ScoredSimulation.ScoredSequenceSimulations;
         Assert.Equal(sequences.SelectMany(s => s.TrueActivations), scan.TrueActivations[..scan.TokenCount]);
         Assert.Equal(sequences.SelectMany(s => s.Simulation.ExpectedActivations), scan.ExpectedActivations[..scan.TokenCount]);
-        Assert.Equal(2, scan.TopTokenCount);
+        Assert.Equal(3, scan.ExplanationTokens(0, out int top));
+        Assert.Equal(2, top);
+        Assert.False(scan.Verbatim); // an unknown key, and fields missing
     }
 
     [Theory]
@@ -148,5 +152,49 @@ public sealed class SimulationResultsScanTests
         Assert.Equal(viaObjects.Scores, viaScan.Scores);
         Assert.Equal(viaObjects.LayerMeans, viaScan.LayerMeans);
         Assert.False(Directory.Exists(Path.Combine(temp["scan"], "explanations")));
+    }
+
+    [Fact]
+    public void RescoredCopiesAreWhatTheObjectPathWrites()
+    {
+        using var temp = new TempDir();
+        string input = temp["in"];
+        var random = new Random(11);
+        var written = new List<NeuronSimulationResults>();
+        for (int neuron = 0; neuron < 12; neuron++)
+        {
+            var scored = Enumerable.Range(0, 1 + random.Next(6)).Select(_ =>
+            {
+                int tokens = random.Next(0, 6);
+                return SimulationResultsFixtures.Sequence(
+                    Enumerable.Range(0, tokens).Select(_ => random.NextDouble() * 2 - 0.2).ToArray(),
+                    Enumerable.Range(0, tokens).Select(_ => (double)random.Next(11)).ToArray());
+            }).ToArray();
+            var results = SimulationResultsFixtures.Neuron(0, neuron, $" e{neuron}", scored);
+            if (neuron % 3 == 0) // several explanations: each scored on its own sequences
+                results = results with { ScoredExplanations = [.. results.ScoredExplanations, results.ScoredExplanations[0] with { Explanation = "two" }] };
+            SimulationResultsFile.Write(SimulationResultsFile.PathFor(input, 0, neuron), results);
+            written.Add(results);
+        }
+        // OpenAI's own spelling (Python floats, exponents) for one more file: the copy keeps its bytes but the scores.
+        File.WriteAllText(SimulationResultsFile.PathFor(input, 0, 12), SimulationResultsFixtures.OpenAiStyleLine.Replace("\"neuron_index\":17", "\"neuron_index\":12").Replace("\"layer_index\":3", "\"layer_index\":0") + "\n");
+
+        var summary = new ScoreRunner(new CpuBatchScorer(), new ScoreRunOptions { WriteResults = true, FilesPerChunk = 5 }).Run(input, temp["out"]);
+        Assert.Empty(summary.Failures);
+
+        for (int neuron = 0; neuron < 12; neuron++)
+        {
+            // The object path, independently: OpenAI's records rescored by NeuronRescoring and written by the typed writer.
+            var (expected, _) = SimulationScoring.Rescore(written[neuron], null);
+            Assert.Equal(SimulationResultsFile.Serialize(expected) + "\n",
+                File.ReadAllText(SimulationResultsFile.PathFor(temp["out/explanations"], 0, neuron)));
+        }
+        var python = SimulationResultsFile.Read(SimulationResultsFile.PathFor(input, 0, 12)).Results!;
+        var copy = SimulationResultsFile.Read(SimulationResultsFile.PathFor(temp["out/explanations"], 0, 12)).Results!;
+        Assert.Equal(SimulationResultsFile.Serialize(SimulationScoring.Rescore(python, null).Rescored), SimulationResultsFile.Serialize(copy));
+        // Everything but the scores is the input's bytes (Python writes 0.0 where the typed writer writes 0).
+        string copied = File.ReadAllText(SimulationResultsFile.PathFor(temp["out/explanations"], 0, 12));
+        Assert.Contains("\"expected_activations\":[0.0,1.25,null]", copied);
+        OpenAiStrictLoader.LoadResultsFile(SimulationResultsFile.PathFor(temp["out/explanations"], 0, 12));
     }
 }
