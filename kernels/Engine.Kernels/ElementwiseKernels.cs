@@ -3,9 +3,30 @@ using NeuronEngine.Numerics;
 
 namespace NeuronEngine.Kernels;
 
-/// <summary>Element-wise kernels: the residual add and widening 16-bit weights to float32.</summary>
+/// <summary>Element-wise kernels: the residual add, widening 16-bit weights to float32, and the fan-out and patches of ablation.</summary>
 public static class ElementwiseKernels
 {
+    /// <summary>
+    /// Fan-out of the residual stream: destination[i] = source[map[e]·rowLength + r] with e = i / rowLength,
+    /// r = i mod rowLength (rowLength = seqLen·d: element e continues window map[e]). CPU reference: CpuGpt2Forward.Run.
+    /// </summary>
+    public static void GatherRows(Index1D i, ArrayView<float> source, ArrayView<float> destination, ArrayView<int> map, int rowLength)
+    {
+        int e = i / rowLength;
+        destination[i] = source[(long)map[e] * rowLength + (i - e * rowLength)];
+    }
+
+    /// <summary>
+    /// Patching MLP neurons before c_proj: h[i·width + neurons[e]] = values[i] for position i = e·seqLen + t, where
+    /// element e patches a neuron (neurons[e] ≥ 0) and values[i] is not NaN. CPU reference: MlpPatch.Apply.
+    /// </summary>
+    public static void PatchNeurons(Index1D i, ArrayView<float> h, ArrayView<int> neurons, ArrayView<float> values, int seqLen, int width)
+    {
+        int position = i, neuron = neurons[position / seqLen];
+        float v = values[position];
+        if (neuron >= 0 && !float.IsNaN(v)) h[(long)position * width + neuron] = v;
+    }
+
     /// <summary>Residual stream: x[i] += y[i].</summary>
     public static void AddInPlace(Index1D i, ArrayView<float> x, ArrayView<float> y) => x[i] += y[i];
 

@@ -29,7 +29,8 @@ public sealed class IlgpuForwardDevice : IForwardDevice
     private readonly DeviceWeights _weights;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tokens;
     private MemoryBuffer1D<float, Stride1D.Dense>? _x, _ln, _qkv, _att, _proj, _h;
-    private MemoryBuffer1D<float, Stride1D.Dense>? _logits;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _logits, _patchValues;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _fanOutMap, _patchNeurons;
     private float[] _hostNeurons = [], _hostLogits = [];
     private int _capacityTokens;
 
@@ -59,15 +60,60 @@ public sealed class IlgpuForwardDevice : IForwardDevice
 
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, ForwardRequest request)
     {
-        int m = windows * seqLen, d = _c.NEmbd, last = request.LastLayer(_c.NLayer);
+        int m = windows * seqLen, d = _c.NEmbd, last = request.LastLayer(_c.NLayer), elements = request.Elements(windows);
         _c.ValidateBatch(tokens, windows, seqLen, last);
-        EnsureCapacity(m);
+        request.Validate(windows, seqLen, _c.DMlp, last);
+        EnsureCapacity(Math.Max(windows, elements) * seqLen);
         var s = _accelerator.DefaultStream;
         _tokens!.View.SubView(0, m).AsContiguous().CopyFromCPU(tokens);
         _embedding.Launch(s, _tokens.View, _weights.Wte.View, _weights.Wpe.View, _weights.EmbeddingFormat, _x!.View, m, seqLen, d);  // x = wte[tok] + wpe[pos]
-        RunLayers(0, last, windows, seqLen, request, fullLastLayer: request.LogProbs is not null);
-        if (request.LogProbs is { } logProbs) UnembedLogSoftmax(m, logProbs);
+        if (request.FanOut is { } map)
+        {
+            // Layers below the first patch are the same for every element of a window: once per window, then copy.
+            int split = request.FanOutLayer(last);
+            RunLayers(0, Math.Min(split, last + 1) - 1, windows, seqLen, request, fullLastLayer: true);
+            _proj!.View.SubView(0, (long)m * d).CopyFrom(s, _x.View.SubView(0, (long)m * d));
+            var mapView = Upload(ref _fanOutMap, map);
+            _elementwise.GatherRows(s, _proj.View, _x.View, mapView, elements, seqLen * d);
+            RunLayers(split, last, elements, seqLen, request, fullLastLayer: request.LogProbs is not null);
+        }
+        else RunLayers(0, last, windows, seqLen, request, fullLastLayer: request.LogProbs is not null);
+        if (request.LogProbs is { } logProbs) UnembedLogSoftmax(elements * seqLen, logProbs);
         s.Synchronize();
+    }
+
+    /// <summary>Copies host values into a device buffer grown to fit (synchronously: the host array may change next).</summary>
+    private ArrayView<T> Upload<T>(ref MemoryBuffer1D<T, Stride1D.Dense>? buffer, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        if (buffer is null || buffer.Length < values.Length)
+        {
+            buffer?.Dispose();
+            buffer = _accelerator.Allocate1D<T>(Math.Max(1, values.Length));
+        }
+        var view = buffer.View.SubView(0, values.Length);
+        view.CopyFromCPU(_accelerator.DefaultStream, values);
+        _accelerator.DefaultStream.Synchronize();
+        return view;
+    }
+
+    /// <summary>The patches of <paramref name="layer"/> applied to h on the device (nothing when none is at this layer).</summary>
+    private void Patch(IReadOnlyList<MlpPatch?> patches, int layer, ArrayView<float> h, int elements, int seqLen)
+    {
+        if (!patches.Any(p => p?.Layer == layer)) return;
+        var neurons = new int[elements];
+        var values = new float[elements * seqLen];
+        for (int e = 0; e < elements; e++)
+        {
+            if (patches[e] is { } p && p.Layer == layer)
+            {
+                neurons[e] = p.Neuron;
+                p.Values.CopyTo(values, e * seqLen);
+            }
+            else neurons[e] = -1;
+        }
+        var n = Upload(ref _patchNeurons, neurons);
+        var v = Upload(ref _patchValues, values);
+        _elementwise.PatchNeurons(_accelerator.DefaultStream, h, n, v, elements, seqLen, _c.DMlp);
     }
 
     /// <summary>Layers [first, last] on the residual stream in _x; the last stops after its GELU unless <paramref name="fullLastLayer"/>.</summary>
@@ -88,6 +134,7 @@ public sealed class IlgpuForwardDevice : IForwardDevice
             _layerNorm.Launch(s, x, ln, w.Ln2W.View, w.Ln2B.View, m, d, _c.LayerNormEpsilon);
             _gemm.Launch(s, ln, w.FcW.View, w.FcB.View, h, m, d, 4 * d, gelu: true);            // h = GELU(LN2(x)·Wfc + b): the neurons
             if (request.Layers.Contains(l)) Deliver(request.Sink, l, request.FirstWindow, windows, seqLen, h.SubView(0, (long)m * 4 * d));
+            if (request.Patches is { } patches) Patch(patches, l, h, windows, seqLen);
             if (l < last || fullLastLayer)
             {
                 _gemm.Launch(s, h, w.FcProjW.View, w.FcProjB.View, proj, m, 4 * d, d, gelu: false);
@@ -180,7 +227,7 @@ public sealed class IlgpuForwardDevice : IForwardDevice
     public void Dispose()
     {
         DisposeActivations();
-        _logits?.Dispose();
+        foreach (var b in new MemoryBuffer?[] { _logits, _patchValues, _fanOutMap, _patchNeurons }) b?.Dispose();
         _weights.Dispose();
         _accelerator.Dispose();
         _context.Dispose();

@@ -127,6 +127,14 @@ public static class KernelCatalog
     public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<ulong>, ArrayView<ulong>, TokenChunk>>
         SelectTokens = Auto<ArrayView<float>, ArrayView<ulong>, ArrayView<ulong>, TokenChunk>(RelatedKernels.SelectTokens);
 
+    /// <summary>Ablation's fan-out: the residual stream of each window copied into its batch elements.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<float>, ArrayView<int>, int>>
+        GatherRows = Auto<ArrayView<float>, ArrayView<float>, ArrayView<int>, int>(ElementwiseKernels.GatherRows);
+
+    /// <summary>Patching: chosen neurons' post-GELU activations overwritten per batch element.</summary>
+    public static readonly CatalogKernel<Action<AcceleratorStream, Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>>
+        PatchNeurons = Auto<ArrayView<float>, ArrayView<int>, ArrayView<float>, int, int>(ElementwiseKernels.PatchNeurons);
+
     /// <summary>Every entry above, in this order.</summary>
     public static IReadOnlyList<CatalogKernel> All { get; } =
     [
@@ -134,6 +142,7 @@ public static class KernelCatalog
         GemmTf32Vec4, GemmTf32Scalar, GemmBf16Vec4, GemmBf16Scalar,
         AddInPlace, WidenF16, WidenF16Bits, WidenBF16, EmbedF32, EmbedF16, EmbedF16Bits, EmbedBF16,
         WindowMax, WindowMoments, MergeMoments, SelectTop, SelectRandom, SelectQuantile, SelectTokens,
+        GatherRows, PatchNeurons,
     ];
 
     private static CatalogKernel<GemmLauncher> Gemm<TTile, TStaging>()

@@ -29,16 +29,29 @@ internal sealed unsafe class CpuGpt2Forward(Gpt2Weights weights, MatMulPrecision
     /// <summary>Runs a batch for a request: the requested layers' neurons to its sink, and its log-probabilities if asked.</summary>
     public void Run(ReadOnlySpan<int> tokens, int windows, int seqLen, ForwardRequest request)
     {
-        int m = windows * seqLen, d = _c.NEmbd;
+        int d = _c.NEmbd, elements = request.Elements(windows);
         int last = request.LastLayer(_c.NLayer);
         _c.ValidateBatch(tokens, windows, seqLen, last);
+        request.Validate(windows, seqLen, _c.DMlp, last);
+        long m = (long)Math.Max(windows, elements) * seqLen;
         Ensure(ref _x, m * d); Ensure(ref _ln, m * d); Ensure(ref _qkv, m * 3 * d);
         Ensure(ref _att, m * d); Ensure(ref _proj, m * d); Ensure(ref _h, m * 4 * d);
-        fixed (float* x = _x)
+        fixed (float* x = _x, spare = _proj)
         {
             Embed(tokens, x, seqLen);                                            // x = wte[tok] + wpe[pos]
-            RunLayers(0, last, windows, seqLen, request, fullLastLayer: request.LogProbs is not null);
-            if (request.LogProbs is { } sink) UnembedLogSoftmax(m, sink);
+            if (request.FanOut is { } map)
+            {
+                // Layers below the first patch are the same for every element of a window: once per window, then copy.
+                int split = request.FanOutLayer(last);
+                RunLayers(0, Math.Min(split, last + 1) - 1, windows, seqLen, request, fullLastLayer: true);
+                long rowBlock = (long)seqLen * d;
+                Buffer.MemoryCopy(x, spare, m * d * sizeof(float), windows * rowBlock * sizeof(float));
+                for (int e = 0; e < map.Length; e++)
+                    Buffer.MemoryCopy(spare + map[e] * rowBlock, x + e * rowBlock, rowBlock * sizeof(float), rowBlock * sizeof(float));
+                RunLayers(split, last, elements, seqLen, request, fullLastLayer: request.LogProbs is not null);
+            }
+            else RunLayers(0, last, windows, seqLen, request, fullLastLayer: request.LogProbs is not null);
+            if (request.LogProbs is { } sink) UnembedLogSoftmax(elements * seqLen, sink);
         }
     }
 
@@ -64,6 +77,7 @@ internal sealed unsafe class CpuGpt2Forward(Gpt2Weights weights, MatMulPrecision
                 CpuMath.MatMulBias(ln, W(p + "mlp.c_fc.weight"), W(p + "mlp.c_fc.bias"), h, m, d, 4 * d, gelu: true, precision);
                 if (request.Layers.Contains(l))                                  // the neurons of layer l
                     request.Sink.OnMlpActivations(l, request.FirstWindow, windows, seqLen, new ReadOnlySpan<float>(h, m * 4 * d));
+                if (request.Patches is { } patches) MlpPatch.Apply(patches, l, new Span<float>(h, m * 4 * d), seqLen, 4 * d);
                 if (l < last || fullLastLayer)
                 {
                     CpuMath.MatMulBias(h, W(p + "mlp.c_proj.weight"), W(p + "mlp.c_proj.bias"), proj, m, 4 * d, d, gelu: false, precision);

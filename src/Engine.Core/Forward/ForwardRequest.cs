@@ -18,8 +18,42 @@ public sealed class ForwardRequest
     /// <summary>When set, the full model runs and every position's log-softmax over the vocabulary goes here.</summary>
     public ILogProbSink? LogProbs { get; init; }
 
+    /// <summary>
+    /// One entry per batch element (null: none): the neuron activations it overwrites before c_proj (<see cref="MlpPatch"/>).
+    /// </summary>
+    public IReadOnlyList<MlpPatch?>? Patches { get; init; }
+
+    /// <summary>
+    /// Fan-out: when set, the batch has FanOut.Length elements and element e continues window FanOut[e] of the tokens.
+    /// Layers below the first patched layer are computed once per window; then the residual stream is copied into its
+    /// elements, which run the rest of the model with their own patches. Sinks are not served (no layers) with a fan-out.
+    /// </summary>
+    public int[]? FanOut { get; init; }
+
     /// <summary>The last layer the pass must compute: the whole model when log-probabilities are asked for.</summary>
     public int LastLayer(int nLayer) => LogProbs is not null ? nLayer - 1 : Layers.Count == 0 ? -1 : Layers.Max();
+
+    /// <summary>Elements of the batch: the fan-out's, else one per window.</summary>
+    public int Elements(int windows) => FanOut?.Length ?? windows;
+
+    /// <summary>
+    /// The first layer run per element (below it, per window): the lowest patched layer, or past the last layer when
+    /// nothing is patched; 0 without a fan-out.
+    /// </summary>
+    public int FanOutLayer(int lastLayer) => FanOut is null ? 0
+        : Patches?.Where(p => p is not null).Select(p => p!.Layer).DefaultIfEmpty(lastLayer + 1).Min() ?? lastLayer + 1;
+
+    /// <summary>Checks the patches and the fan-out against a batch of <paramref name="windows"/> windows.</summary>
+    public void Validate(int windows, int seqLen, int neuronsPerLayer, int lastLayer)
+    {
+        if (FanOut is { } map)
+        {
+            if (Layers.Count > 0) throw new ArgumentException("a fan-out batch serves no activation sink (its layers would mix windows and elements)");
+            foreach (int w in map)
+                if ((uint)w >= (uint)windows) throw new ArgumentException($"fan-out: window {w} is not in a batch of {windows}");
+        }
+        if (Patches is { } patches) MlpPatch.Validate(patches, Elements(windows), seqLen, neuronsPerLayer, lastLayer);
+    }
 }
 
 /// <summary>

@@ -57,25 +57,8 @@ public class EvalTests
         return sum / count;
     }
 
-    private sealed class CollectingLogProbs(int rows, int vocab) : ILogProbSink
-    {
-        public readonly float[] Values = new float[rows * vocab];
-        public readonly List<(int First, int Rows)> Blocks = [];
-        public void OnLogProbs(int firstRow, int count, int v, ReadOnlySpan<float> logProbs)
-        {
-            Assert.Equal(vocab, v);
-            Blocks.Add((firstRow, count));
-            logProbs.CopyTo(Values.AsSpan(firstRow * vocab, count * vocab));
-        }
-    }
-
-    private static float[] LogProbs(IForwardDevice device, int[] tokens, int windows, int seqLen)
-    {
-        var sink = new CollectingLogProbs(windows * seqLen, Config.VocabSize);
-        device.Run(tokens, windows, seqLen, new ForwardRequest { LogProbs = sink });
-        Assert.Equal(windows * seqLen, sink.Blocks.Sum(b => b.Rows));
-        return sink.Values;
-    }
+    private static float[] LogProbs(IForwardDevice device, int[] tokens, int windows, int seqLen) =>
+        LogProbCollector.Run(device, tokens, windows, seqLen, Config.VocabSize);
 
     [Theory]
     [InlineData("cpu", 1e-5, "F32")]
