@@ -18,6 +18,7 @@ public static class EngineCli
             ProbeCommand.Create(),
             BenchCommand.Create(),
             EvalCommand.Create(),
+            AblateCommand.Create(),
             ScoreCommand.Create(),
             RecordsCommand.Create(hooks),
             MergeCommand.Create(),

@@ -240,6 +240,12 @@ public static class Catalogue
         new(Parse, "related-top-0", Related("--top", "0"), 2, "error: --top 0: must be at least 1", Help("related")),
         new(Parse, "related-definition-unknown", Related("--definition", "exact"), 2, "error: --definition: 'exact' is not one of openai, direct-path", Help("related")),
         new(Model, "related-layers-outside", Related("--layers", "2"), 2, "error: --layers: '2' is outside the model's layers 0-1"),
+        new(Model, "ablate-neuron-outside", ["ablate", "--model", "{model}", "--corpus", "{corpus}", "--out", "{out}", "--device", "cpu", "--seq-len", "8", "--neurons", "0,128"], 2,
+            "error: --neurons: '128' is outside the model's neurons 0-127"),
+        new(Model, "ablate-layers-outside", ["ablate", "--model", "{model}", "--corpus", "{corpus}", "--out", "{out}", "--device", "cpu", "--seq-len", "8", "--layers", "2"], 2,
+            "error: --layers: '2' is outside the model's layers 0-1"),
+        new(Parse, "ablate-ablation-unknown", ["ablate", "--model", "{model}", "--corpus", "{corpus}", "--out", "{out}", "--ablation", "half"], 2,
+            "error: --ablation: 'half' is not one of mean, zero", Help("ablate")),
         new(Model, "related-model-without-ln-f", ["related", "--model", "{case}/m", "--out", "{out}", "--device", "cpu"], 2, "error: {case}/m/model.safetensors: missing tensor 'ln_f.weight'")
             { Setup = c => c.ModelWithHeader("m", h => h.Replace("\"ln_f.weight\"", "\"ln_f.gain\"")) },
         new(Output, "related-wpe0-with-openai", Related("--with-wpe0"), 2,
