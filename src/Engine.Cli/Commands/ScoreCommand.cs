@@ -30,9 +30,13 @@ public static class ScoreCommand
         {
             Description = "also write a rescored copy of every file (and its sidecar) under OUT/explanations (off: scores.jsonl only)",
         };
+        var ablation = new Option<bool>("--ablation") { Description = "also the ablation score (docs/ablation.md): the subject model run with the simulated activations in place of the real ones; needs --model" };
+        var model = CommonOptions.Model();
+        var precision = CommonOptions.Precision();
+        var batch = CommonOptions.Batch();
         var cmd = new Command("score", "re-score simulations (OpenAI's NeuronSimulationResults layout) and summarise the scores")
         {
-            explanations, outDir, device, writeResults,
+            explanations, outDir, device, writeResults, ablation, model, precision, batch,
         };
         cmd.SetAction((r, ct) => Task.FromResult(Execute(r, ct)));
         int Execute(ParseResult r, CancellationToken ct)
@@ -40,9 +44,12 @@ public static class ScoreCommand
             string input = r.GetValue(explanations)!, output = r.GetValue(outDir)!;
             if (!Directory.Exists(input))
                 throw new DirectoryNotFoundException(File.Exists(input) ? $"--explanations {input} is a file, not a directory" : $"--explanations {input}: no such directory");
+            using var ablationScoring = r.GetValue(ablation) ? AblationScoring.Open(r.GetValue(model), r.GetValue(device)!, CommonOptions.ParsePrecision(r.GetValue(precision)!), r.GetValue(batch))
+                : r.GetValue(model) is not null ? throw new ArgumentException("--model is read with --ablation only") : null;
             using var scorer = ScorerCatalog.Create(r.GetValue(device)!);
             var summary = ConsoleProgress.Run("score", "files", p =>
-                new ScoreRunner(scorer.Scorer, new ScoreRunOptions { WriteResults = r.GetValue(writeResults) }).Run(input, output, new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct));
+                new ScoreRunner(scorer.Scorer, new ScoreRunOptions { WriteResults = r.GetValue(writeResults) }).Run(input, output,
+                    new Progress<ScoreRunProgress>(s => p.Report(new RunProgress(s.FilesDone, s.FilesTotal))), ct, ablationScoring?.Run));
             string failuresPath = Path.Combine(output, FailuresFileName);
             WriteFailures(failuresPath, summary.Failures);
             if (summary.NeuronCount == 0 && summary.Failures.Count > 0)
@@ -60,6 +67,42 @@ public static class ScoreCommand
             return summary.Failures.Count == 0 ? CommandRunner.Done : CommandRunner.SomeItemsFailed;
         }
         return cmd;
+    }
+
+    /// <summary>The subject model and forward device of `--ablation`, opened once (the caller disposes them).</summary>
+    internal sealed class AblationScoring : IDisposable
+    {
+        private readonly NeuronEngine.Model.Gpt2Weights _weights;
+        private readonly NeuronEngine.Forward.IForwardDevice _device;
+        public AblationScoreRun Run { get; }
+
+        private AblationScoring(NeuronEngine.Model.Gpt2Weights weights, NeuronEngine.Forward.IForwardDevice device, string name, int? batch)
+        {
+            _weights = weights; _device = device;
+            Run = new AblationScoreRun(new AblationScorer(device, weights.Config.VocabSize), weights.Config, name, batch ?? device.DefaultBatchWindows);
+        }
+
+        public static AblationScoring Open(string? model, string device, NeuronEngine.Forward.MatMulPrecision precision, int? batch)
+        {
+            if (model is null) throw new ArgumentException("--ablation needs --model: the subject model whose neurons the results explain");
+            var (path, name) = ModelSource.Resolve(model, null, 0);
+            var weights = NeuronEngine.Model.Gpt2Weights.Open(path);
+            try
+            {
+                return new AblationScoring(weights, DeviceCatalog.Create(device, weights, precision), name, batch);
+            }
+            catch
+            {
+                weights.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            _device.Dispose();
+            _weights.Dispose();
+        }
     }
 
     private static void WriteFailures(string path, IReadOnlyList<ScoreFailure> failures) =>

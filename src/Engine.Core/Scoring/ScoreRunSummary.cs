@@ -15,7 +15,9 @@ public sealed record NeuronScoreLine(
     double? CalibratedRsquaredScore,
     double? CalibratedAbsoluteDevExplainedScore,
     double? TopOnlyEvCorrelationScore,
-    double? RandomOnlyEvCorrelationScore);
+    double? RandomOnlyEvCorrelationScore,
+    bool WithAblationScore = false,
+    double? AblationScore = null);
 
 /// <summary>Mean ev_correlation_score of one layer's neurons (over those whose score is defined).</summary>
 public sealed record LayerScoreMean(int Layer, int NeuronCount, double? MeanScore);

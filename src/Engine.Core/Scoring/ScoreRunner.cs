@@ -43,8 +43,9 @@ public sealed class ScoreRunner
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.FilesPerChunk, 1, nameof(options));
     }
 
+    /// <param name="ablation">when set, the ablation score of every file is added (scores.jsonl, and the rescored sidecars with WriteResults)</param>
     public ScoreRunSummary Run(string explanationsDirectory, string outputDirectory,
-        IProgress<ScoreRunProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<ScoreRunProgress>? progress = null, CancellationToken cancellationToken = default, AblationScoreRun? ablation = null)
     {
         var failures = new List<ScoreFailure>();
         var summary = new ScoreRunSummary.Builder();
@@ -52,7 +53,11 @@ public sealed class ScoreRunner
         string? rescoredDirectory = _options.WriteResults ? Path.Combine(outputDirectory, ExplanationsFolderName) : null;
         // Lines are written as their chunk is scored (files come sorted by layer then neuron, so lines do too): memory
         // stays one chunk's whatever the number of files.
-        ScoresJsonl.Write(scoresPath, Score(explanationsDirectory, rescoredDirectory, failures, progress, cancellationToken)
+        var lines = Score(explanationsDirectory, rescoredDirectory, failures, progress, cancellationToken);
+        // The ablation score batches records across neurons, so it takes every line at once; it reads the input's files
+        // and adds ablation_score to the rescored sidecars when they are written.
+        if (ablation is not null) lines = ablation.Apply(explanationsDirectory, rescoredDirectory, lines.ToList(), failures, cancel: cancellationToken);
+        ScoresJsonl.Write(scoresPath, lines
             .Select(line =>
             {
                 summary.Add(line);

@@ -32,6 +32,7 @@ public static class ScoresJsonl
                 WriteScore(writer, "calibrated_absolute_dev_explained_score", line.CalibratedAbsoluteDevExplainedScore);
                 WriteScore(writer, "top_only_ev_correlation_score", line.TopOnlyEvCorrelationScore);
                 WriteScore(writer, "random_only_ev_correlation_score", line.RandomOnlyEvCorrelationScore);
+                if (line.WithAblationScore) WriteScore(writer, "ablation_score", line.AblationScore);   // `--ablation` only
                 writer.WriteEndObject();
                 writer.Flush();
                 stream.WriteByte((byte)'\n');

@@ -52,6 +52,10 @@ public sealed record ExplanationSidecar
 
     /// <summary>The calibration split's simulations; null when calibration was turned off.</summary>
     public CalibrationSequence[]? CalibrationSequences { get; init; }
+
+    /// <summary>The ablation score (docs/ablation.md), written by `score --ablation` / `run --ablation`; absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? AblationScore { get; init; }
 }
 
 /// <summary>The sidecar of one results file.</summary>
