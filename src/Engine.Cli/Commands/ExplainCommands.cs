@@ -69,8 +69,17 @@ public static class ExplainCommands
         var o = new LlmOptions();
         var cmd = new Command("run", "records → explain → simulate → score: OUT/explainer/, OUT/explanations/ (OpenAI's layout), OUT/scores.jsonl");
         foreach (var option in o.Common.Concat(o.ExplainerOnly).Concat(o.SimulatorOnly)) cmd.Add(option);
+        var ablation = new Option<bool>("--ablation") { Description = "after simulation, the ablation score (docs/ablation.md) with the subject model; needs --model" };
+        var model = CommonOptions.Model();
+        var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
+        var batch = CommonOptions.Batch();
+        foreach (var option in new Option[] { ablation, model, device, precision, batch }) cmd.Add(option);
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
+            using var ablationScoring = r.GetValue(ablation)
+                ? ScoreCommand.AblationScoring.Open(r.GetValue(model), r.GetValue(device)!, CommonOptions.ParsePrecision(r.GetValue(precision)!), r.GetValue(batch))
+                : r.GetValue(model) is not null ? throw new ArgumentException("--model is read with --ablation only") : null;
             string explained = Path.Combine(output, RunExplanationsFolder);
             var explain = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
             Report("explain", explain, explained);
@@ -83,8 +92,24 @@ public static class ExplainCommands
             var explainFailed = explain.Failures.Select(f => (f.Layer, f.Neuron)).ToHashSet();
             var toSimulate = neurons.Where(n => !explainFailed.Contains((n.Layer, n.Neuron))).ToArray();
             var simulate = ConsoleProgress.Run("simulate", "neurons", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
-            ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures.Concat(simulate.Failures));
+            var failures = explain.Failures.Concat(simulate.Failures).ToList();
             Report("simulate", simulate, output);
+            if (ablationScoring is not null && simulate.StoppedBy is null)
+            {
+                // The ablation score of every results file in OUT (this run's and earlier ones'), into the sidecars and scores.jsonl.
+                string results = Path.Combine(output, ExplainRunner.ResultsFolderName);
+                var scoreFailures = new List<ScoreFailure>();
+                var lines = new ScoreRunner(SimulationScoring.HostScorer).ScoreLines(results, scoreFailures);
+                lines = ConsoleProgress.Run("ablation", "records", p => ablationScoring.Run.Apply(results, lines, scoreFailures,
+                    (done, total) => p.Report(new RunProgress(done, total)), ct));
+                ScoresJsonl.Write(Path.Combine(output, ExplainRunner.ScoresFileName), lines);
+                foreach (var f in scoreFailures.Where(f => f.Reason.StartsWith("--ablation", StringComparison.Ordinal)))
+                    if (int.TryParse(Path.GetFileName(Path.GetDirectoryName(f.Path)), out int layer) && int.TryParse(Path.GetFileNameWithoutExtension(f.Path), out int neuron))
+                        failures.Add(new NeuronFailure(layer, neuron, "ablation", f.Reason));
+                Console.WriteLine($"ablation: {lines.Count(l => l.AblationScore is not null)} neurons with an ablation_score → {Path.Combine(output, ExplainRunner.ScoresFileName)}");
+                simulate = simulate with { Failures = [.. simulate.Failures, .. failures.Where(f => f.Stage == "ablation")] };
+            }
+            ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), failures);
             return [explain, simulate];
         })));
         return cmd;
