@@ -25,7 +25,8 @@ public static class NeuronDataWriter
 
     /// <summary>Writes the file and returns the neuron's index row and the bytes written.</summary>
     public static (IndexRow Row, long Bytes) Write(string path, NeuronRecord record, NeuronResults? results,
-        WeightBasedSummaryOfNeuron? related, TokenLookupTableSummaryOfNeuron? lookup, (int Layer, int Neuron)? previous, (int Layer, int Neuron)? next)
+        WeightBasedSummaryOfNeuron? related, TokenLookupTableSummaryOfNeuron? lookup, (int Layer, int Neuron)? previous, (int Layer, int Neuron)? next,
+        NeuronEngine.Ablation.NeuronAblationSummary? ablation = null)
     {
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         buffer.Write("NV.neuron("u8);
@@ -86,6 +87,7 @@ public static class NeuronDataWriter
             row = WriteExplanations(w, results, table, record.NeuronId.NeuronIndex, max);
             WriteRelated(w, related);
             WriteTokenLookup(w, lookup);
+            if (ablation is not null) WriteAblation(w, ablation);
             w.WriteStartArray("tokens");
             foreach (var token in table.OrderBy(e => e.Value).Select(e => e.Key)) w.WriteStringValue(token);
             w.WriteEndArray();
@@ -170,6 +172,30 @@ public static class NeuronDataWriter
             foreach (var t in related.List(list).Tokens) w.WriteStringValue(Clean(t));
             w.WriteEndArray();
             WriteNumbers(w, "s", related.List(list).Strengths);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>"ablation": {kind, value, windows, delta_loss, kl, promoted: {t, s}, suppressed: {t, s}} (only with --ablation).</summary>
+    private static void WriteAblation(Utf8JsonWriter w, NeuronEngine.Ablation.NeuronAblationSummary a)
+    {
+        w.WriteStartObject("ablation");
+        w.WriteString("kind", a.Ablation);
+        w.WritePropertyName("value");
+        Number(w, a.AblationValue, "G6");
+        w.WriteNumber("windows", a.Windows);
+        w.WritePropertyName("delta_loss");
+        Number(w, a.DeltaLoss, "G6");
+        w.WritePropertyName("kl");
+        Number(w, a.Kl, "G6");
+        foreach (var (name, list) in new[] { ("promoted", a.PromotedTokens), ("suppressed", a.SuppressedTokens) })
+        {
+            w.WriteStartObject(name);
+            w.WriteStartArray("t");
+            foreach (var t in list.Tokens) w.WriteStringValue(Clean(t));
+            w.WriteEndArray();
+            WriteNumbers(w, "s", list.Strengths);
             w.WriteEndObject();
         }
         w.WriteEndObject();

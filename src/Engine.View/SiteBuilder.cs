@@ -17,6 +17,8 @@ public sealed record SiteOptions
     public string? Related { get; init; }
     /// <summary>`engine connections` output: each neuron page lists its connected neurons (ConnectionsPages).</summary>
     public string? Connections { get; init; }
+    /// <summary>`engine ablate` output: each neuron page shows what ablating it does to the output (AblationSource).</summary>
+    public string? Ablation { get; init; }
     public required string Out { get; init; }
     public string? Title { get; init; }
     /// <summary>Index rows of all layers are shown at first when the site has at most this many neurons; else the first layer's.</summary>
@@ -51,6 +53,7 @@ public sealed class SiteBuilder(SiteOptions options)
         var results = options.Results is null ? null : new ResultsSource(options.Results);
         var related = options.Related is null ? null : new RelatedSource(options.Related);
         var connections = options.Connections is null ? null : new ConnectionsSource(options.Connections);
+        var ablation = options.Ablation is null ? null : new AblationSource(options.Ablation);
         // What a connected neuron's entry shows: its first explanation and score (kept only with --connections).
         var explanations = new System.Collections.Concurrent.ConcurrentDictionary<(int Layer, int Neuron), (string Explanation, double? Score)>();
         string site = options.Out;
@@ -86,7 +89,7 @@ public sealed class SiteBuilder(SiteOptions options)
                     var lists = related?.Read(l, n);
                     if (lists is not null) Interlocked.Increment(ref withRelated);
                     var (row, written) = NeuronDataWriter.Write(NeuronScript(site, l, n), record, result, lists, records.ReadTokenLookup(l, n),
-                        i > 0 ? neurons[i - 1] : null, i + 1 < neurons.Count ? neurons[i + 1] : null);
+                        i > 0 ? neurons[i - 1] : null, i + 1 < neurons.Count ? neurons[i + 1] : null, ablation?.Read(l, n));
                     rows[i - first] = row;
                     if (connections is not null && row.Explanation is not null) explanations[(l, n)] = (row.Explanation, row.Score);
                     Interlocked.Add(ref bytes, written);

@@ -54,6 +54,7 @@
     if (d.related) content.appendChild(section("related", "Related tokens (from the weights)", related(d.related)));
     const connections = NV.connectionsSection(layer, neuron);
     if (connections) content.appendChild(connections);
+    if (d.ablation) content.appendChild(section("ablation", "Ablation (what the neuron does to the output)", ablation(d.ablation)));
     if (d.lookup) content.appendChild(section("token-lookup", "Tokens with the highest average activation (from the corpus)", lookup(d.lookup)));
     content.appendChild(section("stats", "Activation statistics", statistics(d)));
     content.appendChild(section("random-records", `Random sample (${d.random.length} records)`, records(d, d.random, max)));
@@ -105,6 +106,20 @@
     if (definition === "openai") return "OpenAI's definition: input = wte[t] · diag(ln_2.g) · c_fc[:, n]; output = c_proj[n] · diag(ln_f.g) · wte[t] (no LayerNorm centring or scale, no biases)." + scope;
     if (definition === "direct-path") return "Direct path: input = the token's embedding through this layer's ln_2 and c_fc (with bias); output = the neuron's centred c_proj row through ln_f's scale and the unembedding." + scope;
     return "Definition not recorded (no related.json beside the lists); OpenAI's published lists use OpenAI's definition." + scope;
+  }
+
+  // engine ablate (docs/ablation.md): the neuron set to its mean (or 0) at every position of the windows.
+  function ablation(a) {
+    const lists = [["promoted", "Output tokens it promotes (their log-probability falls on ablation)"],
+      ["suppressed", "Output tokens it suppresses (their log-probability rises on ablation)"]];
+    return NV.el("div", {},
+      NV.el("p", { class: "note", "data-ablation": a.kind },
+        `${a.kind === "zero" ? "Zero" : "Mean"}-ablated (value ${NV.num(a.value)}) over ${a.windows} windows: ` +
+        `Δ loss ${NV.num(a.delta_loss)} nats per token, KL(original ‖ ablated) ${NV.num(a.kl)} nats per position. Through the whole network, unlike the related tokens' direct path.`),
+      NV.el("div", { class: "related-lists" }, lists.map(([key, title]) => NV.el("div", { class: "related-list", "data-list": "ablation_" + key },
+        NV.el("h3", {}, title),
+        NV.el("div", {}, a[key].t.map((t, i) => NV.el("span", { class: "chip", title: NV.num(a[key].s[i]) },
+          NV.tokenText(t), NV.el("small", {}, NV.num(a[key].s[i])))))))));
   }
 
   function related(r) {

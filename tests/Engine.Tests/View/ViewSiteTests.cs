@@ -103,6 +103,11 @@ public class ViewSiteTests(ViewerSiteFixture f)
         var related = RelatedFiles.ReadOpenAi(RelatedFiles.OpenAiPath(f.Related, 1, 2));
         Assert.Equal(related.OutputNegative.Tokens, d["related"]!["output_negative"]!["t"]!.AsArray().Select(t => (string)t!));
         Assert.Equal(related.OutputNegative.Strengths.Select(v => double.Parse(v.ToString("G4"))), d["related"]!["output_negative"]!["s"]!.AsArray().Select(v => (double)v!));
+        var ablation = NeuronEngine.Ablation.AblationFiles.SummaryJson.Read(NeuronEngine.Ablation.AblationFiles.OpenAiPath(f.Ablation, 1, 2));
+        Assert.Equal("mean", (string)d["ablation"]!["kind"]!);
+        Assert.Equal(double.Parse(ablation.DeltaLoss.ToString("G6")), (double)d["ablation"]!["delta_loss"]!);
+        Assert.Equal(ablation.PromotedTokens.Tokens, d["ablation"]!["promoted"]!["t"]!.AsArray().Select(t => (string)t!));
+        Assert.Equal(4, ablation.SuppressedTokens.Tokens.Length);
         var lookup = TokenLookupFiles.TryRead(f.Records, 1, 2)!;
         Assert.Equal(5, lookup.Tokens.Length);
         Assert.Equal(lookup.Tokens, d["lookup"]!["t"]!.AsArray().Select(t => (string)t!));
@@ -167,7 +172,7 @@ public class ViewSiteTests(ViewerSiteFixture f)
                 Directory.CreateDirectory(Path.Combine(openAiRelated, $"{layer}"));
                 File.Copy(file, Path.Combine(openAiRelated, $"{layer}", Path.GetFileName(file)));
             }
-        Assert.Equal(0, EngineCli.Run("view", "--records", f.PackedRecords, "--results", f.Results, "--related", openAiRelated, "--out", dir["site"], "--title", "Tiny test model"));
+        Assert.Equal(0, EngineCli.Run("view", "--records", f.PackedRecords, "--results", f.Results, "--related", openAiRelated, "--ablation", f.Ablation, "--out", dir["site"], "--title", "Tiny test model"));
         foreach (var (layer, neuron) in new[] { (0, 0), (0, 5), (0, 63), (1, 2), (1, 40) })
             Assert.Equal(File.ReadAllText(SiteBuilder.NeuronScript(f.Site, layer, neuron)), File.ReadAllText(SiteBuilder.NeuronScript(dir["site"], layer, neuron)));
         for (int layer = 0; layer < 2; layer++)

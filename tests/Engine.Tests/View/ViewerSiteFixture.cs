@@ -25,6 +25,7 @@ public sealed class ViewerSiteFixture : IDisposable
     public string Connections => Dir["connections"];
     public const int ConnectionsTop = 5;
     public string Results => Dir["run"];
+    public string Ablation => Dir["ablation"];
     public string Site => Dir["site"];
 
     public ViewerSiteFixture()
@@ -38,6 +39,8 @@ public sealed class ViewerSiteFixture : IDisposable
         Run([.. records, "--out", PackedRecords, "--format", "packed"]);
         Run("related", "--model", Model, "--out", Related, "--device", "cpu", "--top", "10", "--format", "both");
         Run("connections", "--model", Model, "--out", Connections, "--device", "cpu", "--top", $"{ConnectionsTop}");
+        Run("ablate", "--model", Model, "--corpus", corpus, "--seq-len", "12", "--layers", "1", "--neurons", "2", "--max-windows", "2", "--top", "4",
+            "--device", "cpu", "--out", Ablation);
         var server = FakeLlmServer.StartAsync().GetAwaiter().GetResult();
         try
         {
@@ -49,7 +52,7 @@ public sealed class ViewerSiteFixture : IDisposable
         {
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
-        Run("view", "--records", Records, "--results", Results, "--related", Related, "--connections", Connections, "--out", Site, "--title", "Tiny test model");
+        Run("view", "--records", Records, "--results", Results, "--related", Related, "--connections", Connections, "--ablation", Ablation, "--out", Site, "--title", "Tiny test model");
     }
 
     private static void Run(params string[] args)
