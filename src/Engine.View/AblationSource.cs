@@ -1,4 +1,5 @@
 using NeuronEngine.Ablation;
+using NeuronEngine.OpenAi;
 
 namespace NeuronEngine.View;
 

@@ -26,7 +26,7 @@ public static class NeuronDataWriter
     /// <summary>Writes the file and returns the neuron's index row and the bytes written.</summary>
     public static (IndexRow Row, long Bytes) Write(string path, NeuronRecord record, NeuronResults? results,
         WeightBasedSummaryOfNeuron? related, TokenLookupTableSummaryOfNeuron? lookup, (int Layer, int Neuron)? previous, (int Layer, int Neuron)? next,
-        NeuronEngine.Ablation.NeuronAblationSummary? ablation = null)
+        NeuronAblationSummary? ablation = null)
     {
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         buffer.Write("NV.neuron("u8);
@@ -178,7 +178,7 @@ public static class NeuronDataWriter
     }
 
     /// <summary>"ablation": {kind, value, windows, delta_loss, kl, promoted: {t, s}, suppressed: {t, s}} (only with --ablation).</summary>
-    private static void WriteAblation(Utf8JsonWriter w, NeuronEngine.Ablation.NeuronAblationSummary a)
+    private static void WriteAblation(Utf8JsonWriter w, NeuronAblationSummary a)
     {
         w.WriteStartObject("ablation");
         w.WriteString("kind", a.Ablation);

@@ -13,7 +13,7 @@ public sealed record NeuronAblationEffect(int Layer, int Neuron, float AblationV
 /// window (layers below the neuron's computed once) — the real run, then k neurons each overwritten with its ablation
 /// value at every position — and the log-probabilities compared element by element as they arrive.
 /// </summary>
-public sealed class AblationMeasure(IForwardDevice device, int vocab, int seqLen)
+internal sealed class AblationMeasure(IForwardDevice device, int vocab, int seqLen)
 {
     /// <summary>
     /// Effects of ablating <paramref name="neurons"/> of <paramref name="layer"/> (value <paramref name="values"/>[i] for

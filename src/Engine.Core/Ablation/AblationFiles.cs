@@ -77,23 +77,6 @@ public sealed record AblationManifest
 }
 
 /// <summary>
-/// One neuron's ablation effects in OpenAI's style (our own dataclass; "dataclass_name" first, snake_case, NaN as null):
-/// promoted tokens are those whose log-probability falls most when the neuron is ablated (strength = −mean Δ log p,
-/// positive), suppressed those whose log-probability rises most (strength = mean Δ log p, positive).
-/// </summary>
-public sealed record NeuronAblationSummary : OpenAiDataclass
-{
-    public required NeuronId NeuronId { get; init; }
-    public required string Ablation { get; init; }
-    public required double AblationValue { get; init; }
-    public required int Windows { get; init; }
-    public required double DeltaLoss { get; init; }
-    public required double Kl { get; init; }
-    public required TokensAndWeights PromotedTokens { get; init; }
-    public required TokensAndWeights SuppressedTokens { get; init; }
-}
-
-/// <summary>
 /// The files of `engine ablate` (docs/ablation.md): `layer-{L}.safetensors` per layer — `neurons` I32 [N],
 /// `ablation_value`, `delta_loss`, `kl` F32 [N], `promoted.tokens` / `suppressed.tokens` I32 [N, top] and
 /// `promoted.strengths` / `suppressed.strengths` F32 [N, top] — and `{layer}/{neuron}.json` (<see cref="NeuronAblationSummary"/>).

@@ -70,7 +70,7 @@ public sealed class AblationRun(IForwardDevice device, AblationSettings settings
 }
 
 /// <summary>Each neuron's mean activation over every position of the windows (the mean-ablation value), for several layers in one pass.</summary>
-public sealed class NeuronMeans : IMlpActivationSink
+internal sealed class NeuronMeans : IMlpActivationSink
 {
     private readonly Dictionary<int, double[]> _sums = [];
     private long _positions;

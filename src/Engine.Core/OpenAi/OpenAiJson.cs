@@ -45,5 +45,5 @@ internal sealed class NanAsNullDoubleConverter : JsonConverter<double>
 [JsonSerializable(typeof(WeightBasedSummaryOfNeuron))]
 [JsonSerializable(typeof(TokenLookupTableSummaryOfNeuron))]
 [JsonSerializable(typeof(WeightBasedConnectionsOfNeuron))]
-[JsonSerializable(typeof(NeuronEngine.Ablation.NeuronAblationSummary))]
+[JsonSerializable(typeof(NeuronAblationSummary))]
 internal sealed partial class OpenAiJsonContext : JsonSerializerContext;

@@ -114,7 +114,7 @@ public sealed class AblationScoreRun(AblationScorer scorer, Gpt2Config config, s
 }
 
 /// <summary>Token strings as records and results show them (the tokenizer's display form) back to vocabulary ids, where unambiguous.</summary>
-public sealed class TokenIds
+internal sealed class TokenIds
 {
     private readonly Dictionary<string, int> _ids = [];
 

@@ -26,7 +26,7 @@ public class DependencyDirectionTests
         ["NeuronEngine.Model"] = 1, ["NeuronEngine.Text"] = 1, ["NeuronEngine.Corpus"] = 1,
         ["NeuronEngine.Forward"] = 2, ["NeuronEngine.Cpu"] = 2, ["NeuronEngine.Kernels"] = 2, ["NeuronEngine.Runtime"] = 2, ["NeuronEngine.Runtime.Ops"] = 2,
         ["NeuronEngine.Pass"] = 3, ["NeuronEngine.Dump"] = 3, ["NeuronEngine.Probe"] = 3, ["NeuronEngine.Eval"] = 3, ["NeuronEngine.Precision"] = 3, ["NeuronEngine.Runtime.Dump"] = 3,
-        ["NeuronEngine.Records"] = 4, ["NeuronEngine.Runtime.Records"] = 4, ["NeuronEngine.Related"] = 4, ["NeuronEngine.Runtime.Related"] = 4, ["NeuronEngine.Connections"] = 4, ["NeuronEngine.Runtime.Connections"] = 4,
+        ["NeuronEngine.Records"] = 4, ["NeuronEngine.Runtime.Records"] = 4, ["NeuronEngine.Related"] = 4, ["NeuronEngine.Runtime.Related"] = 4, ["NeuronEngine.Connections"] = 4, ["NeuronEngine.Runtime.Connections"] = 4, ["NeuronEngine.Ablation"] = 4,
         ["NeuronEngine.Scoring"] = 5, ["NeuronEngine.Runtime.Scoring"] = 5, ["NeuronEngine.Explain"] = 5,
         ["NeuronEngine.View"] = 6,
         ["NeuronEngine.Cli"] = 7, ["NeuronEngine.Cli.Commands"] = 7, ["NeuronEngine.Cli.Reporting"] = 7,
