@@ -100,7 +100,7 @@ public static class ExplainCommands
                 string results = Path.Combine(output, ExplainRunner.ResultsFolderName);
                 var scoreFailures = new List<ScoreFailure>();
                 var lines = new ScoreRunner(SimulationScoring.HostScorer).ScoreLines(results, scoreFailures);
-                lines = ConsoleProgress.Run("ablation", "records", p => ablationScoring.Run.Apply(results, lines, scoreFailures,
+                lines = ConsoleProgress.Run("ablation", "records", p => ablationScoring.Run.Apply(results, results, lines, scoreFailures,
                     (done, total) => p.Report(new RunProgress(done, total)), ct));
                 ScoresJsonl.Write(Path.Combine(output, ExplainRunner.ScoresFileName), lines);
                 foreach (var f in scoreFailures.Where(f => f.Reason.StartsWith("--ablation", StringComparison.Ordinal)))

@@ -106,7 +106,7 @@ public class AblationScoreTests
 
     private static Dictionary<(int, int), double?> AblationScores(Fixture f)
     {
-        var (code, _, stderr) = EngineProcess.Run(null, "score", "--explanations", f.Input, "--out", f.Output, "--ablation", "--model", f.Model, "--device", "cpu", "--batch", "2");
+        var (code, _, stderr) = EngineProcess.Run(null, "score", "--explanations", f.Input, "--out", f.Output, "--ablation", "--model", f.Model, "--device", "cpu", "--batch", "2", "--write-results");
         Assert.True(code == 0, stderr);
         return File.ReadAllLines(Path.Combine(f.Output, "scores.jsonl")).Select(l => JsonNode.Parse(l)!)
             .ToDictionary(j => ((int)j["layer"]!, (int)j["neuron"]!), j => (double?)j["ablation_score"]);
