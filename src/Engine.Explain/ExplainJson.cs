@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using NeuronEngine.OpenAi;
+using NeuronEngine.Scoring;
 
 namespace NeuronEngine.Explain;
 
@@ -22,6 +23,13 @@ public sealed record NeuronExplanations : OpenAiDataclass
     public string[] CleanedExplanations { get; init; } = [];
     public required string ExplainerModel { get; init; }
     public string[] FailedSamples { get; init; } = [];
+
+    /// <summary>
+    /// With `--revise`: one entry per explanation, in the same order — its name, order, probe texts and generation score
+    /// (the simulate stage copies them into the results' sidecar). Absent otherwise.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ExplanationCandidate[]? Candidates { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, NumberHandling = JsonNumberHandling.Strict)]

@@ -44,6 +44,12 @@ public sealed record ExplainRunOptions
     /// <summary>Neurons worked on at once (their calls share the gateway's concurrency limit; `--concurrency` sets both).</summary>
     public int NeuronConcurrency { get; init; } = LlmResilienceOptions.Defaults.Concurrency;
 
+    /// <summary>Revision steps per neuron after its first explanation (`--revise`; 0: none, today's behaviour). Needs the subject model.</summary>
+    public int Revise { get; init; }
+
+    /// <summary>Test texts the explainer writes per explanation when revising (`--probe-texts`): half should fire, half should not.</summary>
+    public int ProbeTexts { get; init; } = 10;
+
     public IReadOnlyList<FewShotExample> FewShotExamples { get; init; } = Explain.FewShotExamples.All;
 }
 

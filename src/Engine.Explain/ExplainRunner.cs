@@ -16,6 +16,9 @@ namespace NeuronEngine.Explain;
 /// </summary>
 public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
 {
+    /// <summary>The subject model, for `--revise` (required when <see cref="ExplainRunOptions.Revise"/> &gt; 0).</summary>
+    public SubjectModelProbe? Probe { get; init; }
+
     /// <summary>Where simulate writes the OpenAI-layout results under its output directory (as `engine score` does).</summary>
     public const string ResultsFolderName = ScoreRunner.ExplanationsFolderName;
     public const string ScoresFileName = ScoreRunner.ScoresFileName;
@@ -26,15 +29,41 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
         IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var explainer = new NeuronExplainer(gateway, options);
+        NeuronReviser? reviser = null;
+        if (options.Revise > 0)
+            reviser = new NeuronReviser(gateway, options, Probe ?? throw new InvalidOperationException("revising explanations needs the subject model (Probe)"));
         return RunStageAsync("explain", neurons, progress, cancellationToken,
             isDone: n => ExplanationsFile.TryRead(ExplanationsFile.PathFor(outputDirectory, n.Layer, n.Neuron)) is not null,
             work: async (n, failures, token) =>
             {
                 var record = ReadRecord(n);
                 var explanations = await explainer.ExplainAsync(record, token).ConfigureAwait(false);
+                if (reviser is not null) explanations = await ReviseAsync(reviser, explainer, record, explanations, n, failures, token).ConfigureAwait(false);
                 ExplanationsFile.Write(ExplanationsFile.PathFor(outputDirectory, n.Layer, n.Neuron), explanations);
             });
     }
+
+    /// <summary>
+    /// The first sample's explanation revised (<see cref="NeuronReviser"/>): its candidates first (original, revision 1, …),
+    /// then the other samples. A failed step is a "revise" failure; the neuron keeps what it had.
+    /// </summary>
+    private static async Task<NeuronExplanations> ReviseAsync(NeuronReviser reviser, NeuronExplainer explainer, NeuronRecord record,
+        NeuronExplanations explanations, NeuronFile n, ConcurrentBag<NeuronFailure> failures, CancellationToken token)
+    {
+        var outcome = await reviser.ReviseAsync(record, explainer.Prompt(record), explanations.Explanations[0], token).ConfigureAwait(false);
+        if (outcome.Failure is { } failure) failures.Add(new NeuronFailure(n.Layer, n.Neuron, ReviseStage, failure));
+        var others = explanations.Explanations.Skip(1).Select((e, i) => (e, new ExplanationCandidate { Name = $"sample {i + 2}", Order = outcome.Candidates.Count + i }));
+        var all = outcome.Candidates.Concat(others).ToArray();
+        return explanations with
+        {
+            Explanations = [.. all.Select(c => c.Item1)],
+            CleanedExplanations = [.. all.Select(c => ExplainerPrompt.CleanExplanation(c.Item1) ?? c.Item1)],
+            Candidates = [.. all.Select(c => c.Item2)],
+        };
+    }
+
+    /// <summary>The stage name of a failed revision step in failures.jsonl (the neuron itself is still simulated).</summary>
+    public const string ReviseStage = "revise";
 
     /// <summary>
     /// Simulates and scores each neuron's explanations from <paramref name="explanationsDirectory"/>: writes
@@ -53,7 +82,7 @@ public sealed class ExplainRunner(LlmGateway gateway, ExplainRunOptions options)
                 var explanations = ExplanationsFile.TryRead(ExplanationsFile.PathFor(explanationsDirectory, n.Layer, n.Neuron))
                     ?? throw new NeuronFailedException($"no explanations file in {explanationsDirectory} (run engine explain first)");
                 var record = ReadRecord(n);
-                var outcome = await simulator.SimulateAsync(record, explanations.Explanations, explanations.ExplainerModel, token).ConfigureAwait(false);
+                var outcome = await simulator.SimulateAsync(record, explanations.Explanations, explanations.ExplainerModel, token, explanations.Candidates).ConfigureAwait(false);
                 // The sidecar first: the results file marks the neuron done.
                 SimulationSidecarFile.Write(SimulationSidecarFile.PathFor(resultsDirectory, n.Layer, n.Neuron), outcome.Sidecar);
                 SimulationResultsFile.Write(SimulationResultsFile.PathFor(resultsDirectory, n.Layer, n.Neuron), outcome.Results);

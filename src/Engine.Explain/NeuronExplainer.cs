@@ -6,12 +6,18 @@ namespace NeuronEngine.Explain;
 /// <summary>Asks the explainer model for a neuron's candidate explanations.</summary>
 public sealed class NeuronExplainer(LlmGateway gateway, ExplainRunOptions options)
 {
-    public async Task<NeuronExplanations> ExplainAsync(NeuronRecord record, CancellationToken cancellationToken)
+    /// <summary>The explainer prompt of the neuron (its train records after the few-shot examples), fitted to the context.</summary>
+    public ExplainerPromptBuild Prompt(NeuronRecord record)
     {
         var train = RecordSplits.Train(record, options.ExamplesPerSplit).Select(r => r.Record).ToArray();
         int budget = options.ContextTokens - options.ExplainerMaxOutputTokens;
-        var prompt = ExplainerPrompt.BuildToFit(train, options.FewShotExamples, budget)
+        return ExplainerPrompt.BuildToFit(train, options.FewShotExamples, budget)
             ?? throw new NeuronFailedException($"the explainer prompt does not fit --context-tokens {options.ContextTokens} even with one record and no examples");
+    }
+
+    public async Task<NeuronExplanations> ExplainAsync(NeuronRecord record, CancellationToken cancellationToken)
+    {
+        var prompt = Prompt(record);
 
         var replies = await Task.WhenAll(Enumerable.Range(0, options.Samples).Select(sample => gateway.CompleteAsync(new LlmRequest
         {

@@ -29,17 +29,21 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
         lock (_echoProbeLock) return _echoProbe ??= EchoSupport.ProbeAsync(gateway, options, cancellationToken);
     }
 
+    /// <param name="candidates">with `--revise`: which candidate each explanation is (same order), copied into the sidecar</param>
     public async Task<NeuronSimulationOutcome> SimulateAsync(NeuronRecord record, IReadOnlyList<string> explanations, string? explainerModel,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyList<ExplanationCandidate>? candidates = null)
     {
+        if (candidates is not null && candidates.Count != explanations.Count)
+            throw new NeuronFailedException($"the explanations file lists {candidates.Count} candidates for {explanations.Count} explanations");
         var work = RecordSplits.Valid(record, options.ExamplesPerSplit).Select(r => new Work(RecordSplit.Valid, r))
             .Concat(options.Calibrate ? RecordSplits.Calibration(record, options.ExamplesPerSplit).Select(r => new Work(RecordSplit.Calibration, r)) : [])
             .ToArray();
         var results = new List<ScoredExplanation>();
         var sidecars = new List<ExplanationSidecar>();
         var failures = new List<string>();
-        foreach (string explanation in explanations)
+        for (int candidate = 0; candidate < explanations.Count; candidate++)
         {
+            string explanation = explanations[candidate];
             var parses = await Task.WhenAll(work.Select(w => SimulateSequenceAsync(explanation, w.Record.Record.Tokens, cancellationToken))).ConfigureAwait(false);
             var sequences = new List<ScoredSequenceSimulation>();
             var origins = new List<SequenceOrigin>();
@@ -81,6 +85,7 @@ public sealed class NeuronSimulator(LlmGateway gateway, ExplainRunOptions option
                 Sequences = [.. origins],
                 FailedSequences = [.. failed],
                 CalibrationSequences = options.Calibrate ? [.. calibration] : null,
+                Candidate = candidates?[candidate],
             });
         }
 

@@ -27,7 +27,7 @@ public static class ExplainCommands
     {
         var o = new LlmOptions();
         var cmd = new Command("explain", "explain neurons from their records through an OpenAI-compatible LLM: OUT/{layer}/{neuron}.json");
-        foreach (var option in o.Common.Concat(o.ExplainerOnly)) cmd.Add(option);
+        foreach (var option in o.Common.Concat(o.ExplainerOnly).Concat(o.SubjectModelOptions)) cmd.Add(option);
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
             var summary = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, output, p, ct).GetAwaiter().GetResult());
@@ -68,18 +68,16 @@ public static class ExplainCommands
     {
         var o = new LlmOptions();
         var cmd = new Command("run", "records → explain → simulate → score: OUT/explainer/, OUT/explanations/ (OpenAI's layout), OUT/scores.jsonl");
-        foreach (var option in o.Common.Concat(o.ExplainerOnly).Concat(o.SimulatorOnly)) cmd.Add(option);
+        foreach (var option in o.Common.Concat(o.ExplainerOnly).Concat(o.SimulatorOnly).Concat(o.SubjectModelOptions)) cmd.Add(option);
         var ablation = new Option<bool>("--ablation") { Description = "after simulation, the ablation score (docs/ablation.md) with the subject model; needs --model" };
-        var model = CommonOptions.Model();
-        var device = CommonOptions.Device();
-        var precision = CommonOptions.Precision();
         var batch = CommonOptions.Batch();
-        foreach (var option in new Option[] { ablation, model, device, precision, batch }) cmd.Add(option);
+        foreach (var option in new Option[] { ablation, batch }) cmd.Add(option);
         cmd.SetAction((r, ct) => Task.FromResult(Execute(o, r, ct, (runner, neurons, output) =>
         {
+            // --model serves --revise (the probe texts) and --ablation (the ablation score) alike.
             using var ablationScoring = r.GetValue(ablation)
-                ? ScoreCommand.AblationScoring.Open(r.GetValue(model), r.GetValue(device)!, CommonOptions.ParsePrecision(r.GetValue(precision)!), r.GetValue(batch))
-                : r.GetValue(model) is not null ? throw new ArgumentException("--model is read with --ablation only") : null;
+                ? ScoreCommand.AblationScoring.Open(r.GetValue(o.SubjectModel), r.GetValue(o.Device)!, CommonOptions.ParsePrecision(r.GetValue(o.Precision)!), r.GetValue(batch))
+                : null;
             string explained = Path.Combine(output, RunExplanationsFolder);
             var explain = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
             Report("explain", explain, explained);
@@ -88,8 +86,9 @@ public static class ExplainCommands
                 ExplainRunner.WriteFailures(Path.Combine(output, ExplainRunner.FailuresFileName), explain.Failures);
                 return [explain];
             }
-            // A neuron the explainer failed on is reported once, not again as "no explanations file".
-            var explainFailed = explain.Failures.Select(f => (f.Layer, f.Neuron)).ToHashSet();
+            // A neuron the explainer failed on is reported once, not again as "no explanations file" (a failed revision
+            // step keeps the neuron's explanations: it is simulated).
+            var explainFailed = explain.Failures.Where(f => f.Stage != ExplainRunner.ReviseStage).Select(f => (f.Layer, f.Neuron)).ToHashSet();
             var toSimulate = neurons.Where(n => !explainFailed.Contains((n.Layer, n.Neuron))).ToArray();
             var simulate = ConsoleProgress.Run("simulate", "neurons", p => runner.SimulateAsync(toSimulate, explained, output, p, ct).GetAwaiter().GetResult());
             var failures = explain.Failures.Concat(simulate.Failures).ToList();
@@ -123,6 +122,7 @@ public static class ExplainCommands
         var neurons = settings.Selection.Apply(NeuronRecordFile.Enumerate(r.GetValue(o.Records)!));
         string output = r.GetValue(o.Out)!;
         Action<string> log = line => Console.Error.WriteLine(line);
+        using var subject = settings.Run.Revise > 0 ? SubjectModel.Open(o, r) : null;
         using var cache = settings.CachePath is null ? null : new LlmCallCache(settings.CachePath);
         var usage = new LlmUsage(settings.Budget, settings.Prices);
         StageSummary[] summaries;
@@ -130,7 +130,7 @@ public static class ExplainCommands
         {
             try
             {
-                summaries = stages(new ExplainRunner(gateway, settings.Run), neurons, output);
+                summaries = stages(new ExplainRunner(gateway, settings.Run) { Probe = subject?.Probe }, neurons, output);
             }
             catch (LlmEndpointException e)
             {
@@ -146,6 +146,56 @@ public static class ExplainCommands
             return BudgetReached;
         }
         return summaries.Any(s => s.Failures.Any(f => f.Stage != "sequence")) ? SomeNeuronsFailed : CommandRunner.Done;
+    }
+
+    /// <summary>
+    /// The subject model of `--revise`: its weights on the `--device`, behind an <see cref="ActivationProbe"/>. It must be
+    /// the model the records came from: refused when its fingerprint differs from the one in the records' records.json.
+    /// </summary>
+    private sealed class SubjectModel : IDisposable
+    {
+        private readonly Model.Gpt2Weights _weights;
+        private readonly Forward.IForwardDevice _device;
+        public SubjectModelProbe Probe { get; }
+
+        private SubjectModel(Model.Gpt2Weights weights, Forward.IForwardDevice device)
+        {
+            _weights = weights; _device = device;
+            Probe = new SubjectModelProbe(new Probe.ActivationProbe(device, weights.Config));
+        }
+
+        public static SubjectModel Open(LlmOptions o, ParseResult r)
+        {
+            string? model = r.GetValue(o.SubjectModel), preset = r.GetValue(o.SubjectPreset);
+            if (model is null && preset is null)
+                throw new ArgumentException("--revise needs the subject model the records came from: give --model M (or --preset P for synthetic weights)");
+            string records = r.GetValue(o.Records)!;
+            var manifest = RecordsManifest.TryLoad(records);
+            string device = r.GetValue(o.Device)!;
+            var (path, name) = ModelSource.Resolve(model, preset, r.GetValue(o.SubjectModelSeed), beforeWriting: _ => Runtime.DeviceSelection.RequireAvailable(device));
+            var weights = Model.Gpt2Weights.Open(path);
+            try
+            {
+                string fingerprint = Fingerprint.OfFile(weights.File.Path);
+                if (manifest is null)
+                    Console.Error.WriteLine($"warning: {records} has no {RecordsManifest.FileName}, so --model {name} cannot be checked against the records' model");
+                else if (manifest.Settings.ModelFingerprint != fingerprint)
+                    throw new ArgumentException($"--model {name} (fingerprint {fingerprint}) is not the model the records came from: "
+                        + $"{RecordsManifest.PathIn(records)} names {manifest.Settings.Model} (fingerprint {manifest.Settings.ModelFingerprint})");
+                return new SubjectModel(weights, Runtime.DeviceCatalog.Create(device, weights, CommonOptions.ParsePrecision(r.GetValue(o.Precision)!)));
+            }
+            catch
+            {
+                weights.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            _device.Dispose();
+            _weights.Dispose();
+        }
     }
 
     private static void Report(string stage, StageSummary s, string output)

@@ -56,6 +56,15 @@ internal sealed class LlmOptions
     public readonly Option<string?> Neurons = IndexSet("--neurons", "all, or neuron indices such as 0-99,512 within each selected layer");
     public readonly Option<int?> Sample;
     public readonly Option<ulong> Seed;
+    public readonly Option<int> Revise;
+    public readonly Option<int> ProbeTexts;
+
+    // The subject model, for --revise (explain, run): command line only, like every command that computes.
+    public readonly Option<string?> SubjectModel = new("--model") { Description = "with --revise or --ablation: the subject model the records came from (directory with model.safetensors, or the file); checked against the records' records.json" };
+    public readonly Option<string?> SubjectPreset = CommonOptions.Preset();
+    public readonly Option<int> SubjectModelSeed = CommonOptions.ModelSeed();
+    public readonly Option<string> Device = CommonOptions.Device();
+    public readonly Option<string> Precision = CommonOptions.Precision();
 
     public LlmOptions()
     {
@@ -80,6 +89,8 @@ internal sealed class LlmOptions
         MaxTokensTotal = CommonOptions.NotNegative(new Option<long?>("--max-tokens-total") { Description = "stop once this many tokens (input + output) are spent; rerun to continue" });
         Sample = CommonOptions.AtLeast(new Option<int?>("--sample") { Description = "work on N neurons drawn at random from the selection (see --seed)" }, 1);
         Seed = Default(CommonOptions.Seed("--sample's draw"), 0UL);
+        Revise = Default(CommonOptions.NotNegative(new Option<int>("--revise") { Description = "revision steps per neuron: the explainer writes test texts, the subject model (--model) measures them, the explainer revises (0: none); see docs/revise.md" }), run.Revise);
+        ProbeTexts = Default(CommonOptions.NotNegative(new Option<int>("--probe-texts") { Description = "with --revise: test texts per explanation, half written to make the neuron fire, half similar but not" }), run.ProbeTexts);
     }
 
     /// <summary>Taken by explain, simulate and run.</summary>
@@ -87,7 +98,10 @@ internal sealed class LlmOptions
         PriceInput, PriceOutput, Cache, NoCache, Layers, Neurons, Sample, Seed];
 
     /// <summary>Only explain and run write explanations.</summary>
-    public IEnumerable<Option> ExplainerOnly => [ExplainerModel, Samples, ContextTokens, Temperature];
+    public IEnumerable<Option> ExplainerOnly => [ExplainerModel, Samples, ContextTokens, Temperature, Revise, ProbeTexts];
+
+    /// <summary>The subject model's options (explain and run, for --revise); not read from --config.</summary>
+    public IEnumerable<Option> SubjectModelOptions => [SubjectModel, SubjectPreset, SubjectModelSeed, Device, Precision];
 
     /// <summary>Only simulate and run simulate.</summary>
     public IEnumerable<Option> SimulatorOnly => [SimulatorModel, SimulatorMode, EchoMaxTokens, NoCalibration, TopLogprobs];
@@ -138,7 +152,11 @@ internal sealed class LlmOptions
             TopLogprobs = Int(TopLogprobs),
             ExplainerTemperature = Double(Temperature),
             NeuronConcurrency = concurrency,
+            Revise = SimulatorOnlyCommand ? 0 : Int(Revise),
+            ProbeTexts = SimulatorOnlyCommand ? ExplainRunOptions.Defaults.ProbeTexts : Int(ProbeTexts),
         };
+        if (run.Revise > 0 && run.ProbeTexts == 0)
+            throw new ArgumentException("--probe-texts 0: --revise needs at least 1 test text per explanation");
         if (EchoSupport.RefusedUpFront(baseUrl, run) is { } refused) throw new ArgumentException(refused);
         var resilience = new LlmResilienceOptions
         {

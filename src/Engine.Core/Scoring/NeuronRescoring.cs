@@ -84,9 +84,21 @@ internal sealed class NeuronRescoring
                 var random = _explanationScores[ScoringBatch.ResultIndex(slot, ScoreVariant.RandomOnly)];
                 var calibrated = SimulationScoring.Calibrated(original, sidecar?.ScoredExplanations[0]);
                 line = new NeuronScoreLine(layer, neuron, original.Explanation, all.EvCorrelation, all.RSquared,
-                    all.AbsoluteDevExplained, calibrated.RSquared, calibrated.AbsoluteDevExplained, top.EvCorrelation, random.EvCorrelation);
+                    all.AbsoluteDevExplained, calibrated.RSquared, calibrated.AbsoluteDevExplained, top.EvCorrelation, random.EvCorrelation)
+                {
+                    Revision = RevisionOf(results, sidecar, slots),
+                };
             }
         }
         return (results with { ScoredExplanations = explanations }, line);
+    }
+
+    /// <summary>The revision columns when the sidecar names candidates: the best is the first in the file, the first written has order 0.</summary>
+    private RevisionColumns? RevisionOf(NeuronSimulationResults results, SimulationSidecar? sidecar, Slots slots)
+    {
+        if (sidecar?.ScoredExplanations is not [{ Candidate: { } best }, ..] side) return null;
+        int first = Array.FindIndex(side, e => e.Candidate?.Order == 0);
+        double? firstScore = first < 0 ? null : _explanationScores[ScoringBatch.ResultIndex(slots.FirstExplanation + first, ScoreVariant.TopAndRandom)].EvCorrelation;
+        return new RevisionColumns(best.Name, first < 0 ? "" : results.ScoredExplanations[first].Explanation, firstScore, best.GenerationScore);
     }
 }

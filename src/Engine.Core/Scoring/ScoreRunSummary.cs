@@ -17,7 +17,17 @@ public sealed record NeuronScoreLine(
     double? TopOnlyEvCorrelationScore,
     double? RandomOnlyEvCorrelationScore,
     bool WithAblationScore = false,
-    double? AblationScore = null);
+    double? AblationScore = null)
+{
+    /// <summary>With `--revise`: which candidate is best (the line's explanation), the first one's, and the best one's generation score.</summary>
+    public RevisionColumns? Revision { get; init; }
+}
+
+/// <summary>
+/// The scores.jsonl columns of a revised neuron (docs/revise.md): the best candidate's name, the first explanation
+/// (the unrevised original) and its ev_correlation_score, and the best candidate's generation score (null without texts).
+/// </summary>
+public sealed record RevisionColumns(string BestCandidate, string FirstExplanation, double? FirstEvCorrelationScore, GenerationScore? BestGeneration);
 
 /// <summary>Mean ev_correlation_score of one layer's neurons (over those whose score is defined).</summary>
 public sealed record LayerScoreMean(int Layer, int NeuronCount, double? MeanScore);

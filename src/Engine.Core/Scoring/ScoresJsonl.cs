@@ -33,6 +33,16 @@ public static class ScoresJsonl
                 WriteScore(writer, "top_only_ev_correlation_score", line.TopOnlyEvCorrelationScore);
                 WriteScore(writer, "random_only_ev_correlation_score", line.RandomOnlyEvCorrelationScore);
                 if (line.WithAblationScore) WriteScore(writer, "ablation_score", line.AblationScore);   // `--ablation` only
+                if (line.Revision is { } revision)
+                {
+                    // Only for revised neurons (`--revise`), so other runs' lines keep their columns.
+                    writer.WriteString("best_candidate", revision.BestCandidate);
+                    writer.WriteString("first_explanation", revision.FirstExplanation);
+                    WriteScore(writer, "first_ev_correlation_score", revision.FirstEvCorrelationScore);
+                    WriteScore(writer, "generation_should_fire_above", revision.BestGeneration?.ShouldFireAbove);
+                    WriteScore(writer, "generation_should_not_fire_above", revision.BestGeneration?.ShouldNotFireAbove);
+                    WriteScore(writer, "generation_auroc", revision.BestGeneration?.Auroc);
+                }
                 writer.WriteEndObject();
                 writer.Flush();
                 stream.WriteByte((byte)'\n');

@@ -56,6 +56,9 @@ public sealed record ExplanationSidecar
     /// <summary>The ablation score (docs/ablation.md), written by `score --ablation` / `run --ablation`; absent otherwise.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? AblationScore { get; init; }
+
+    /// <summary>Which candidate this is, with its probe texts and generation score (`--revise`); null otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ExplanationCandidate? Candidate { get; init; }
 }
 
 /// <summary>The sidecar of one results file.</summary>

@@ -81,6 +81,8 @@ public static class Catalogue
         new(Parse, "simulate-no-input", ["simulate", "--records", "{records}", "--out", "{out}"], 2, "error: --explainer-output is required", Help("simulate")),
         new(Parse, "simulate-mode-unknown", ["simulate", "--records", "{records}", "--explainer-output", "{case}", "--out", "{out}", "--simulator-mode", "psychic"], 2,
             "error: --simulator-mode: 'psychic' is not one of logprobs, json, echo", Help("simulate")),
+        new(Parse, "explain-revise-negative", Explain("--revise", "-1"), 2, "error: --revise -1: must be at least 0", Help("explain")),
+        new(Parse, "run-probe-texts-negative", ["run", "--records", "{records}", "--out", "{out}", "--probe-texts", "-2"], 2, "error: --probe-texts -2: must be at least 0", Help("run")),
         new(Parse, "run-top-logprobs", ["run", "--records", "{records}", "--out", "{out}", "--top-logprobs", "21"], 2, "error: --top-logprobs 21: must be within 1..20", Help("run")),
 
         // ── the model ────────────────────────────────────────────────────────────────────────────────────────
@@ -388,6 +390,10 @@ public static class Catalogue
             "error: --config {case}/c.json: --retries -2: must be at least 0") { Setup = c => c.Write("c.json", "{\"retries\": -2}") },
         new(Llm, "llm-records-missing", ["explain", "--records", "{case}/nope", "--out", "{out}", "--base-url", "http://127.0.0.1:9/v1", "--explainer-model", "m"], 2,
             "error: --records {case}/nope: no such directory"),
+        new(Llm, "revise-probe-texts-0", ExplainServer("--revise", "1", "--probe-texts", "0", "--model", "{model}"), 2,
+            "error: --probe-texts 0: --revise needs at least 1 test text per explanation") { NeedsServer = true },
+        new(Llm, "revise-without-model", ExplainServer("--revise", "1"), 2,
+            "error: --revise needs the subject model the records came from: give --model M (or --preset P for synthetic weights)") { NeedsServer = true },
         new(Llm, "llm-nothing-selected", ExplainServer("--layers", "7"), 2, "error: --layers 7 --neurons all: no neuron records match") { NeedsServer = true },
         new(Llm, "llm-401", ExplainServer(), 2,
             "error: {server} refused a call to model 'explainer-model' with HTTP 401: Incorrect API key provided: sk-catal***test.; check the API key in ENGINE_API_KEY (or OPENAI_API_KEY)")

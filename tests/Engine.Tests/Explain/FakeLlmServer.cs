@@ -24,7 +24,8 @@ public sealed record FakeLlmRequest(int Number, JsonObject Body, string? Authori
     public bool WantsJson => Body["response_format"] is not null;
     public bool IsExplainer => SystemText.Contains("summarize", StringComparison.Ordinal);
 
-    private static string Text(JsonNode message) => message["content"] switch
+    /// <summary>A message's text, whether its content is a string or a list of text parts.</summary>
+    public static string Text(JsonNode message) => message["content"] switch
     {
         JsonValue v => v.GetValue<string>(),
         JsonArray parts => string.Concat(parts.Select(p => (string?)p!["text"])),
