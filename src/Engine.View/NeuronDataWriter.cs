@@ -151,10 +151,44 @@ public static class NeuronDataWriter
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+                if (results.Sidecar?.ScoredExplanations[e].Candidate is { } candidate) WriteCandidate(w, candidate, table);
                 w.WriteEndObject();
             }
         w.WriteEndArray();
         return row;
+    }
+
+    /// <summary>
+    /// A revised neuron's candidate (`--revise`): its name and order, its generation score and its probe texts with the
+    /// measured activations (coloured against the neuron's scale like the records). The results file lists the best first.
+    /// </summary>
+    private static void WriteCandidate(Utf8JsonWriter w, ExplanationCandidate candidate, Dictionary<string, int> table)
+    {
+        w.WriteStartObject("candidate");
+        w.WriteString("name", candidate.Name);
+        w.WriteNumber("order", candidate.Order);
+        if (candidate.GenerationScore is { } g)
+        {
+            w.WriteStartObject("generation");
+            foreach (var (name, value) in new[] { ("fire", g.ShouldFireAbove), ("not_fire", g.ShouldNotFireAbove), ("auroc", g.Auroc), ("threshold", (double?)g.Threshold) })
+            {
+                w.WritePropertyName(name);
+                Number(w, value ?? double.NaN, "G6");
+            }
+            w.WriteEndObject();
+        }
+        else w.WriteNull("generation");
+        w.WriteStartArray("probes");
+        foreach (var text in candidate.ProbeTexts)
+        {
+            w.WriteStartObject();
+            w.WriteBoolean("fire", text.ShouldFire);
+            WriteTokens(w, text.Tokens, table);
+            WriteNumbers(w, "a", text.Activations);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     private static void WriteRelated(Utf8JsonWriter w, WeightBasedSummaryOfNeuron? related)

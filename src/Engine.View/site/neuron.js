@@ -76,11 +76,32 @@
         NV.el("div", { class: "sequence-label" }, `${s.source} record · correlation ${NV.num(s.ev)}`),
         NV.el("div", { class: "pair" }, NV.el("span", { class: "row-label" }, "true"), NV.heatmap(s.t, s.true, max, table, "record true")),
         NV.el("div", { class: "pair" }, NV.el("span", { class: "row-label" }, "simulated"), NV.heatmap(s.t, s.sim, s.sim_max, table, "record simulated")))));
-    return NV.el("div", { class: "explanation" },
+    const c = e.candidate;
+    return NV.el("div", { class: "explanation", "data-candidate": c ? c.name : "" },
+      c ? NV.el("h3", { class: "candidate" }, c.name, i === 0 ? NV.el("span", { class: "best" }, " ★ best") : null) : null,
       NV.el("blockquote", { class: "explanation-text" }, e.text),
       NV.el("table", { class: "scores" }, NV.el("tbody", {}, NV.el("tr", {}, scores.map(([k]) => NV.el("th", {}, k))),
         NV.el("tr", {}, scores.map(([k, v]) => NV.el("td", { "data-score": k }, NV.num(v)))))),
-      sequences);
+      sequences, c ? probes(c, table, max) : null);
+  }
+
+  // A revised neuron's candidate (engine run --revise): its generation score and the explainer's test texts as measured
+  // on the subject model, the texts written to make the neuron fire apart from the similar ones written not to.
+  function probes(c, table, max) {
+    const g = c.generation;
+    const score = g
+      ? NV.el("table", { class: "scores generation" }, NV.el("tbody", {},
+          NV.el("tr", {}, ["should fire: above threshold", "should not: above threshold", "AUROC", "threshold"].map(k => NV.el("th", {}, k))),
+          NV.el("tr", {}, [["fire", g.fire], ["not_fire", g.not_fire], ["auroc", g.auroc], ["threshold", g.threshold]].map(([k, v]) => NV.el("td", { "data-generation": k }, NV.num(v))))))
+      : NV.el("p", { class: "note" }, "No test texts for this explanation.");
+    const group = (fire, title) => {
+      const list = c.probes.filter(p => p.fire === fire);
+      return NV.el("div", { class: "probe-group", "data-fire": String(fire) }, NV.el("h4", {}, `${title} (${list.length})`),
+        list.length ? list.map(p => NV.heatmap(p.t, p.a, max, table, "record probe")) : NV.el("p", { class: "note" }, "none"));
+    };
+    return NV.el("details", { class: "probes" },
+      NV.el("summary", {}, `Generation score and test texts (${c.probes.length})`), score,
+      group(true, "Written to make it fire"), group(false, "Similar, written not to"));
   }
 
   function statistics(d) {

@@ -267,4 +267,38 @@ public class ChromiumViewerTests(ViewerSiteFixture f, ChromiumFixture chromium, 
     private static string Format(double? value) => value is double v && double.IsFinite(v)
         ? (v == 0 || Math.Abs(v) >= 0.001 ? v.ToString("F3") : v.ToString("0.00e+0"))
         : "—";
+
+    /// <summary>A revised neuron: each candidate with its scores, the best marked, its test texts as heatmaps by group.</summary>
+    [Fact]
+    public void ARevisedNeuronShowsItsCandidatesTheBestAndTheirTestTexts()
+    {
+        chromium.ConsoleEntries();
+        Browser.Navigate().GoToUrl(new Uri(Path.Combine(f.RevisedSite, "neuron.html")).AbsoluteUri + "?layer=0&neuron=1");
+        Wait(d => d.FindElements(By.CssSelector("#explanations .explanation")).Count == 2);
+        var results = SimulationResultsFile.Read(SimulationResultsFile.PathFor(Path.Combine(f.RevisedResults, "explanations"), 0, 1)).Results!;
+        var sidecar = SimulationSidecarFile.TryRead(SimulationSidecarFile.PathFor(Path.Combine(f.RevisedResults, "explanations"), 0, 1))!;
+        var shown = Browser.FindElements(By.CssSelector("#explanations .explanation"));
+        for (int e = 0; e < 2; e++)
+        {
+            var candidate = sidecar.ScoredExplanations[e].Candidate!;
+            Assert.Equal(candidate.Name, shown[e].GetAttribute("data-candidate"));
+            Assert.Equal(e == 0, shown[e].FindElements(By.CssSelector(".candidate .best")).Count == 1);
+            Assert.Equal(results.ScoredExplanations[e].Explanation.Trim(), shown[e].FindElement(By.CssSelector(".explanation-text")).Text);
+            shown[e].FindElement(By.CssSelector("details.probes summary")).Click();
+            var fire = shown[e].FindElements(By.CssSelector(".probe-group[data-fire='true'] .record"));
+            var notFire = shown[e].FindElements(By.CssSelector(".probe-group[data-fire='false'] .record"));
+            Assert.Equal(ViewerSiteFixture.ProbeFire.Length, fire.Count);
+            Assert.Equal(ViewerSiteFixture.ProbeNotFire.Length, notFire.Count);
+            Assert.Equal(ViewerSiteFixture.ProbeFire[0], string.Concat(fire[0].FindElements(By.CssSelector(".tok")).Select(t => t.GetAttribute("textContent"))));
+            var first = candidate.ProbeTexts[0];
+            var tokens = fire[0].FindElements(By.CssSelector(".tok"));
+            Assert.Equal(first.Tokens.Length, tokens.Count);
+            var invariant = System.Globalization.CultureInfo.InvariantCulture;
+            Assert.Equal(first.Activations.Select(a => double.Parse(a.ToString("G4", invariant), invariant)),
+                tokens.Select(t => double.Parse(t.GetAttribute("data-a")!, invariant)));
+            Assert.Equal(candidate.GenerationScore!.Auroc!.Value, double.Parse(shown[e].FindElement(By.CssSelector("[data-generation='auroc']")).Text, System.Globalization.CultureInfo.InvariantCulture), 3);
+        }
+        Screenshot("neuron-revised");
+        AssertConsoleClean();
+    }
 }

@@ -28,6 +28,11 @@ public sealed class ViewerSiteFixture : IDisposable
     public string Ablation => Dir["ablation"];
     public string Site => Dir["site"];
 
+    /// <summary>A run with one revision step (`--revise 1`) of two neurons, and its site.</summary>
+    public string RevisedResults => Dir["run-revised"];
+    public string RevisedSite => Dir["site-revised"];
+    public static readonly string[] ProbeFire = ["the herons waded past the reeds", "cold herons and a river"], ProbeNotFire = ["the ducks swam past the boats"];
+
     public ViewerSiteFixture()
     {
         SyntheticGpt2.Write(Model, new Gpt2Config(2, 2, 16, 16, Gpt2Tokenizer.VocabSize), new(Seed: 21, DType: TensorDType.F32));
@@ -53,6 +58,22 @@ public sealed class ViewerSiteFixture : IDisposable
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         Run("view", "--records", Records, "--results", Results, "--related", Related, "--connections", Connections, "--ablation", Ablation, "--out", Site, "--title", "Tiny test model");
+        var reviser = FakeLlmServer.StartAsync().GetAwaiter().GetResult();
+        reviser.Script = r => !r.IsCompletion && r.SystemText == NeuronEngine.Explain.RevisionPrompt.TextsSystemMessage
+            ? new FakeLlmReply.Completion(System.Text.Json.JsonSerializer.Serialize(new { should_fire = ProbeFire, should_not_fire = ProbeNotFire }))
+            : FakeNeuronModel.Reply(r);
+        try
+        {
+            Run("run", "--records", Records, "--out", RevisedResults, "--base-url", reviser.BaseUrl, "--explainer-model", "explainer-model",
+                "--simulator-model", "simulator-model", "--simulator-mode", "json", "--cache", Dir["llm-cache.sqlite"],
+                "--examples-per-split", "2", "--layers", "0", "--neurons", "0-1", "--retry-delay", "0.01", "--timeout", "20",
+                "--revise", "1", "--probe-texts", "3", "--model", Model, "--device", "cpu");
+        }
+        finally
+        {
+            reviser.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        Run("view", "--records", Records, "--results", RevisedResults, "--out", RevisedSite, "--title", "Revised");
     }
 
     private static void Run(params string[] args)
