@@ -74,7 +74,7 @@ public static class ProbeCommand
                 prepared.Add(p);
             }
             var clock = Stopwatch.StartNew();
-            var results = probe.Probe(prepared, chosen, ct);
+            var results = ConsoleProgress.Run("probe", "texts", progress => probe.Probe(prepared, chosen, ct, progress));
             double seconds = clock.Elapsed.TotalSeconds;
             long tokens = prepared.Sum(p => (long)p.TokenIds.Length);
             bool colour = r.GetValue(format) == "table" && outPath is null && AnsiColours.Wanted();

@@ -1,4 +1,5 @@
 using NeuronEngine.Forward;
+using NeuronEngine.IO;
 using NeuronEngine.Model;
 using NeuronEngine.Text;
 
@@ -68,9 +69,10 @@ public sealed class ActivationProbe
     public string[] TokenStrings(ProbeText text) => [.. text.TokenIds.Select(_tokenizer.DisplayToken)];
 
     /// <summary>Every text × every neuron, text-major, neurons in the order given.</summary>
-    public IReadOnlyList<ProbeActivations> Probe(IReadOnlyList<ProbeText> texts, IReadOnlyList<ProbeNeuron> neurons, CancellationToken cancel = default)
+    public IReadOnlyList<ProbeActivations> Probe(IReadOnlyList<ProbeText> texts, IReadOnlyList<ProbeNeuron> neurons, CancellationToken cancel = default,
+        IProgress<RunProgress>? progress = null)
     {
-        var values = Measure([.. texts.Select(t => t.TokenIds)], neurons, cancel);
+        var values = Measure([.. texts.Select(t => t.TokenIds)], neurons, cancel, progress);
         var results = new List<ProbeActivations>(texts.Count * neurons.Count);
         for (int t = 0; t < texts.Count; t++)
             for (int n = 0; n < neurons.Count; n++)
@@ -80,8 +82,10 @@ public sealed class ActivationProbe
 
     /// <summary>
     /// The activations of token sequences (each 1..n_positions long) for <paramref name="neurons"/>: [sequence][neuron][token].
+    /// <paramref name="progress"/> hears the sequences done after each batch.
     /// </summary>
-    public float[][][] Measure(IReadOnlyList<int[]> sequences, IReadOnlyList<ProbeNeuron> neurons, CancellationToken cancel = default)
+    public float[][][] Measure(IReadOnlyList<int[]> sequences, IReadOnlyList<ProbeNeuron> neurons, CancellationToken cancel = default,
+        IProgress<RunProgress>? progress = null)
     {
         foreach (var n in neurons)
             if ((uint)n.Layer >= (uint)_config.NLayer || (uint)n.Neuron >= (uint)_config.DMlp)
@@ -119,6 +123,7 @@ public sealed class ActivationProbe
             _device.Run(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(tokens), count, seqLen, layers, sink, firstWindow: 0);
             BatchesRun++;
             start += count;
+            progress?.Report(new RunProgress(start, order.Length));
         }
         return result;
     }
