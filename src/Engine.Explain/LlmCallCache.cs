@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
@@ -126,19 +125,6 @@ public sealed class LlmCallCache : IDisposable
         }
     }
 
-    /// <summary>Number of cached replies.</summary>
-    public long Count
-    {
-        get
-        {
-            lock (_lock)
-            {
-                using var command = _connection.CreateCommand();
-                command.CommandText = "SELECT COUNT(*) FROM calls";
-                return (long)command.ExecuteScalar()!;
-            }
-        }
-    }
 
     private void Execute(string sql)
     {

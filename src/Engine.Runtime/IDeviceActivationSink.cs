@@ -5,9 +5,9 @@ using NeuronEngine.Forward;
 namespace NeuronEngine.Runtime;
 
 /// <summary>
-/// A sink that consumes the neurons where they are, on the device (records, scores), so only its reduced
-/// output ever crosses to the host. ILGPU devices call this instead of copying; the `cpu` device calls
-/// <see cref="IMlpActivationSink.OnMlpActivations"/>.
+/// A sink that consumes the neurons where they are, on the device, so only what it reduces them to crosses to the host:
+/// the record collector and its pilot (Runtime/Records) and the dump's staging copy (Runtime/Dump). ILGPU devices call
+/// this instead of copying; the `cpu` device calls <see cref="IMlpActivationSink.OnMlpActivations"/>.
 /// </summary>
 public interface IDeviceActivationSink : IMlpActivationSink
 {
