@@ -149,14 +149,17 @@ public class ConnectionsTests(ConnectionsFixture f, ITestOutputHelper output) : 
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public void IlgpuKernelsAndEveryChunkingGiveTheSameLists(int segments)
+    public void IlgpuKernelsAndEveryChunkingGiveTheSameLists(int segments) => KernelsAndEveryChunkingGiveTheSameLists("ilgpu-cpu", segments);
+
+    /// <summary>The check above with the kernels on <paramref name="deviceName"/> (ilgpu-cpu here, opencl in the OpenCL tests).</summary>
+    internal void KernelsAndEveryChunkingGiveTheSameLists(string deviceName, int segments)
     {
         using var weights = Gpt2Weights.Open(f.Model);
-        var (context, accelerator) = IlgpuContexts.CreateCpu();
-        using var ilgpu = new IlgpuConnections("ilgpu-cpu", context, accelerator, weights, chunkRows: 50, segments: segments);
+        var (context, accelerator) = TestAccelerators.Open(deviceName);
+        using var ilgpu = new IlgpuConnections(deviceName, context, accelerator, weights, chunkRows: 50, segments: segments);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var onIlgpu = RunAll(ilgpu);
-        output.WriteLine($"ilgpu-cpu: 3 layer pairs of 128 × 32 × 128 in {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{deviceName}: 3 layer pairs of 128 × 32 × 128 in {clock.Elapsed.TotalSeconds:F1} s");
         using var wide = new CpuConnections(weights, chunkRows: 128);
         using var narrow = new CpuConnections(weights, chunkRows: 40);
         var onCpu = RunAll(wide);
@@ -165,7 +168,7 @@ public class ConnectionsTests(ConnectionsFixture f, ITestOutputHelper output) : 
         {
             AssertMatches(f.BruteForce, onIlgpu[layer]);
             AssertSameLists(onCpu[layer], onCpuNarrow[layer], "cpu, blocks of 40 rows");
-            AssertSameLists(onCpu[layer], onIlgpu[layer], "ilgpu-cpu", tolerance: 1e-5);
+            AssertSameLists(onCpu[layer], onIlgpu[layer], deviceName, tolerance: 1e-5);
             AssertSameLists(onCpu[layer], ConnectionsFiles.ReadPacked(Path.Combine(f.Full, ConnectionsFiles.PackedFileName(layer))), "the command's file");
         }
     }

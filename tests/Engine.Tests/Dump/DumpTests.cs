@@ -134,14 +134,17 @@ public class DumpTests : IDisposable
     }
 
     [Fact]
-    public void IlgpuDumpMatchesTheCpuDump()
+    public void IlgpuDumpMatchesTheCpuDump() => DumpMatchesTheCpuDump("ilgpu-cpu");
+
+    /// <summary>`engine dump --device D` of this class's F16 model equals the `cpu` dump within 1e-4 per activation.</summary>
+    internal void DumpMatchesTheCpuDump(string device)
     {
         // Tolerance: 1e-4 absolute per activation (the kernels sum in a different order than the cpu device).
         Assert.Equal(0, Dump(_dir["cpu"], "--seq-len", "8", "--layers", "1", "--max-windows", "3"));
-        Assert.Equal(0, EngineCli.Run(["dump", "--model", _model, "--corpus", _corpus, "--out", _dir["ilgpu"], "--device", "ilgpu-cpu",
+        Assert.Equal(0, EngineCli.Run(["dump", "--model", _model, "--corpus", _corpus, "--out", _dir[device], "--device", device,
             "--seq-len", "8", "--layers", "1", "--max-windows", "3"]));
         using var a = SafeTensorsFile.Open(Path.Combine(_dir["cpu"], "shard-00000.safetensors"));
-        using var b = SafeTensorsFile.Open(Path.Combine(_dir["ilgpu"], "shard-00000.safetensors"));
+        using var b = SafeTensorsFile.Open(Path.Combine(_dir[device], "shard-00000.safetensors"));
         Assert.Equal(a.Span<int>("tokens").ToArray(), b.Span<int>("tokens").ToArray());
         var x = a.Span<float>("mlp.1");
         var y = b.Span<float>("mlp.1");

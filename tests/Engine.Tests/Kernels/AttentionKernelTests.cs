@@ -7,9 +7,12 @@ using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
 
-public unsafe class AttentionKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAcceleratorFixture>
+public abstract unsafe class AttentionKernelChecks(IAcceleratorFixture fx)
 {
-    private readonly AttentionOp _op = new(fx.Accelerator);
+    protected Accelerator Accelerator => fx.Accelerator;
+
+    private AttentionOp? _opLazy;
+    protected AttentionOp Op => _opLazy ??= new(fx.Accelerator);
 
     /// <summary>
     /// Against CpuMath.CausalAttention. Tolerance 1e-5·max(1, |ref|): the kernel's online softmax rescales partial
@@ -33,29 +36,6 @@ public unsafe class AttentionKernelTests(CpuAcceleratorFixture fx) : IClassFixtu
     public void PublicLaunchMatchesTheCpuReference(int batch, int seqLen, int d, int heads) =>
         Check(batch, seqLen, d, heads, null);
 
-    [Fact]
-    public void DefaultTileFitsTheShapes()
-    {
-        Assert.Equal(1, _op.DefaultTile(1, 64));
-        Assert.Equal(8, _op.DefaultTile(7, 64));
-        Assert.Equal(32, _op.DefaultTile(1024, 64));
-        Assert.True(AttentionShape.SharedFloats(32, 64) * 4 <= 48 * 1024);
-        Assert.True(_op.DefaultTile(1024, 256) < 32); // big heads shrink the tile to fit 48 KB
-    }
-
-    [Fact]
-    public void CompilesToPtx()
-    {
-        using var ptx = new PtxCompiler();
-        var asm = ptx.CompileExplicit(PtxCompiler.Method(typeof(AttentionKernel), nameof(AttentionKernel.Forward)), 128);
-        Assert.Contains(".entry", asm);
-        Assert.DoesNotContain("tanh.approx", asm);
-        Assert.DoesNotContain(".extern .func", asm); // e.g. MathF.FusedMultiplyAdd: an undefined function the driver cannot link
-        Assert.DoesNotContain("call", asm);
-        Assert.DoesNotContain("ex2.approx", asm); // DeviceMath.Exp is plain float arithmetic
-        Assert.DoesNotContain("div.approx", asm);
-    }
-
     private void Check(int batch, int seqLen, int d, int heads, (int Tile, int Group)? launch)
     {
         var rng = new Random(batch * 10_000 + seqLen * 100 + d);
@@ -70,8 +50,8 @@ public unsafe class AttentionKernelTests(CpuAcceleratorFixture fx) : IClassFixtu
         using var dQkv = fx.Accelerator.Allocate1D(qkv.Concat(new float[7]).ToArray());
         using var dOut = fx.Accelerator.Allocate1D(Enumerable.Repeat(-9f, rows * d + 5).ToArray());
         var stream = fx.Accelerator.DefaultStream;
-        if (launch is { } l) _op.Launch(stream, dQkv.View, dOut.View, batch, seqLen, d, heads, l.Tile, l.Group);
-        else _op.Launch(stream, dQkv.View, dOut.View, batch, seqLen, d, heads);
+        if (launch is { } l) Op.Launch(stream, dQkv.View, dOut.View, batch, seqLen, d, heads, l.Tile, l.Group);
+        else Op.Launch(stream, dQkv.View, dOut.View, batch, seqLen, d, heads);
         stream.Synchronize();
         float[] output = dOut.GetAsArray1D();
 
@@ -79,3 +59,34 @@ public unsafe class AttentionKernelTests(CpuAcceleratorFixture fx) : IClassFixtu
         Assert.All(output[(rows * d)..], v => Assert.Equal(-9f, v));
     }
 }
+
+/// <summary>On ILGPU's CPU accelerator, plus what only it can check (PTX, other warp sizes, CUDA where present).</summary>
+public sealed unsafe class AttentionKernelTests(CpuAcceleratorFixture fx) : AttentionKernelChecks(fx), IClassFixture<CpuAcceleratorFixture>
+{
+    [Fact]
+    public void CompilesToPtx()
+    {
+        using var ptx = new PtxCompiler();
+        var asm = ptx.CompileExplicit(PtxCompiler.Method(typeof(AttentionKernel), nameof(AttentionKernel.Forward)), 128);
+        Assert.Contains(".entry", asm);
+        Assert.DoesNotContain("tanh.approx", asm);
+        Assert.DoesNotContain(".extern .func", asm); // e.g. MathF.FusedMultiplyAdd: an undefined function the driver cannot link
+        Assert.DoesNotContain("call", asm);
+        Assert.DoesNotContain("ex2.approx", asm); // DeviceMath.Exp is plain float arithmetic
+        Assert.DoesNotContain("div.approx", asm);
+    }
+
+    [Fact]
+    public void DefaultTileFitsTheShapes()
+    {
+        Assert.Equal(1, Op.DefaultTile(1, 64));
+        Assert.Equal(8, Op.DefaultTile(7, 64));
+        Assert.Equal(32, Op.DefaultTile(1024, 64));
+        Assert.True(AttentionShape.SharedFloats(32, 64) * 4 <= 48 * 1024);
+        Assert.True(Op.DefaultTile(1024, 256) < 32); // big heads shrink the tile to fit 48 KB
+    }
+}
+
+/// <summary>On the OpenCL device (pocl in CI: scripts/opencl-tests.sh), same cases and tolerances.</summary>
+[Trait(OpenClDevice.Trait, OpenClDevice.TraitValue)]
+public sealed class AttentionKernelOpenClTests(OpenClAcceleratorFixture fx) : AttentionKernelChecks(fx), IClassFixture<OpenClAcceleratorFixture>;

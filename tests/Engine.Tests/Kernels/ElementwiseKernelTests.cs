@@ -9,9 +9,12 @@ using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
 
-public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAcceleratorFixture>
+public abstract class ElementwiseKernelChecks(IAcceleratorFixture fx)
 {
-    private readonly ElementwiseOps _ops = new(fx.Accelerator);
+    protected Accelerator Accelerator => fx.Accelerator;
+
+    private ElementwiseOps? _opsLazy;
+    protected ElementwiseOps Ops => _opsLazy ??= new(fx.Accelerator);
 
     [Fact]
     public void ResidualAddMatchesTheCpu()
@@ -20,7 +23,7 @@ public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<Cp
         float[] x = Enumerable.Range(0, 37).Select(_ => rng.NextSingle()).ToArray(), y = x.Select(v => v * 3 - 1).ToArray();
         using var dx = fx.Accelerator.Allocate1D(x);
         using var dy = fx.Accelerator.Allocate1D(y);
-        _ops.AddInPlace(fx.Accelerator.DefaultStream, dx.View, dy.View, 37);
+        Ops.AddInPlace(fx.Accelerator.DefaultStream, dx.View, dy.View, 37);
         Assert.Equal(x.Zip(y, (a, b) => a + b), dx.GetAsArray1D()); // exact: one float add each
     }
 
@@ -39,7 +42,7 @@ public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<Cp
             : bits.Select(FloatConversion.BF16ToFloat).ToArray();
         using var src = fx.Accelerator.Allocate1D(bits);
         using var dst = fx.Accelerator.Allocate1D<float>(bits.Length);
-        _ops.Widen(fx.Accelerator.DefaultStream, src.View, format, dst.View);
+        Ops.Widen(fx.Accelerator.DefaultStream, src.View, format, dst.View);
         Assert.Equal(expected, dst.GetAsArray1D());
     }
 
@@ -60,6 +63,11 @@ public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<Cp
         }
     }
 
+}
+
+/// <summary>On ILGPU's CPU accelerator, plus what only it can check (PTX, other warp sizes, CUDA where present).</summary>
+public sealed class ElementwiseKernelTests(CpuAcceleratorFixture fx) : ElementwiseKernelChecks(fx), IClassFixture<CpuAcceleratorFixture>
+{
     [Theory]
     [InlineData(nameof(KernelCatalog.AddInPlace))]
     [InlineData(nameof(KernelCatalog.WidenF16))]
@@ -74,3 +82,7 @@ public class ElementwiseKernelTests(CpuAcceleratorFixture fx) : IClassFixture<Cp
         if (entry == nameof(KernelCatalog.WidenF16Bits)) Assert.DoesNotContain("f16", asm); // integer operations only
     }
 }
+
+/// <summary>On the OpenCL device (pocl in CI: scripts/opencl-tests.sh), same cases and tolerances.</summary>
+[Trait(OpenClDevice.Trait, OpenClDevice.TraitValue)]
+public sealed class ElementwiseKernelOpenClTests(OpenClAcceleratorFixture fx) : ElementwiseKernelChecks(fx), IClassFixture<OpenClAcceleratorFixture>;

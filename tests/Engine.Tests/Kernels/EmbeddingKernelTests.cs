@@ -9,9 +9,12 @@ using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
 
-public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAcceleratorFixture>
+public abstract class EmbeddingKernelChecks(IAcceleratorFixture fx)
 {
-    private readonly EmbeddingOp _op = new(fx.Accelerator);
+    protected Accelerator Accelerator => fx.Accelerator;
+
+    private EmbeddingOp? _opLazy;
+    protected EmbeddingOp Op => _opLazy ??= new(fx.Accelerator);
 
     /// <summary>
     /// x[t, i] = wte[token[t], i] + wpe[t mod T, i] against the same formula on the host, over tables widened on the
@@ -45,7 +48,7 @@ public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuA
         using var dWte = fx.Accelerator.Allocate1D(wteBytes.Append((byte)0xAB).ToArray());
         using var dWpe = fx.Accelerator.Allocate1D(wpeBytes.Concat(new byte[3]).ToArray());
         using var dX = fx.Accelerator.Allocate1D(Enumerable.Repeat(-7f, count * d + 5).ToArray());
-        _op.Launch(fx.Accelerator.DefaultStream, dTokens.View, dWte.View, dWpe.View, format, dX.View, count, seqLen, d);
+        Op.Launch(fx.Accelerator.DefaultStream, dTokens.View, dWte.View, dWpe.View, format, dX.View, count, seqLen, d);
         fx.Accelerator.DefaultStream.Synchronize();
         float[] x = dX.GetAsArray1D();
 
@@ -59,26 +62,9 @@ public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuA
         using var tokens = fx.Accelerator.Allocate1D<int>(1);
         using var table = fx.Accelerator.Allocate1D<byte>(16);
         using var x = fx.Accelerator.Allocate1D(new[] { -7f, -7f, -7f, -7f });
-        _op.Launch(fx.Accelerator.DefaultStream, tokens.View, table.View, table.View, WeightFormat.F32, x.View, 0, 4, 4);
+        Op.Launch(fx.Accelerator.DefaultStream, tokens.View, table.View, table.View, WeightFormat.F32, x.View, 0, 4, 4);
         fx.Accelerator.DefaultStream.Synchronize();
         Assert.Equal([-7f, -7f, -7f, -7f], x.GetAsArray1D()); // nothing written (a launch would have written row 0)
-    }
-
-    [Theory]
-    [InlineData(nameof(KernelCatalog.EmbedF32))]
-    [InlineData(nameof(KernelCatalog.EmbedF16))]
-    [InlineData(nameof(KernelCatalog.EmbedF16Bits))]
-    [InlineData(nameof(KernelCatalog.EmbedBF16))]
-    public void CompilesToPtx(string kernel)
-    {
-        using var ptx = new PtxCompiler();
-        var asm = ptx.Compile(KernelCatalogTests.Entry(kernel));
-        Assert.Contains(".entry", asm);
-        Assert.DoesNotContain("tanh.approx", asm);
-        Assert.DoesNotContain(".extern .func", asm); // e.g. MathF.FusedMultiplyAdd: an undefined function the driver cannot link
-        Assert.DoesNotContain("call", asm);
-        if (kernel == nameof(KernelCatalog.EmbedF16)) Assert.Contains("cvt.f32.f16", asm);
-        if (kernel == nameof(KernelCatalog.EmbedF16Bits)) Assert.DoesNotContain("f16", asm);
     }
 
     private static float[] Values(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (rng.NextSingle() - 0.5f) * 8).ToArray();
@@ -103,3 +89,28 @@ public class EmbeddingKernelTests(CpuAcceleratorFixture fx) : IClassFixture<CpuA
         }
     }
 }
+
+/// <summary>On ILGPU's CPU accelerator, plus what only it can check (PTX, other warp sizes, CUDA where present).</summary>
+public sealed class EmbeddingKernelTests(CpuAcceleratorFixture fx) : EmbeddingKernelChecks(fx), IClassFixture<CpuAcceleratorFixture>
+{
+    [Theory]
+    [InlineData(nameof(KernelCatalog.EmbedF32))]
+    [InlineData(nameof(KernelCatalog.EmbedF16))]
+    [InlineData(nameof(KernelCatalog.EmbedF16Bits))]
+    [InlineData(nameof(KernelCatalog.EmbedBF16))]
+    public void CompilesToPtx(string kernel)
+    {
+        using var ptx = new PtxCompiler();
+        var asm = ptx.Compile(KernelCatalogTests.Entry(kernel));
+        Assert.Contains(".entry", asm);
+        Assert.DoesNotContain("tanh.approx", asm);
+        Assert.DoesNotContain(".extern .func", asm); // e.g. MathF.FusedMultiplyAdd: an undefined function the driver cannot link
+        Assert.DoesNotContain("call", asm);
+        if (kernel == nameof(KernelCatalog.EmbedF16)) Assert.Contains("cvt.f32.f16", asm);
+        if (kernel == nameof(KernelCatalog.EmbedF16Bits)) Assert.DoesNotContain("f16", asm);
+    }
+}
+
+/// <summary>On the OpenCL device (pocl in CI: scripts/opencl-tests.sh), same cases and tolerances.</summary>
+[Trait(OpenClDevice.Trait, OpenClDevice.TraitValue)]
+public sealed class EmbeddingKernelOpenClTests(OpenClAcceleratorFixture fx) : EmbeddingKernelChecks(fx), IClassFixture<OpenClAcceleratorFixture>;

@@ -8,16 +8,19 @@ using NeuronEngine.Tests.Support;
 
 namespace NeuronEngine.Tests.Kernels;
 
-public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output) : IClassFixture<CpuAcceleratorFixture>
+public abstract class GemmKernelChecks(IAcceleratorFixture fx)
 {
-    private readonly GemmOp _op = new(fx.Accelerator);
+    protected Accelerator Accelerator => fx.Accelerator;
+
+    private GemmOp? _opLazy;
+    protected GemmOp Op => _opLazy ??= new(fx.Accelerator);
 
     /// <summary>
     /// Tolerance |gpu − cpu| ≤ 1e-5·max(1, |cpu|). Both sides sum each output over k = 0..K−1 in ascending order,
     /// but the CPU reference fuses each step (FMA) while the kernel writes c += a·b (fused by ptxas on a GPU, two
     /// roundings on the CPU accelerator), and GELU's exp-built tanh differs from MathF.Tanh by ~1e-7.
     /// </summary>
-    private const float Tolerance = 1e-5f;
+    protected const float Tolerance = 1e-5f;
 
     /// <summary>M, K, N not multiples of any tile (nor of 4), each with and without GELU, on both tiles (128, 64).</summary>
     public static TheoryData<int, int, int, bool, int> RaggedShapes()
@@ -51,7 +54,7 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         using var dw = fx.Accelerator.Allocate1D<float>([.. w, .. Enumerable.Repeat(float.NaN, 5)]);
         using var db = fx.Accelerator.Allocate1D<float>([.. b, .. Enumerable.Repeat(float.NaN, 5)]);
         using var dy = fx.Accelerator.Allocate1D<float>(Enumerable.Repeat(-7f, m * n + 5).ToArray());
-        _op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu: true);
+        Op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu: true);
         fx.Accelerator.Synchronize();
         var y = dy.GetAsArray1D();
         AssertClose(expected, y[..(m * n)]);
@@ -66,6 +69,73 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         Assert.Equal(new[] { 1f, -2f, 0.5f, 1f, -2f, 0.5f }, y);
     }
 
+    /// <summary>
+    /// The 128-bit staging path (K and N multiples of 4, x and W 16-byte aligned) and the guarded 32-bit fallback
+    /// (K or N not a multiple of 4, or x or W starting off a 16-byte boundary, here by one float), on both tiles,
+    /// with ragged M and K not a multiple of the slice depth.
+    /// </summary>
+    [Theory]
+    [InlineData(5, 36, 68, 0, 0, true)]     // vectorised; K = 36 ends inside a slice, N = 68 inside a tile
+    [InlineData(130, 20, 132, 0, 0, true)]  // vectorised; M and N one tile + a few
+    [InlineData(9, 4, 4, 0, 0, true)]       // vectorised; a single float4 of K and of N
+    [InlineData(5, 100, 68, 0, 0, true)]    // vectorised; several slices of both tiles, the last one partial
+    [InlineData(5, 34, 68, 0, 0, false)]    // K not a multiple of 4
+    [InlineData(7, 36, 70, 0, 0, false)]    // N not a multiple of 4
+    [InlineData(6, 36, 68, 1, 0, false)]    // x one float off alignment
+    [InlineData(6, 36, 68, 0, 3, false)]    // W three floats off alignment
+    [InlineData(6, 36, 68, 4, 4, true)]     // four floats off: aligned again
+    public void VectorisedAndScalarStagingMatchTheCpu(int m, int k, int n, int xOffset, int wOffset, bool vectorised)
+    {
+        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m + k + n + xOffset);
+        var expected = Cpu(x, w, b, m, k, n, gelu: true);
+        using var dx = fx.Accelerator.Allocate1D<float>([.. new float[xOffset], .. x]);
+        using var dw = fx.Accelerator.Allocate1D<float>([.. new float[wOffset], .. w]);
+        using var db = fx.Accelerator.Allocate1D(b);
+        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
+        var xv = dx.View.SubView(xOffset, m * k);
+        var wv = dw.View.SubView(wOffset, k * n);
+        Assert.Equal(vectorised, GemmOp.Vectorisable(xv, wv, k, n));
+        foreach (var tile in new[] { GemmTileChoice.Tile128, GemmTileChoice.Tile64 })
+        {
+            dy.MemSetToZero();
+            Op.Launch(fx.Accelerator.DefaultStream, xv, wv, db.View, dy.View, m, k, n, gelu: true, tile);
+            fx.Accelerator.Synchronize();
+            AssertClose(expected, dy.GetAsArray1D());
+        }
+    }
+
+    private float[] Run(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu, GemmTileChoice tile)
+    {
+        // ILGPU cannot allocate 0 elements; a 1-element dummy stands in for empty inputs.
+        using var dx = fx.Accelerator.Allocate1D<float>(x.Length == 0 ? [0f] : x);
+        using var dw = fx.Accelerator.Allocate1D<float>(w.Length == 0 ? [0f] : w);
+        using var db = fx.Accelerator.Allocate1D<float>(b);
+        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
+        Op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu, tile);
+        fx.Accelerator.Synchronize();
+        return dy.GetAsArray1D();
+    }
+
+
+    protected static unsafe float[] Cpu(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu)
+    {
+        var y = new float[m * n];
+        fixed (float* px = x, pw = w, pb = b, py = y) CpuMath.MatMulBias(px, pw, pb, py, m, k, n, gelu);
+        return y;
+    }
+
+    protected static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(actual[i] - expected[i]) <= Tolerance * MathF.Max(1f, MathF.Abs(expected[i])),
+                $"element {i}: {actual[i]:R} vs cpu {expected[i]:R}");
+    }
+}
+
+/// <summary>On ILGPU's CPU accelerator, plus what only it can check (PTX, other warp sizes, CUDA where present).</summary>
+public sealed class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output) : GemmKernelChecks(fx), IClassFixture<CpuAcceleratorFixture>
+{
     /// <summary>
     /// On a machine with a CUDA device (reported as skipped without one): GPT-2 shapes on the GPU, both tiles, vs the
     /// CPU reference with the same tolerance. Also reports how many outputs are bit-identical: all of them when
@@ -187,67 +257,8 @@ public class GemmKernelTests(CpuAcceleratorFixture fx, ITestOutputHelper output)
         Assert.NotEmpty(betweenBarriers);
         Assert.All(betweenBarriers, code => Assert.True(code.Contains("ld.shared") || code.Contains("st.shared"), "two barriers with no shared-memory access between them"));
     }
-
-    /// <summary>
-    /// The 128-bit staging path (K and N multiples of 4, x and W 16-byte aligned) and the guarded 32-bit fallback
-    /// (K or N not a multiple of 4, or x or W starting off a 16-byte boundary, here by one float), on both tiles,
-    /// with ragged M and K not a multiple of the slice depth.
-    /// </summary>
-    [Theory]
-    [InlineData(5, 36, 68, 0, 0, true)]     // vectorised; K = 36 ends inside a slice, N = 68 inside a tile
-    [InlineData(130, 20, 132, 0, 0, true)]  // vectorised; M and N one tile + a few
-    [InlineData(9, 4, 4, 0, 0, true)]       // vectorised; a single float4 of K and of N
-    [InlineData(5, 100, 68, 0, 0, true)]    // vectorised; several slices of both tiles, the last one partial
-    [InlineData(5, 34, 68, 0, 0, false)]    // K not a multiple of 4
-    [InlineData(7, 36, 70, 0, 0, false)]    // N not a multiple of 4
-    [InlineData(6, 36, 68, 1, 0, false)]    // x one float off alignment
-    [InlineData(6, 36, 68, 0, 3, false)]    // W three floats off alignment
-    [InlineData(6, 36, 68, 4, 4, true)]     // four floats off: aligned again
-    public void VectorisedAndScalarStagingMatchTheCpu(int m, int k, int n, int xOffset, int wOffset, bool vectorised)
-    {
-        var (x, w, b) = GemmInputs.Random(m, k, n, seed: m + k + n + xOffset);
-        var expected = Cpu(x, w, b, m, k, n, gelu: true);
-        using var dx = fx.Accelerator.Allocate1D<float>([.. new float[xOffset], .. x]);
-        using var dw = fx.Accelerator.Allocate1D<float>([.. new float[wOffset], .. w]);
-        using var db = fx.Accelerator.Allocate1D(b);
-        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
-        var xv = dx.View.SubView(xOffset, m * k);
-        var wv = dw.View.SubView(wOffset, k * n);
-        Assert.Equal(vectorised, GemmOp.Vectorisable(xv, wv, k, n));
-        foreach (var tile in new[] { GemmTileChoice.Tile128, GemmTileChoice.Tile64 })
-        {
-            dy.MemSetToZero();
-            _op.Launch(fx.Accelerator.DefaultStream, xv, wv, db.View, dy.View, m, k, n, gelu: true, tile);
-            fx.Accelerator.Synchronize();
-            AssertClose(expected, dy.GetAsArray1D());
-        }
-    }
-
-    private float[] Run(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu, GemmTileChoice tile)
-    {
-        // ILGPU cannot allocate 0 elements; a 1-element dummy stands in for empty inputs.
-        using var dx = fx.Accelerator.Allocate1D<float>(x.Length == 0 ? [0f] : x);
-        using var dw = fx.Accelerator.Allocate1D<float>(w.Length == 0 ? [0f] : w);
-        using var db = fx.Accelerator.Allocate1D<float>(b);
-        using var dy = fx.Accelerator.Allocate1D<float>(m * n);
-        _op.Launch(fx.Accelerator.DefaultStream, dx.View, dw.View, db.View, dy.View, m, k, n, gelu, tile);
-        fx.Accelerator.Synchronize();
-        return dy.GetAsArray1D();
-    }
-
-
-    private static unsafe float[] Cpu(float[] x, float[] w, float[] b, int m, int k, int n, bool gelu)
-    {
-        var y = new float[m * n];
-        fixed (float* px = x, pw = w, pb = b, py = y) CpuMath.MatMulBias(px, pw, pb, py, m, k, n, gelu);
-        return y;
-    }
-
-    private static void AssertClose(float[] expected, float[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(MathF.Abs(actual[i] - expected[i]) <= Tolerance * MathF.Max(1f, MathF.Abs(expected[i])),
-                $"element {i}: {actual[i]:R} vs cpu {expected[i]:R}");
-    }
 }
+
+/// <summary>On the OpenCL device (pocl in CI: scripts/opencl-tests.sh), same cases and tolerances.</summary>
+[Trait(OpenClDevice.Trait, OpenClDevice.TraitValue)]
+public sealed class GemmKernelOpenClTests(OpenClAcceleratorFixture fx) : GemmKernelChecks(fx), IClassFixture<OpenClAcceleratorFixture>;

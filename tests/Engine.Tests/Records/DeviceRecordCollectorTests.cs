@@ -19,7 +19,11 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
     public void Dispose() => _cpu.Dispose();
 
     [Fact]
-    public void DeviceCollectorEqualsTheCpuCollectorOnTheSameActivationsAcrossARestore()
+    public void DeviceCollectorEqualsTheCpuCollectorOnTheSameActivationsAcrossARestore() =>
+        DeviceCollectorEqualsTheCpuCollector(_cpu.Accelerator);
+
+    /// <summary>The check above on <paramref name="accelerator"/> (the CPU emulator here, OpenCL in the OpenCL tests).</summary>
+    internal static void DeviceCollectorEqualsTheCpuCollector(ILGPU.Runtime.Accelerator accelerator)
     {
         var shape = new RecordShape(Neurons: 12, SeqLen: 5, TopK: 3, RandomCount: 2, PerBand: 2, Seed: 99);
         var rng = new Random(1);
@@ -31,7 +35,7 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
             [4] = new float[12 * RecordShape.Boundaries],
         };
         var cpu = new CpuRecordCollector(shape, boundaries);
-        var device = new IlgpuRecordCollector(_cpu.Accelerator, shape, boundaries);
+        var device = new IlgpuRecordCollector(accelerator, shape, boundaries);
         long first = 0;
         foreach (int windows in new[] { 4, 1, 7, 3 })
         {
@@ -40,7 +44,7 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
                 // Halfway, continue on a new collector restored from the first one's state (a resumed checkpoint).
                 var state = device.Collect();
                 device.Dispose();
-                device = new IlgpuRecordCollector(_cpu.Accelerator, shape, boundaries);
+                device = new IlgpuRecordCollector(accelerator, shape, boundaries);
                 device.Restore(state);
             }
             foreach (int layer in new[] { 1, 4 })
@@ -116,15 +120,18 @@ public class DeviceRecordCollectorTests(RecordsFixture f) : IClassFixture<Record
     }
 
     [Fact]
-    public void RecordsOnIlgpuCpuEqualBruteForceOverAnIlgpuCpuDump()
+    public void RecordsOnIlgpuCpuEqualBruteForceOverAnIlgpuCpuDump() => RecordsEqualBruteForceOverADump(f, "ilgpu-cpu");
+
+    /// <summary>`engine records --device D` against brute force over `engine dump --device D` of the same windows.</summary>
+    internal static void RecordsEqualBruteForceOverADump(RecordsFixture f, string device)
     {
-        string dump = f.Dir["ilgpu-dump"], records = f.Dir["ilgpu-records"];
-        Assert.Equal(0, EngineCli.Run("dump", "--model", f.Model, "--corpus", f.Corpus, "--out", dump, "--device", "ilgpu-cpu",
+        string dump = f.Dir[device + "-bf-dump"], records = f.Dir[device + "-bf-records"];
+        Assert.Equal(0, EngineCli.Run("dump", "--model", f.Model, "--corpus", f.Corpus, "--out", dump, "--device", device,
             "--seq-len", $"{RecordsFixture.SeqLen}", "--layers", "1", "--max-windows", "20", "--batch", "10"));
-        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", "ilgpu-cpu", "--layers", "1", "--max-windows", "20", "--batch", "10",
+        Assert.Equal(0, EngineCli.Run(f.RecordsArgs(records, "--format", "packed", "--device", device, "--layers", "1", "--max-windows", "20", "--batch", "10",
             "--token-lookup", "5", "--token-lookup-min-count", "2")));
         var (manifest, states, _) = RecordsOutput.ReadPacked(records);
-        Assert.Equal("ilgpu-cpu", manifest.Settings.Device);
+        Assert.Equal(device, manifest.Settings.Device);
         var bruteForce = new BruteForceRecords(dump);
         f.AssertMatchesBruteForce(states.Single(), Enumerable.Range(0, 20), 1e-9, bruteForce);
         // The token lookup (a host sink) gets the device's activations downloaded next to the device collector.

@@ -116,17 +116,21 @@ public class RelatedTests(RelatedFixture f, ITestOutputHelper output) : IClassFi
     [InlineData(RelatedDefinition.OpenAi, false, 3)]
     [InlineData(RelatedDefinition.DirectPath, false, 1)]
     [InlineData(RelatedDefinition.DirectPath, true, 3)]
-    public void IlgpuKernelsMatchFloat64BruteForce(RelatedDefinition definition, bool withWpe0, int segments)
+    public void IlgpuKernelsMatchFloat64BruteForce(RelatedDefinition definition, bool withWpe0, int segments) =>
+        KernelsMatchFloat64BruteForce("ilgpu-cpu", definition, withWpe0, segments);
+
+    /// <summary>The check above on <paramref name="deviceName"/> (ilgpu-cpu here, opencl in the OpenCL tests).</summary>
+    internal void KernelsMatchFloat64BruteForce(string deviceName, RelatedDefinition definition, bool withWpe0, int segments)
     {
         using var weights = Gpt2Weights.Open(f.SmallVocabModel);
-        var (context, accelerator) = IlgpuContexts.CreateCpu();
+        var (context, accelerator) = TestAccelerators.Open(deviceName);
         // Chunks of 350 rows: the last chunk is ragged, and keys from several chunks compete.
-        using var device = new IlgpuRelatedTokens("ilgpu-cpu", context, accelerator, weights, definition, withWpe0, chunkRows: 350, segments: segments);
+        using var device = new IlgpuRelatedTokens(deviceName, context, accelerator, weights, definition, withWpe0, chunkRows: 350, segments: segments);
         Assert.Equal(5, device.ChunksPerLayer);
         int chunks = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var layer = device.Compute(2, top: 9, () => chunks++);
-        output.WriteLine($"ilgpu-cpu: one layer of 128 neurons × 1600 tokens in {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{deviceName}: one layer of 128 neurons × 1600 tokens in {clock.Elapsed.TotalSeconds:F1} s");
         Assert.Equal(5, chunks);
         int trades = AssertMatches(new BruteForceRelated(weights, 2, definition, withWpe0), layer, Enumerable.Range(0, 128).ToArray());
         output.WriteLine($"{trades} near-tie trade(s)");

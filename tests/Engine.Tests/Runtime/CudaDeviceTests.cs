@@ -99,6 +99,6 @@ public class CudaDeviceTests
             builder.AddNeuron(sequences, top);
         }
         var batch = builder.Build();
-        Assert.True(IlgpuBatchScorerTests.AssertMatchesCpu(batch, scorer.Score(batch)) > 1000);
+        Assert.True(IlgpuBatchScorerChecks.AssertMatchesCpu(batch, scorer.Score(batch)) > 1000);
     }
 }

@@ -1,3 +1,4 @@
+using ILGPU.Runtime;
 using NeuronEngine.Kernels;
 using NeuronEngine.Runtime;
 using NeuronEngine.Runtime.Scoring;
@@ -10,12 +11,15 @@ namespace NeuronEngine.Tests.Scoring;
 /// The device scorer on ILGPU's CPU accelerator (warp 4; one test with 32-lane warps) against the managed
 /// <see cref="CpuBatchScorer"/>. Tolerance: 1e-6 absolute on every score, and the same scores null.
 /// </summary>
-public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixture<CpuAcceleratorFixture>, IDisposable
+public abstract class IlgpuBatchScorerChecks(IAcceleratorFixture fx) : IDisposable
 {
-    private const double Tolerance = 1e-6;
-    private readonly IlgpuBatchScorer _scorer = new(fx.Accelerator);
+    protected Accelerator Accelerator => fx.Accelerator;
 
-    public void Dispose() => _scorer.Dispose();
+    private const double Tolerance = 1e-6;
+    private IlgpuBatchScorer? _scorerLazy;
+    protected IlgpuBatchScorer Scorer => _scorerLazy ??= new(fx.Accelerator);
+
+    public void Dispose() => _scorerLazy?.Dispose();
 
     [Fact]
     public void HandCheckableNeuronScoresAsInTheReference()
@@ -23,7 +27,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         var builder = new ScoringBatchBuilder();
         builder.AddNeuron([ScoreCalculatorTests.First, ScoreCalculatorTests.Second], topSequenceCount: 1);
         var batch = builder.Build();
-        var results = _scorer.Score(batch);
+        var results = Scorer.Score(batch);
 
         Assert.Equal(3, results.Length);
         var all = results[ScoringBatch.ResultIndex(0, ScoreVariant.TopAndRandom)];
@@ -59,7 +63,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         // Dead neuron: all true activations 0 → every score null.
         builder.AddNeuron([new([0, 0, 0], [1, 2, 3]), new([0, 0], [0, 1])], topSequenceCount: 1);
         var batch = builder.Build();
-        var results = _scorer.Score(batch);
+        var results = Scorer.Score(batch);
 
         for (int neuron = 0; neuron < 4; neuron++)
             foreach (var variant in Enum.GetValues<ScoreVariant>())
@@ -78,7 +82,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         builder.AddNeuron([new([0, 1, 2], [0, 2, 5]), new([3, 1], [6, 1])], topSequenceCount: 2); // top = all
         builder.AddNeuron([new([], []), new([1, 2], [1, 3])], topSequenceCount: 1);               // empty top sequence
         var batch = builder.Build();
-        var results = _scorer.Score(batch);
+        var results = Scorer.Score(batch);
 
         Assert.All(Enum.GetValues<ScoreVariant>(), v => Assert.Equal(ScoreTriple.Undefined, results[ScoringBatch.ResultIndex(0, v)]));
         Assert.Equal(ScoreTriple.Undefined, results[ScoringBatch.ResultIndex(1, ScoreVariant.TopOnly)]);
@@ -89,8 +93,8 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         Assert.Equal(ScoreTriple.Undefined, results[ScoringBatch.ResultIndex(3, ScoreVariant.TopOnly)]);
         AssertMatchesCpu(batch, results);
 
-        Assert.Empty(_scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0], [])));
-        var noTokens = _scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0, 0, 0], [0, 0]));
+        Assert.Empty(Scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0], [])));
+        var noTokens = Scorer.Score(new ScoringBatch(Array.Empty<float>(), [], [0, 0, 0], [0, 0]));
         Assert.All(noTokens, s => Assert.Equal(ScoreTriple.Undefined, s));
     }
 
@@ -101,7 +105,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
             [1f, float.NaN, 3f, 1f, 2f, 4f, float.PositiveInfinity, 1f],
             [1f, 2f, 3f, 1f, float.NaN, 4f, 1f, 2f],
             [0, 3, 6, 8], [3, 3, 1]);
-        var results = _scorer.Score(batch);
+        var results = Scorer.Score(batch);
         Assert.Equal(ScoreTriple.Undefined, results[ScoringBatch.ResultIndex(0, ScoreVariant.TopAndRandom)]);
         Assert.Null(results[ScoringBatch.ResultIndex(1, ScoreVariant.TopAndRandom)].EvCorrelation);
         Assert.Null(results[ScoringBatch.ResultIndex(1, ScoreVariant.TopAndRandom)].RSquared);
@@ -120,7 +124,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
             builder.AddNeuron(sequences, top);
         }
         var batch = builder.Build();
-        int defined = AssertMatchesCpu(batch, _scorer.Score(batch));
+        int defined = AssertMatchesCpu(batch, Scorer.Score(batch));
         // Both defined and undefined correlations must occur, or the comparison proves little.
         Assert.InRange(defined, 3000, 3 * 3000 - 300);
     }
@@ -150,7 +154,7 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
             top[n] = random.Next(0, length + 1);
         }
         var batch = new ScoringBatch([.. t], [.. p], offsets, top);
-        Assert.True(AssertMatchesCpu(batch, _scorer.Score(batch)) > neurons);
+        Assert.True(AssertMatchesCpu(batch, Scorer.Score(batch)) > neurons);
     }
 
     [Fact]
@@ -175,6 +179,36 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
         }
     }
 
+    /// <summary>Compares every score with the CPU scorer; returns how many correlations are defined.</summary>
+    internal static int AssertMatchesCpu(ScoringBatch batch, ScoreTriple[] actual)
+    {
+        // The device holds float values: compare with the CPU scorer on the same floats, not on the values as read.
+        var onFloats = new ScoringBatch(batch.TrueActivations, batch.ExpectedActivations, batch.NeuronOffsets, batch.TopTokenCounts);
+        var expected = new CpuBatchScorer().Score(onFloats);
+        Assert.Equal(expected.Length, actual.Length);
+        int defined = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            string what = $"neuron {i / 3} {(ScoreVariant)(i % 3)}";
+            AssertClose(expected[i].EvCorrelation, actual[i].EvCorrelation, $"{what} correlation");
+            AssertClose(expected[i].RSquared, actual[i].RSquared, $"{what} R²");
+            AssertClose(expected[i].AbsoluteDevExplained, actual[i].AbsoluteDevExplained, $"{what} abs dev");
+            if (expected[i].EvCorrelation is not null) defined++;
+        }
+        return defined;
+    }
+
+    private static void AssertClose(double? expected, double? actual, string what)
+    {
+        Assert.True(expected.HasValue == actual.HasValue, $"{what}: expected {expected}, got {actual}");
+        if (expected is double e && actual is double a)
+            Assert.True(Math.Abs(e - a) <= Tolerance, $"{what}: expected {e:R}, got {a:R}");
+    }
+}
+
+/// <summary>On ILGPU's CPU accelerator, plus what only it can check (PTX, other warp sizes, CUDA where present).</summary>
+public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IlgpuBatchScorerChecks(fx), IClassFixture<CpuAcceleratorFixture>
+{
     [Fact]
     public void ThirtyTwoLaneWarpsMatchTheCpuScorer()
     {
@@ -212,30 +246,8 @@ public sealed class IlgpuBatchScorerTests(CpuAcceleratorFixture fx) : IClassFixt
             Assert.Contains(".f64", asm); // double-precision accumulation on the device
         }
     }
-
-    /// <summary>Compares every score with the CPU scorer; returns how many correlations are defined.</summary>
-    internal static int AssertMatchesCpu(ScoringBatch batch, ScoreTriple[] actual)
-    {
-        // The device holds float values: compare with the CPU scorer on the same floats, not on the values as read.
-        var onFloats = new ScoringBatch(batch.TrueActivations, batch.ExpectedActivations, batch.NeuronOffsets, batch.TopTokenCounts);
-        var expected = new CpuBatchScorer().Score(onFloats);
-        Assert.Equal(expected.Length, actual.Length);
-        int defined = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            string what = $"neuron {i / 3} {(ScoreVariant)(i % 3)}";
-            AssertClose(expected[i].EvCorrelation, actual[i].EvCorrelation, $"{what} correlation");
-            AssertClose(expected[i].RSquared, actual[i].RSquared, $"{what} R²");
-            AssertClose(expected[i].AbsoluteDevExplained, actual[i].AbsoluteDevExplained, $"{what} abs dev");
-            if (expected[i].EvCorrelation is not null) defined++;
-        }
-        return defined;
-    }
-
-    private static void AssertClose(double? expected, double? actual, string what)
-    {
-        Assert.True(expected.HasValue == actual.HasValue, $"{what}: expected {expected}, got {actual}");
-        if (expected is double e && actual is double a)
-            Assert.True(Math.Abs(e - a) <= Tolerance, $"{what}: expected {e:R}, got {a:R}");
-    }
 }
+
+/// <summary>On the OpenCL device (pocl in CI: scripts/opencl-tests.sh), same cases and tolerances.</summary>
+[Trait(OpenClDevice.Trait, OpenClDevice.TraitValue)]
+public sealed class IlgpuBatchScorerOpenClTests(OpenClAcceleratorFixture fx) : IlgpuBatchScorerChecks(fx), IClassFixture<OpenClAcceleratorFixture>;

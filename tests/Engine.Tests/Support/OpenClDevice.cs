@@ -74,3 +74,21 @@ public interface IAcceleratorFixture
     /// <summary>The `--device` name of the accelerator (ilgpu-cpu, opencl).</summary>
     string DeviceName { get; }
 }
+
+/// <summary>A fresh context and accelerator for a test by `--device` name: the CPU emulator, or OpenCL (skipping without it).</summary>
+public static class TestAccelerators
+{
+    public static (Context Context, Accelerator Accelerator) Open(string device)
+    {
+        switch (device)
+        {
+            case "ilgpu-cpu":
+                return IlgpuContexts.CreateCpu();
+            case "opencl":
+                OpenClDevice.Require();
+                return IlgpuContexts.TryCreateOpenCL() ?? throw new InvalidOperationException("the OpenCL device vanished");
+            default:
+                throw new ArgumentException($"no test accelerator '{device}'");
+        }
+    }
+}
