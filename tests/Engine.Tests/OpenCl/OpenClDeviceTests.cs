@@ -1,3 +1,4 @@
+using NeuronEngine.Model;
 using NeuronEngine.Tests.Runtime;
 using NeuronEngine.Tests.Support;
 
@@ -19,6 +20,20 @@ public class OpenClDeviceTests
         Assert.True(code == 0, stderr);
         var line = stdout.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("opencl") && !l.Contains("refused"));
         Assert.Matches(@"sub-group \d+, fp16 (yes|no), group sums (by warp shuffles|through shared memory)", line);
+    }
+
+    /// <summary>tf32/bf16 need CUDA's tensor cores: on OpenCL one clear line and exit 2, not a crash or a silent fp32 run.</summary>
+    [Fact]
+    public void TensorCorePrecisionsAreRefusedWithTheReason()
+    {
+        OpenClDevice.Require();
+        using var dir = new TempDir();
+        SyntheticGpt2.Write(dir.Path, new Gpt2Config(1, 2, 16, 16, 50), new(Seed: 1));
+        var (code, _, stderr) = EngineProcess.Run(null, "bench", "--model", dir.Path, "--device", "opencl",
+            "--precision", "tf32", "--batch", "1", "--seq-len", "4", "--iterations", "1");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", stderr.Trim());
+        Assert.Contains("OpenCL has no tensor-core GEMM", stderr);
     }
 
     [Theory]
