@@ -28,7 +28,7 @@ public class OpenClDumpAndScoreTests
     public void ScoreRescoresAsTheHostScorer()
     {
         OpenClDevice.Require();
-        new ScoreCommandTests().RescoresSummarisesAndListsFailures("opencl");
+        new ScoreCommandTests().RescoresSummarisesAndListsFailures("opencl", writeResults: true);
     }
 }
 
