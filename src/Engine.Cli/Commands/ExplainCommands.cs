@@ -77,7 +77,7 @@ public static class ExplainCommands
             // --model serves --revise (the probe texts) and --ablation (the ablation score) alike.
             using var ablationScoring = r.GetValue(ablation)
                 ? ScoreCommand.AblationScoring.Open(r.GetValue(o.SubjectModel), r.GetValue(o.Device)!, CommonOptions.ParsePrecision(r.GetValue(o.Precision)!), r.GetValue(batch))
-                : null;
+                : r.GetValue(o.SubjectModel) is not null && r.GetValue(o.Revise) == 0 ? throw new ArgumentException("--model is read with --revise or --ablation only") : null;
             string explained = Path.Combine(output, RunExplanationsFolder);
             var explain = ConsoleProgress.Run("explain", "neurons", p => runner.ExplainAsync(neurons, explained, p, ct).GetAwaiter().GetResult());
             Report("explain", explain, explained);

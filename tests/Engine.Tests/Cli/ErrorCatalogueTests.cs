@@ -394,6 +394,8 @@ public static class Catalogue
             "error: --probe-texts 0: --revise needs at least 1 test text per explanation") { NeedsServer = true },
         new(Llm, "revise-without-model", ExplainServer("--revise", "1"), 2,
             "error: --revise needs the subject model the records came from: give --model M (or --preset P for synthetic weights)") { NeedsServer = true },
+        new(Llm, "run-model-without-revise-or-ablation", Run("--base-url", "{server}", "--explainer-model", "explainer-model", "--simulator-model", "simulator-model", "--model", "{model}"), 2,
+            "error: --model is read with --revise or --ablation only") { NeedsServer = true },
         new(Llm, "llm-nothing-selected", ExplainServer("--layers", "7"), 2, "error: --layers 7 --neurons all: no neuron records match") { NeedsServer = true },
         new(Llm, "llm-401", ExplainServer(), 2,
             "error: {server} refused a call to model 'explainer-model' with HTTP 401: Incorrect API key provided: sk-catal***test.; check the API key in ENGINE_API_KEY (or OPENAI_API_KEY)")
